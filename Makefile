@@ -1,0 +1,46 @@
+# semiperso - SQLite loadable extension (see README.md).
+#
+#   make          build semiperso.so
+#   make test     unit + SQL + example tests, then again under ASan/UBSan
+#   make demo     the whole pipeline on a small synthetic dataset
+#   make bench    the pipeline at the paper's scale, timed per stage
+
+CFLAGS ?= -O2
+# Recursive (=) so pkg-config runs only after ensure-deps has installed it.
+SP_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(shell pkg-config --cflags openblas)
+SP_LIBS = $(shell pkg-config --libs openblas) -lm -lpthread
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+CORE_SRC := $(wildcard ext/core/*.c)
+SQL_SRC := $(wildcard ext/sql/*.c)
+SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
+HDR := $(wildcard ext/core/*.h ext/sql/*.h)
+
+.PHONY: all test test-plain test-sanitize demo bench clean deps
+
+all: semiperso.so
+
+deps: .deps-ok
+.deps-ok: tools/ensure-deps.sh
+	sh tools/ensure-deps.sh
+	@touch $@
+
+semiperso.so: $(SRC) $(HDR) | .deps-ok
+	$(CC) $(CFLAGS) $(SP_CFLAGS) -shared -o $@ $(SRC) $(SP_LIBS)
+
+build/san/semiperso.so: $(SRC) $(HDR) | .deps-ok
+	@mkdir -p build/san
+	$(CC) $(SAN_FLAGS) $(SP_CFLAGS) -shared -o $@ $(SRC) $(SP_LIBS)
+
+# Both passes always run; the runner prints one closing count for all.
+test: semiperso.so build/san/semiperso.so
+	@sh tests/run.sh
+
+test-plain: semiperso.so
+	@SP_VARIANTS=plain sh tests/run.sh
+
+test-sanitize: build/san/semiperso.so
+	@SP_VARIANTS=san sh tests/run.sh
+
+clean:
+	rm -rf semiperso.so build .deps-ok

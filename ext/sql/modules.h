@@ -1,0 +1,13 @@
+/*
+** modules.h - one registration function per binding file; the entry file
+** (ext/semiperso.c) calls each in turn.
+*/
+#ifndef SEMIPERSO_SQL_MODULES_H
+#define SEMIPERSO_SQL_MODULES_H
+
+#include "sqlite3ext.h"
+
+int sp_register_vectors(sqlite3 *db, char **pzErrMsg);
+int sp_register_metrics(sqlite3 *db, char **pzErrMsg);
+
+#endif

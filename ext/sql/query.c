@@ -1,0 +1,141 @@
+/* query.c - user queries into matrices, and interrupt polling (see query.h). */
+#include <string.h>
+
+#include "../core/vec.h"
+#include "common.h"
+#include "query.h"
+
+int sp_prepare_user_query(sqlite3 *db, const char *fn, const char *sql,
+                          int n_cols, sqlite3_stmt **out, char **err) {
+  const char *tail = NULL;
+  sqlite3_stmt *stmt = NULL;
+  *out = NULL;
+  if (sql == NULL) {
+    *err = sqlite3_mprintf("%s(): the query argument is NULL", fn);
+    return SQLITE_ERROR;
+  }
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, &tail);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("%s(): the query does not compile: %s", fn, sqlite3_errmsg(db));
+    return rc;
+  }
+  if (stmt == NULL) {
+    *err = sqlite3_mprintf("%s(): the query is empty", fn);
+    return SQLITE_ERROR;
+  }
+  while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';')) tail++;
+  if (tail && *tail) {
+    *err = sqlite3_mprintf("%s(): the query must be a single statement", fn);
+    rc = SQLITE_ERROR;
+  } else if (!sqlite3_stmt_readonly(stmt)) {
+    *err = sqlite3_mprintf("%s(): the query must be a read-only SELECT", fn);
+    rc = SQLITE_ERROR;
+  } else if (sqlite3_column_count(stmt) != n_cols) {
+    *err = sqlite3_mprintf("%s(): the query must return %d column%s, it returns %d",
+                           fn, n_cols, n_cols == 1 ? "" : "s",
+                           sqlite3_column_count(stmt));
+    rc = SQLITE_ERROR;
+  }
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return rc;
+  }
+  *out = stmt;
+  return SQLITE_OK;
+}
+
+void sp_matrix_free(SpMatrix *m) {
+  sqlite3_free(m->data);
+  m->data = NULL;
+  m->rows = 0;
+}
+
+/* Appends column c of the current row to m, growing it geometrically. */
+static int append_row(sqlite3_stmt *stmt, int c, const char *fn,
+                      const char *col_name, int64_t row, int64_t *cap,
+                      SpMatrix *m, char **err) {
+  int type = sqlite3_column_type(stmt, c);
+  if (type != SQLITE_BLOB) {
+    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): expected a float32 "
+                           "vector BLOB, got %s", fn, (long long)row, c + 1, col_name,
+                           type == SQLITE_NULL ? "NULL" : type == SQLITE_TEXT ? "TEXT"
+                           : "a number");
+    return SQLITE_MISMATCH;
+  }
+  int bytes = sqlite3_column_bytes(stmt, c);
+  if (bytes == 0 || bytes % (int)sizeof(float)) {
+    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): BLOB of %d bytes is not "
+                           "a float32 vector", fn, (long long)row, c + 1, col_name, bytes);
+    return SQLITE_MISMATCH;
+  }
+  int dims = bytes / (int)sizeof(float);
+  if (m->dims == 0) m->dims = dims;
+  if (dims != m->dims) {
+    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): vector has %d floats, "
+                           "expected %d", fn, (long long)row, c + 1, col_name,
+                           dims, m->dims);
+    return SQLITE_MISMATCH;
+  }
+  if (m->rows == *cap) {
+    int64_t new_cap = *cap ? *cap * 2 : 1024;
+    float *grown = sqlite3_realloc64(m->data, (sqlite3_uint64)new_cap * (sqlite3_uint64)dims * sizeof(float));
+    if (grown == NULL) return SQLITE_NOMEM;
+    m->data = grown;
+    *cap = new_cap;
+  }
+  float *dst = m->data + m->rows * (int64_t)dims;
+  memcpy(dst, sqlite3_column_blob(stmt, c), (size_t)bytes);
+  if (!vec_all_finite(dst, (size_t)dims)) {
+    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): vector contains NaN or Inf",
+                           fn, (long long)row, c + 1, col_name);
+    return SQLITE_MISMATCH;
+  }
+  m->rows++;
+  return SQLITE_OK;
+}
+
+int sp_query_matrices(sqlite3 *db, const char *fn, const char *sql,
+                      int n_cols, const char *const *col_names, SpMatrix *mats,
+                      char **err) {
+  sqlite3_stmt *stmt;
+  int rc = sp_prepare_user_query(db, fn, sql, n_cols, &stmt, err);
+  if (rc != SQLITE_OK) return rc;
+  int64_t caps[8] = {0};
+  int64_t row = 0;
+  if (n_cols > 8) n_cols = 8;
+  for (int c = 0; c < n_cols; c++) {
+    mats[c].data = NULL;
+    mats[c].rows = 0;
+  }
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    row++;
+    for (int c = 0; c < n_cols && rc == SQLITE_ROW; c++) {
+      int arc = append_row(stmt, c, fn, col_names[c], row, &caps[c], &mats[c], err);
+      if (arc != SQLITE_OK) rc = arc;
+    }
+    if (rc != SQLITE_ROW) break;
+  }
+  if (rc == SQLITE_DONE && row == 0) {
+    *err = sqlite3_mprintf("%s(): the query returned no rows", fn);
+    rc = SQLITE_ERROR;
+  } else if (rc == SQLITE_DONE) {
+    rc = SQLITE_OK;
+  } else if (*err == NULL && rc != SQLITE_NOMEM) {
+    *err = sqlite3_mprintf("%s(): the query failed: %s", fn, sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_OK) {
+    for (int c = 0; c < n_cols; c++) sp_matrix_free(&mats[c]);
+  }
+  return rc;
+}
+
+int sp_check_interrupt(sqlite3 *db) {
+  /* SQLite 3.40 has no sqlite3_is_interrupted(); stepping a trivial
+  ** statement reports the pending interrupt of the running statement. */
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &stmt, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return rc == SQLITE_INTERRUPT ? SQLITE_INTERRUPT : SQLITE_OK;
+}
