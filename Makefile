@@ -7,14 +7,14 @@
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
-SP_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(shell pkg-config --cflags openblas)
+SP_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -Ibuild/gen $(shell pkg-config --cflags openblas)
 SP_LIBS = $(shell pkg-config --libs openblas) -lm -lpthread
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 CORE_SRC := $(wildcard ext/core/*.c)
 SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
-HDR := $(wildcard ext/core/*.h ext/sql/*.h)
+HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
 .PHONY: all test test-plain test-sanitize demo bench clean deps
 
@@ -24,6 +24,14 @@ deps: .deps-ok
 .deps-ok: tools/ensure-deps.sh
 	sh tools/ensure-deps.sh
 	@touch $@
+
+# sql/schema.sql is the one source of the dataset DDL; synthesize_dataset()
+# runs the same text, compiled in as a C string.
+build/gen/schema_sql.h: sql/schema.sql
+	@mkdir -p build/gen
+	{ echo 'static const char sp_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/  "/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
 
 semiperso.so: $(SRC) $(HDR) | .deps-ok
 	$(CC) $(CFLAGS) $(SP_CFLAGS) -shared -o $@ $(SRC) $(SP_LIBS)
