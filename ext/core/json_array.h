@@ -6,8 +6,9 @@
 ** '.5', '5.' and '+1' that sqlite-vec accepts).  Anything
 ** else (objects, strings, nesting, trailing commas, junk after ']') is an
 ** error.  Each parser runs in two passes at the caller's choice: with
-** out == NULL it only validates and counts, so the caller can allocate
-** exactly; with out != NULL it writes at most cap values.
+** out == NULL it checks syntax only and counts, so the caller can allocate
+** exactly; with out != NULL it also converts (range errors show only
+** then) and writes at most cap values.
 ** On error the return value is nonzero and *err points to a static message
 ** (offset-free, meant to be prefixed with the function and argument name).
 */

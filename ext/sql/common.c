@@ -120,7 +120,12 @@ int sp_vector_arg(sqlite3_context *ctx, sqlite3_value *v, int argno,
       sqlite3_result_error_nomem(ctx);
       return SQLITE_NOMEM;
     }
-    json_array_floats(text, len, buf, count, &count, &err);
+    /* The counting pass checks syntax only; values are checked here. */
+    if (json_array_floats(text, len, buf, count, &count, &err)) {
+      sqlite3_free(buf);
+      sp_result_errorf(ctx, "%s(): argument %d: %s", fn, argno, err);
+      return SQLITE_ERROR;
+    }
   } else {
     sp_result_errorf(ctx,
                      "%s(): argument %d must be a float32 vector (BLOB or JSON "
