@@ -19,6 +19,7 @@ typedef int (*RegisterModule)(sqlite3 *, char **);
 static const RegisterModule modules[] = {
     sp_register_vectors,
     sp_register_metrics,
+    sp_register_scripting,
 };
 
 #ifdef _WIN32

@@ -9,5 +9,6 @@
 
 int sp_register_vectors(sqlite3 *db, char **pzErrMsg);
 int sp_register_metrics(sqlite3 *db, char **pzErrMsg);
+int sp_register_scripting(sqlite3 *db, char **pzErrMsg);
 
 #endif

@@ -1,0 +1,33 @@
+-- settings.sql - step 0 of the pipeline: the hyperparameters of this run.
+--
+-- Every key has the paper's default; a row in the `settings` table with the
+-- same name overrides it, so a small database can carry its own values:
+--   INSERT OR REPLACE INTO settings VALUES ('segments', 50);
+-- The merged values land in the temporary table `run_settings(name, value)`
+-- that the later steps read, and `run_options`, one JSON object of them.
+
+CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value);
+
+DROP TABLE IF EXISTS temp.run_settings;
+CREATE TEMP TABLE run_settings(name TEXT PRIMARY KEY, value);
+INSERT INTO run_settings(name, value)
+  SELECT d.name, coalesce(s.value, d.value)
+  FROM (SELECT 'segments' AS name, 1000 AS value   -- k of the warm user k-means
+        UNION ALL SELECT 'input_segments', 100      -- k of Input Features Clustering
+        UNION ALL SELECT 'kmeans_iterations', 20
+        UNION ALL SELECT 'hidden', '[400,300,200]'  -- hidden layer widths
+        UNION ALL SELECT 'epochs', 130
+        UNION ALL SELECT 'learning_rate', 1e-5
+        UNION ALL SELECT 'batch_size', 512
+        UNION ALL SELECT 'weight_decay', 0
+        UNION ALL SELECT 'top_k', 50                -- length of every list
+        UNION ALL SELECT 'seed', 0
+        UNION ALL SELECT 'quiet', 0) AS d
+  LEFT JOIN settings AS s ON s.name = d.name;
+
+-- Keys in `settings` that no step reads are most likely typos: refuse them
+-- rather than silently running with the default.
+SELECT raise_error('settings: unknown key(s) ' || group_concat('"' || name || '"', ', ')
+                   || '; known keys: ' || (SELECT group_concat(name, ', ') FROM run_settings))
+FROM settings WHERE name NOT IN (SELECT name FROM run_settings)
+HAVING count(*) > 0;
