@@ -7,6 +7,10 @@
 ** whatever nq is.  For each query the k best item indices are written best
 ** first; equal scores rank the smaller index first, so callers that keep
 ** items sorted by id get "ties by smaller id".  Selection is O(n log k).
+** The ranking is that of the exact (double) dot product of the unit float
+** vectors: float sgemm scores shortlist the items within their rounding
+** bound of the k-th, and only those are rescored, so equal items tie
+** exactly and a query's answer does not depend on the batch it is in.
 */
 #ifndef SEMIPERSO_TOPK_H
 #define SEMIPERSO_TOPK_H
@@ -22,5 +26,16 @@ void topk_normalize_rows(float *m, int64_t n, int d);
 ** Returns 0, or -1 when scratch memory cannot be allocated. */
 int topk_cosine(const float *queries, int64_t nq, const float *items,
                 int64_t n, int d, int k, int32_t *out_idx, float *out_score);
+
+/* Rows of queries topk_cosine() scores per sgemm for n items: the block is
+** bounded to a few MiB of scores.  Batch callers may feed this many
+** queries at a time to keep their own memory bounded too. */
+int64_t topk_block_rows(int64_t nq, int64_t n);
+
+/* The selection step alone: the best min(k, n) of n scores, indices best
+** first (ties by smaller index), scores optional.  heap_s and heap_i are
+** scratch of min(k, n) entries.  O(n log k). */
+void topk_select(const float *scores, int64_t n, int k, int32_t *out_idx,
+                 float *out_score, float *heap_s, int32_t *heap_i);
 
 #endif

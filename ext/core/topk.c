@@ -1,0 +1,213 @@
+/* topk.c - exact nearest items by cosine similarity (see topk.h). */
+#include "topk.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vec.h"
+
+/* Scratch for one block of scores: 4 Mi floats (16 MiB) whatever nq. */
+#define TOPK_SCRATCH_FLOATS ((int64_t)1 << 22)
+
+void topk_normalize_rows(float *m, int64_t n, int d) {
+  for (int64_t i = 0; i < n; i++) vec_normalize(m + i * (int64_t)d, (size_t)d);
+}
+
+int64_t topk_block_rows(int64_t nq, int64_t n) {
+  int64_t b = TOPK_SCRATCH_FLOATS / (n > 0 ? n : 1);
+  if (b < 1) b = 1;
+  if (b > nq) b = nq;
+  return b;
+}
+
+/* Heap order: a is worse than b when it scores lower, or the same with a
+** larger index.  The root of the heap is the worst item kept. */
+static int worse(float sa, int32_t ia, float sb, int32_t ib) {
+  return sa < sb || (sa == sb && ia > ib);
+}
+
+static void sift_down(float *hs, int32_t *hi, int m, int p) {
+  float s = hs[p];
+  int32_t i = hi[p];
+  for (;;) {
+    int c = 2 * p + 1;
+    if (c >= m) break;
+    if (c + 1 < m && worse(hs[c + 1], hi[c + 1], hs[c], hi[c])) c++;
+    if (!worse(hs[c], hi[c], s, i)) break;
+    hs[p] = hs[c];
+    hi[p] = hi[c];
+    p = c;
+  }
+  hs[p] = s;
+  hi[p] = i;
+}
+
+void topk_select(const float *scores, int64_t n, int k, int32_t *out_idx,
+                 float *out_score, float *heap_s, int32_t *heap_i) {
+  int m = n < (int64_t)k ? (int)n : k;
+  if (m <= 0) return;
+  for (int j = 0; j < m; j++) {
+    heap_s[j] = scores[j];
+    heap_i[j] = j;
+  }
+  for (int p = m / 2 - 1; p >= 0; p--) sift_down(heap_s, heap_i, m, p);
+  /* Items come in increasing index order, so one that only ties the root
+  ** is worse than it: a strict comparison is the whole test. */
+  float thr = heap_s[0];
+  int64_t i = m;
+  for (; i + 16 <= n; i += 16) {
+    /* Sixteen independent lanes: compiles to packed max, and most chunks
+    ** of a large table hold nothing better than the current k-th. */
+    float mx[16];
+    for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
+    for (int w = 8; w >= 1; w /= 2)
+      for (int l = 0; l < w; l++) mx[l] = mx[l] > mx[l + w] ? mx[l] : mx[l + w];
+    if (!(mx[0] > thr)) continue;
+    for (int l = 0; l < 16; l++) {
+      float s = scores[i + l];
+      if (s > thr) {
+        heap_s[0] = s;
+        heap_i[0] = (int32_t)(i + l);
+        sift_down(heap_s, heap_i, m, 0);
+        thr = heap_s[0];
+      }
+    }
+  }
+  for (; i < n; i++) {
+    float s = scores[i];
+    if (s > thr) {
+      heap_s[0] = s;
+      heap_i[0] = (int32_t)i;
+      sift_down(heap_s, heap_i, m, 0);
+      thr = heap_s[0];
+    }
+  }
+  /* Pop the worst into the last free slot: best first. */
+  for (int r = m - 1; r >= 0; r--) {
+    out_idx[r] = heap_i[0];
+    if (out_score) out_score[r] = heap_s[0];
+    heap_s[0] = heap_s[r];
+    heap_i[0] = heap_i[r];
+    sift_down(heap_s, heap_i, r, 0);
+  }
+}
+
+/* Like sift_down, over exact (double) scores. */
+static void sift_down_d(double *hs, int32_t *hi, int m, int p) {
+  double s = hs[p];
+  int32_t i = hi[p];
+  for (;;) {
+    int c = 2 * p + 1;
+    if (c >= m) break;
+    if (c + 1 < m && (hs[c + 1] < hs[c] || (hs[c + 1] == hs[c] && hi[c + 1] > hi[c]))) c++;
+    if (!(hs[c] < s || (hs[c] == s && hi[c] > i))) break;
+    hs[p] = hs[c];
+    hi[p] = hi[c];
+    p = c;
+  }
+  hs[p] = s;
+  hi[p] = i;
+}
+
+/* Scratch of one query's selection. */
+typedef struct {
+  float *hs;      /* k */
+  int32_t *hi;    /* k, then reused for the exact heap */
+  int32_t *cand;  /* n */
+  double *exact;  /* n */
+} Scratch;
+
+/* The best m of one row.  sgemm's rounding depends on where a row falls in
+** its kernel's tiles, so equal items need not get equal float scores: the
+** float scores only shortlist every item within the rounding bound of the
+** k-th, and the shortlist is ranked by the exact (double) dot product of
+** the same float vectors.  Equal vectors then tie exactly, and the answer
+** does not depend on the batch the query came in. */
+static void select_exact(const float *scores, const float *q, const float *items,
+                         int64_t n, int d, int k, int32_t *out_idx,
+                         float *out_score, Scratch *w) {
+  int m = n < (int64_t)k ? (int)n : k;
+  topk_select(scores, n, m, out_idx, NULL, w->hs, w->hi);
+  /* |float - exact| <= (d + 2) u for unit vectors; twice that, with room. */
+  float tol = (float)(2.0 * (d + 4) / 16777216.0);
+  float thr = scores[out_idx[m - 1]] - tol; /* the k-th float score, less tol */
+  int64_t nc = 0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    float mx[16];
+    for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
+    for (int s = 8; s >= 1; s /= 2)
+      for (int l = 0; l < s; l++) mx[l] = mx[l] > mx[l + s] ? mx[l] : mx[l + s];
+    if (!(mx[0] >= thr)) continue;
+    for (int l = 0; l < 16; l++)
+      if (scores[i + l] >= thr) w->cand[nc++] = (int32_t)(i + l);
+  }
+  for (; i < n; i++)
+    if (scores[i] >= thr) w->cand[nc++] = (int32_t)i;
+  for (int64_t c = 0; c < nc; c++) {
+    const float *x = items + (int64_t)w->cand[c] * d;
+    double dot = 0.0;
+    for (int j = 0; j < d; j++) dot += (double)q[j] * (double)x[j];
+    w->exact[c] = dot;
+  }
+  /* Heap-select the best m candidates by exact score (ids ascending, so a
+  ** tie with the root is worse than it), then pop best first. */
+  double *hs = w->exact; /* the first m exact scores become the heap */
+  int32_t *hi = w->hi;
+  for (int j = 0; j < m; j++) hi[j] = w->cand[j];
+  for (int p = m / 2 - 1; p >= 0; p--) sift_down_d(hs, hi, m, p);
+  for (int64_t c = m; c < nc; c++) {
+    if (w->exact[c] > hs[0]) {
+      hs[0] = w->exact[c];
+      hi[0] = w->cand[c];
+      sift_down_d(hs, hi, m, 0);
+    }
+  }
+  for (int r = m - 1; r >= 0; r--) {
+    out_idx[r] = hi[0];
+    if (out_score) out_score[r] = (float)hs[0];
+    hs[0] = hs[r];
+    hi[0] = hi[r];
+    sift_down_d(hs, hi, r, 0);
+  }
+}
+
+int topk_cosine(const float *queries, int64_t nq, const float *items,
+                int64_t n, int d, int k, int32_t *out_idx, float *out_score) {
+  if (nq <= 0 || n <= 0) return 0;
+  int m = n < (int64_t)k ? (int)n : k;
+  int64_t b = topk_block_rows(nq, n);
+  float *q = malloc((size_t)b * (size_t)d * sizeof(float));
+  float *scores = malloc((size_t)b * (size_t)n * sizeof(float));
+  Scratch w;
+  w.hs = malloc((size_t)m * sizeof(float));
+  w.hi = malloc((size_t)m * sizeof(int32_t));
+  w.cand = malloc((size_t)n * sizeof(int32_t));
+  w.exact = malloc((size_t)n * sizeof(double));
+  int rc = 0;
+  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact) {
+    rc = -1;
+    goto done;
+  }
+  for (int64_t q0 = 0; q0 < nq; q0 += b) {
+    int64_t nb = nq - q0 < b ? nq - q0 : b;
+    memcpy(q, queries + q0 * d, (size_t)nb * (size_t)d * sizeof(float));
+    topk_normalize_rows(q, nb, d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d,
+                1.0f, q, d, items, d, 0.0f, scores, (int)n);
+    for (int64_t r = 0; r < nb; r++) {
+      int64_t o = (q0 + r) * (int64_t)k;
+      select_exact(scores + r * n, q + r * d, items, n, d, k, out_idx + o,
+                   out_score ? out_score + o : NULL, &w);
+    }
+  }
+done:
+  free(q);
+  free(scores);
+  free(w.hs);
+  free(w.hi);
+  free(w.cand);
+  free(w.exact);
+  return rc;
+}
