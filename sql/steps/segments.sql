@@ -1,0 +1,61 @@
+-- segments.sql - step 3: segment warm users, and remember who is where.
+--
+-- Two segmentations are trained with k-means:
+--   'warm_users'      the system's: warm users' vectors in the latent space
+--                     (k = setting "segments", 1000 in the paper)
+--   'input_features'  the Input Features Clustering baseline: warm users'
+--                     L2-normalised input features (k = "input_segments")
+-- segment_members(segmentation, user_id, segment_id) records each warm
+-- user's segment as assign_segment() gives it (the k-means assignment).
+
+-- A k larger than the number of warm users cannot be honoured: say so.
+SELECT raise_error(printf(
+  'setting "%s" is %d but there are only %d warm users with an embedding; '
+  || 'lower it, e.g. INSERT OR REPLACE INTO settings VALUES (''%s'', %d)',
+  s.name, s.value, w.n, s.name, max(1, w.n / 10)))
+FROM run_settings AS s,
+     (SELECT count(*) AS n FROM users WHERE split = 'warm' AND embedding IS NOT NULL) AS w
+WHERE s.name IN ('segments', 'input_segments') AND s.value > w.n;
+
+SELECT train_segments(
+  'warm_users',
+  'SELECT embedding FROM users
+    WHERE split = ''warm'' AND embedding IS NOT NULL ORDER BY user_id',
+  json_object(
+    'k',        (SELECT value FROM run_settings WHERE name = 'segments'),
+    'max_iter', (SELECT value FROM run_settings WHERE name = 'kmeans_iterations'),
+    'seed',     (SELECT value FROM run_settings WHERE name = 'seed'),
+    'quiet',    json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
+                          THEN 'true' ELSE 'false' END)))
+  AS warm_segments_summary;
+
+SELECT train_segments(
+  'input_features',
+  'SELECT vec_normalize(f.features)
+     FROM users AS u JOIN user_features AS f USING (user_id)
+    WHERE u.split = ''warm'' AND u.embedding IS NOT NULL ORDER BY u.user_id',
+  json_object(
+    'k',        (SELECT value FROM run_settings WHERE name = 'input_segments'),
+    'max_iter', (SELECT value FROM run_settings WHERE name = 'kmeans_iterations'),
+    'seed',     (SELECT value FROM run_settings WHERE name = 'seed'),
+    'quiet',    json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
+                          THEN 'true' ELSE 'false' END)))
+  AS input_feature_segments_summary;
+
+DROP TABLE IF EXISTS segment_members;
+CREATE TABLE segment_members(
+  segmentation TEXT NOT NULL,
+  user_id      INTEGER NOT NULL,
+  segment_id   INTEGER NOT NULL,
+  PRIMARY KEY (segmentation, user_id)
+) WITHOUT ROWID;
+
+INSERT INTO segment_members
+  SELECT 'warm_users', user_id, assign_segment('warm_users', embedding)
+  FROM users WHERE split = 'warm' AND embedding IS NOT NULL;
+
+INSERT INTO segment_members
+  SELECT 'input_features', u.user_id,
+         assign_segment('input_features', vec_normalize(f.features))
+  FROM users AS u JOIN user_features AS f USING (user_id)
+  WHERE u.split = 'warm' AND u.embedding IS NOT NULL;

@@ -1,0 +1,23 @@
+-- train.sql - step 2: learn to predict a user's vector from input features.
+--
+-- The network (input -> hidden layers -> d, ReLU + BatchNorm, unit-length
+-- output) is trained on warm users, whose vector is known, with the
+-- hyperparameters of run_settings.  The model is stored under the name
+-- 'user_embedder' (semiperso_models and friends); re-running replaces it.
+
+SELECT train_embedder(
+  'user_embedder',
+  'SELECT f.features, u.embedding
+     FROM users AS u JOIN user_features AS f USING (user_id)
+    WHERE u.split = ''warm'' AND u.embedding IS NOT NULL
+    ORDER BY u.user_id',
+  json_object(
+    'hidden',        json((SELECT value FROM run_settings WHERE name = 'hidden')),
+    'epochs',        (SELECT value FROM run_settings WHERE name = 'epochs'),
+    'learning_rate', (SELECT value FROM run_settings WHERE name = 'learning_rate'),
+    'batch_size',    (SELECT value FROM run_settings WHERE name = 'batch_size'),
+    'weight_decay',  (SELECT value FROM run_settings WHERE name = 'weight_decay'),
+    'seed',          (SELECT value FROM run_settings WHERE name = 'seed'),
+    'quiet',         json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
+                               THEN 'true' ELSE 'false' END)))
+  AS embedder_summary;
