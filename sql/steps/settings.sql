@@ -3,13 +3,13 @@
 -- Every key has the paper's default; a row in the `settings` table with the
 -- same name overrides it, so a small database can carry its own values:
 --   INSERT OR REPLACE INTO settings VALUES ('segments', 50);
--- The merged values land in the temporary table `run_settings(name, value)`
--- that the later steps read, and `run_options`, one JSON object of them.
+-- The merged values land in the table `run_settings(name, value)` that the
+-- later steps read (a real table, so each step can also run on its own).
 
 CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value);
 
-DROP TABLE IF EXISTS temp.run_settings;
-CREATE TEMP TABLE run_settings(name TEXT PRIMARY KEY, value);
+DROP TABLE IF EXISTS run_settings;
+CREATE TABLE run_settings(name TEXT PRIMARY KEY, value);
 INSERT INTO run_settings(name, value)
   SELECT d.name, coalesce(s.value, d.value)
   FROM (SELECT 'segments' AS name, 1000 AS value   -- k of the warm user k-means

@@ -1,0 +1,27 @@
+-- pipeline.sql - the whole offline experiment of the paper (Section 4.1)
+-- on any database holding the dataset tables (sql/schema.sql):
+--
+--   sqlite3 music.db
+--   sqlite> .load ./semiperso
+--   sqlite> .read sql/pipeline.sql
+--
+-- Run it from the project directory (the steps are read by relative path).
+-- Hyperparameters come from the `settings` table (see steps/settings.sql);
+-- each step replaces what an earlier run of it produced.  Outputs:
+--   user_features         input feature vectors        (features.sql)
+--   semiperso_models ...  the trained embedder          (steps/train.sql)
+--   semiperso_segments... the two segmentations         (steps/segments.sql)
+--   segment_top_tracks, popular_tracks                  (steps/top_tracks.sql)
+--   cold_embeddings, recommendations                    (steps/recommend.sql)
+--   user_metrics, results                               (steps/evaluate.sql)
+--   segment_descriptions  the paper's Table 2           (steps/describe.sql)
+.bail on
+.read sql/schema.sql
+.read sql/steps/settings.sql
+.read sql/features.sql
+.read sql/steps/train.sql
+.read sql/steps/segments.sql
+.read sql/steps/top_tracks.sql
+.read sql/steps/recommend.sql
+.read sql/steps/evaluate.sql
+.read sql/steps/describe.sql
