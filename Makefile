@@ -50,5 +50,20 @@ test-plain: semiperso.so
 test-sanitize: build/san/semiperso.so
 	@SP_VARIANTS=san sh tests/run.sh
 
+# The pipeline on a small synthetic dataset, in a fresh database file.
+demo: semiperso.so
+	@mkdir -p build
+	@rm -f build/demo.db
+	sqlite3 -batch build/demo.db < examples/demo.sql
+
+# The pipeline at the paper's scale: seconds, peak memory and GFLOP/s per
+# stage, written to bench/results.json.
+bench: semiperso.so build/sgemm_rate
+	/usr/bin/python3 bench/run.py
+
+build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
+	@mkdir -p build
+	$(CC) -O2 -o $@ $< $(SP_CFLAGS) $(SP_LIBS)
+
 clean:
 	rm -rf semiperso.so build .deps-ok

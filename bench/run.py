@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""bench/run.py - the offline experiment at the paper's scale, timed per stage.
+
+Generates the synthetic dataset at the paper's size (50 000 tracks, 70 000
+warm / 20 000 validation / 10 000 test users, d = 128), then runs every
+pipeline step as its own sqlite3 process so that each stage's wall time and
+peak resident memory are its own (os.wait4 gives the child's rusage).
+The numeric stages are also reported in GFLOP/s beside this machine's own
+sgemm rate, measured in the same run by bench/sgemm_rate.
+
+Usage: bench/run.py [--scale small|paper] [--out bench/results.json]
+Run through `make bench`.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCALES = {
+    "paper": dict(tracks=50000, warm=70000, validation=20000, test=10000, dim=128),
+    # A quick run of the same harness, for checking it works.
+    "small": dict(tracks=5000, warm=7000, validation=2000, test=1000, dim=32),
+}
+
+
+def run_stage(db, name, sql):
+    """Runs sql in a fresh sqlite3 process on db; returns (seconds, peak MiB)."""
+    script = ".bail on\n.load ./semiperso\n" + sql + "\n"
+    start = time.monotonic()
+    proc = subprocess.Popen(["sqlite3", "-batch", db], stdin=subprocess.PIPE,
+                            cwd=ROOT)
+    proc.stdin.write(script.encode())
+    proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    if status != 0:
+        sys.exit(f"bench: stage {name} failed (status {status})")
+    return seconds, usage.ru_maxrss / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", choices=SCALES, default="paper")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.json"))
+    ap.add_argument("--db", default=os.path.join(ROOT, "build", "bench.db"))
+    args = ap.parse_args()
+    size = SCALES[args.scale]
+
+    sgemm = float(subprocess.check_output([os.path.join(ROOT, "build", "sgemm_rate")]))
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        if os.path.exists(args.db + suffix):
+            os.remove(args.db + suffix)
+
+    opts = dict(size, seed=0)
+    epochs, segments, input_segments, iters, top_k = 130, 1000, 100, 20, 50
+    if args.scale == "small":
+        segments, input_segments = 100, 20
+    settings = (f"INSERT OR REPLACE INTO settings VALUES ('segments', {segments}), "
+                f"('input_segments', {input_segments});")
+    n_feat = 20 * size["dim"] + 19
+    d, warm = size["dim"], size["warm"]
+    cold = size["validation"] + size["test"]
+    hidden = [400, 300, 200]
+    widths = [n_feat] + hidden + [d]
+    # Per row: forward 2*in*out per layer; backward 2*in*out for the weight
+    # gradient and, except for the first layer, 2*in*out for the input's.
+    per_row = sum(2 * a * b for a, b in zip(widths, widths[1:])) * 2 + \
+        sum(2 * a * b for a, b in zip(widths[1:], widths[2:]))
+    flops = {
+        "train": per_row * warm * epochs,
+        "segments": 2.0 * warm * d * segments * (iters + 1) +
+                    2.0 * warm * n_feat * input_segments * (iters + 1),
+        "recommend": 2.0 * cold * size["tracks"] * d * 2,
+    }
+    stages = [
+        ("generate", f"SELECT synthesize_dataset('{json.dumps(opts)}');\n" + settings),
+        ("settings", ".read sql/steps/settings.sql"),
+        ("features", ".read sql/features.sql"),
+        ("train", ".read sql/steps/train.sql"),
+        ("segments", ".read sql/steps/segments.sql"),
+        ("top_tracks", ".read sql/steps/top_tracks.sql"),
+        ("recommend", ".read sql/steps/recommend.sql"),
+        ("evaluate", ".read sql/steps/evaluate.sql"),
+        ("describe", ".read sql/steps/describe.sql"),
+    ]
+    report = {"scale": args.scale, "size": size, "sgemm_gflops": sgemm,
+              "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+              "stages": []}
+    print(f"sgemm on this machine: {sgemm:.1f} GFLOP/s")
+    print(f"{'stage':<12}{'seconds':>10}{'peak MiB':>10}{'GFLOP/s':>10}{'of sgemm':>10}")
+    total = 0.0
+    for name, sql in stages:
+        seconds, peak = run_stage(args.db, name, sql)
+        total += seconds
+        row = {"stage": name, "seconds": round(seconds, 2), "peak_mib": round(peak, 1)}
+        line = f"{name:<12}{seconds:>10.2f}{peak:>10.1f}"
+        if name in flops:
+            rate = flops[name] / seconds / 1e9
+            row.update(gflops=round(rate, 1), fraction_of_sgemm=round(rate / sgemm, 3))
+            line += f"{rate:>10.1f}{rate / sgemm:>10.0%}"
+        print(line, flush=True)
+        report["stages"].append(row)
+    report["total_seconds"] = round(total, 2)
+    report["peak_mib"] = max(s["peak_mib"] for s in report["stages"])
+    print(f"{'total':<12}{total:>10.2f}{report['peak_mib']:>10.1f}")
+    results = subprocess.check_output(
+        ["sqlite3", "-batch", "-header", "-column", args.db,
+         "SELECT method, printf('%.2f', precision) AS p, printf('%.2f', recall) AS r, "
+         "printf('%.2f', ndcg) AS ndcg, users FROM results ORDER BY ndcg DESC"], cwd=ROOT)
+    print(results.decode())
+    report["results"] = results.decode()
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"written: {os.path.relpath(args.out, ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
