@@ -1,0 +1,376 @@
+/*
+** synth.c - synthesize_dataset([options JSON]) -> JSON summary: fills the
+** dataset tables of DESIGN.md section 2 with a synthetic Deezer-shaped
+** dataset drawn by ext/core/synth.c (the model is described in synth.h).
+**
+**   SELECT synthesize_dataset();                       -- demo scale
+**   SELECT synthesize_dataset('{"tracks": 50000, "warm": 70000,
+**            "validation": 20000, "test": 10000, "dim": 128}');
+**
+** Options (JSON object; every key optional):
+**   tracks 3000, warm 3000, validation 500, test 1000, dim 32, seed 0,
+**   genres (8 + tracks / 2000, at most 64), countries 20 (1..30),
+**   playlists (tracks / 20), replace false, quiet false.
+** Unknown keys, wrong types and out-of-range values are errors naming the
+** option.  The tables are created with sql/schema.sql's own DDL when
+** missing.  When any dataset table (tracks, playlist_tracks, users,
+** registration_events, future_listens, user_features) already holds rows
+** it is an error, unless "replace": true, which empties them first.
+** Everything happens inside one savepoint: on any error, including
+** sqlite3_interrupt(), the database is left as it was.  Progress goes to
+** stderr for runs of 20 000 users or more unless "quiet": true.
+** Deterministic: the same options give the same rows.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/synth.h"
+#include "common.h"
+#include "modules.h"
+#include "query.h"
+#include "schema_sql.h"
+
+#define FN "synthesize_dataset"
+
+static const char *const dataset_tables[] = {
+    "tracks", "playlist_tracks", "users", "registration_events",
+    "future_listens", "user_features"};
+#define N_DATASET_TABLES (int)(sizeof dataset_tables / sizeof *dataset_tables)
+
+typedef struct {
+  SynthOptions synth;
+  int replace, quiet;
+} Options;
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* An integer option within [lo, hi]. */
+static int int_option(const char *key, const char *type, sqlite3_stmt *st,
+                      sqlite3_int64 lo, sqlite3_int64 hi, sqlite3_int64 *out,
+                      char **err) {
+  if (strcmp(type, "integer") != 0) {
+    *err = sqlite3_mprintf(FN "(): option \"%s\" must be an integer, not %s",
+                           key, type);
+    return SQLITE_ERROR;
+  }
+  sqlite3_int64 v = sqlite3_column_int64(st, 1);
+  if (v < lo || v > hi) {
+    *err = sqlite3_mprintf(FN "(): option \"%s\" must be between %lld and "
+                           "%lld, got %lld", key, lo, hi, v);
+    return SQLITE_RANGE;
+  }
+  *out = v;
+  return SQLITE_OK;
+}
+
+static int bool_option(const char *key, const char *type, int *out, char **err) {
+  if (strcmp(type, "true") == 0) *out = 1;
+  else if (strcmp(type, "false") == 0) *out = 0;
+  else {
+    *err = sqlite3_mprintf(FN "(): option \"%s\" must be true or false, not %s",
+                           key, type);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/* Reads the options object with SQLite's own json_each. */
+static int parse_options(sqlite3 *db, sqlite3_value *arg, Options *o,
+                         char **err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_value(st, 1, arg);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const char *t = (const char *)sqlite3_column_text(st, 0);
+      rc = t && strcmp(t, "object") == 0 ? SQLITE_OK : SQLITE_ERROR;
+      if (rc != SQLITE_OK)
+        *err = sqlite3_mprintf(FN "(): options must be a JSON object, not %s",
+                               t ? t : "NULL");
+    } else {
+      *err = sqlite3_mprintf(FN "(): options must be a JSON object: %s",
+                             sqlite3_errmsg(db));
+      rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_prepare_v2(db, "SELECT key, value, type FROM json_each(?1)", -1,
+                          &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_value(st, 1, arg);
+  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    const char *type = (const char *)sqlite3_column_text(st, 2);
+    sqlite3_int64 v = 0;
+    SynthOptions *s = &o->synth;
+    if (!key || !type) {
+      rc = SQLITE_NOMEM;
+    } else if (strcmp(key, "tracks") == 0) {
+      rc = int_option(key, type, st, SYNTH_MIN_TRACKS, SYNTH_MAX_TRACKS, &v, err);
+      s->tracks = v;
+    } else if (strcmp(key, "warm") == 0) {
+      rc = int_option(key, type, st, 1, SYNTH_MAX_USERS, &v, err);
+      s->warm = v;
+    } else if (strcmp(key, "validation") == 0) {
+      rc = int_option(key, type, st, 0, SYNTH_MAX_USERS, &v, err);
+      s->validation = v;
+    } else if (strcmp(key, "test") == 0) {
+      rc = int_option(key, type, st, 0, SYNTH_MAX_USERS, &v, err);
+      s->test = v;
+    } else if (strcmp(key, "dim") == 0) {
+      rc = int_option(key, type, st, 2, SYNTH_MAX_DIM, &v, err);
+      s->dim = (int)v;
+    } else if (strcmp(key, "genres") == 0) {
+      rc = int_option(key, type, st, 2, SYNTH_MAX_GENRES, &v, err);
+      s->genres = (int)v;
+    } else if (strcmp(key, "countries") == 0) {
+      rc = int_option(key, type, st, 1, SYNTH_MAX_COUNTRIES, &v, err);
+      s->countries = (int)v;
+    } else if (strcmp(key, "playlists") == 0) {
+      rc = int_option(key, type, st, 0, SYNTH_MAX_TRACKS, &v, err);
+      s->playlists = v;
+    } else if (strcmp(key, "seed") == 0) {
+      rc = int_option(key, type, st, 0, INT64_MAX, &v, err);
+      s->seed = (uint64_t)v;
+    } else if (strcmp(key, "replace") == 0) {
+      rc = bool_option(key, type, &o->replace, err);
+    } else if (strcmp(key, "quiet") == 0) {
+      rc = bool_option(key, type, &o->quiet, err);
+    } else {
+      *err = sqlite3_mprintf(FN "(): unknown option \"%s\" (known: tracks, "
+                             "warm, validation, test, dim, seed, genres, "
+                             "countries, playlists, replace, quiet)", key);
+      rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK) {
+    const char *msg = synth_check_options(&o->synth);
+    if (msg) {
+      *err = sqlite3_mprintf(FN "(): %s", msg);
+      rc = SQLITE_RANGE;
+    }
+  }
+  return rc;
+}
+
+/* Runs a one-row, one-integer query; -1 on error. */
+static sqlite3_int64 query_int(sqlite3 *db, const char *sql, const char *arg) {
+  sqlite3_stmt *st = NULL;
+  sqlite3_int64 v = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (arg) sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* SQLITE_OK when no dataset table holds rows (missing tables are empty). */
+static int check_empty(sqlite3 *db, char **err) {
+  for (int i = 0; i < N_DATASET_TABLES; i++) {
+    const char *t = dataset_tables[i];
+    if (query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+                  "AND name = ?1", t) <= 0)
+      continue;
+    char *sql = sqlite3_mprintf("SELECT EXISTS (SELECT 1 FROM \"%w\")", t);
+    if (!sql) return SQLITE_NOMEM;
+    sqlite3_int64 rows = query_int(db, sql, NULL);
+    sqlite3_free(sql);
+    if (rows != 0) {
+      *err = sqlite3_mprintf(rows > 0
+          ? FN "(): table %s is not empty; pass '{\"replace\": true}' to "
+            "replace the dataset"
+          : FN "(): cannot read table %s", t);
+      return SQLITE_ERROR;
+    }
+  }
+  return SQLITE_OK;
+}
+
+/* The prepared inserts, stepped once per row. */
+enum { INS_TRACK, INS_PLAYLIST, INS_USER, INS_EVENT, INS_LISTEN, N_INS };
+static const char *const insert_sql[N_INS] = {
+    "INSERT INTO tracks(track_id, album_id, artist_id, embedding) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO playlist_tracks(playlist_id, track_id) VALUES (?1, ?2)",
+    "INSERT INTO users(user_id, split, country, age, embedding) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO registration_events(user_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO future_listens(user_id, track_id) VALUES (?1, ?2)"};
+
+static int step_reset(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+typedef struct {
+  sqlite3_int64 playlist_tracks, events, listens;
+} Counts;
+
+/* Inserts the catalog and every user. */
+static int insert_all(const SynthModel *m, SynthUserGen *gen,
+                      sqlite3_stmt **ins, const Options *o, Counts *n) {
+  const SynthOptions *so = synth_options(m);
+  int rc = SQLITE_OK;
+  for (int64_t k = 0; k < so->tracks && rc == SQLITE_OK; k++) {
+    int64_t album, artist;
+    const float *v;
+    synth_track(m, k, &album, &artist, &v);
+    sqlite3_bind_int64(ins[INS_TRACK], 1, k + 1);
+    sqlite3_bind_int64(ins[INS_TRACK], 2, album);
+    sqlite3_bind_int64(ins[INS_TRACK], 3, artist);
+    sqlite3_bind_blob(ins[INS_TRACK], 4, v, so->dim * (int)sizeof(float), SQLITE_STATIC);
+    rc = step_reset(ins[INS_TRACK]);
+  }
+  for (int64_t p = 0; p < synth_n_playlists(m) && rc == SQLITE_OK; p++) {
+    const int64_t *ids;
+    int len;
+    synth_playlist(m, p, &ids, &len);
+    sqlite3_bind_int64(ins[INS_PLAYLIST], 1, p + 1);
+    for (int j = 0; j < len && rc == SQLITE_OK; j++) {
+      sqlite3_bind_int64(ins[INS_PLAYLIST], 2, ids[j]);
+      rc = step_reset(ins[INS_PLAYLIST]);
+      n->playlist_tracks++;
+    }
+  }
+  int64_t users = so->warm + so->validation + so->test;
+  int progress = !o->quiet && users >= 20000;
+  for (int64_t i = 0; i < users && rc == SQLITE_OK; i++) {
+    SynthUser u;
+    synth_user(gen, i, &u);
+    sqlite3_stmt *st = ins[INS_USER];
+    sqlite3_bind_int64(st, 1, u.user_id);
+    sqlite3_bind_text(st, 2, synth_split_names[u.split], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, u.country, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, u.age);
+    if (u.embedding)
+      sqlite3_bind_blob(st, 5, u.embedding, so->dim * (int)sizeof(float), SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 5);
+    rc = step_reset(st);
+    st = ins[INS_EVENT];
+    sqlite3_bind_int64(st, 1, u.user_id);
+    for (int e = 0; e < u.n_events && rc == SQLITE_OK; e++) {
+      sqlite3_bind_text(st, 2, synth_action_names[u.events[e].action], -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 3, synth_entity_names[u.events[e].entity], -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 4, u.events[e].entity_id);
+      rc = step_reset(st);
+    }
+    n->events += u.n_events;
+    st = ins[INS_LISTEN];
+    sqlite3_bind_int64(st, 1, u.user_id);
+    for (int j = 0; j < u.n_listens && rc == SQLITE_OK; j++) {
+      sqlite3_bind_int64(st, 2, u.listens[j]);
+      rc = step_reset(st);
+    }
+    n->listens += u.n_listens;
+    if (progress && (i + 1) % (users / 10 > 0 ? users / 10 : 1) == 0)
+      fprintf(stderr, FN ": %lld / %lld users\n", (long long)(i + 1), (long long)users);
+  }
+  return rc;
+}
+
+static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  double t0 = now_seconds();
+  Options o;
+  char *err = NULL;
+  SynthModel *m = NULL;
+  SynthUserGen *gen = NULL;
+  sqlite3_stmt *ins[N_INS] = {NULL};
+  Counts n = {0, 0, 0};
+  int in_savepoint = 0, was_autocommit = sqlite3_get_autocommit(db);
+  memset(&o, 0, sizeof o);
+  synth_default_options(&o.synth);
+
+  int rc = SQLITE_OK;
+  if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL)
+    rc = parse_options(db, argv[0], &o, &err);
+  if (rc == SQLITE_OK && !o.replace) rc = check_empty(db, &err);
+  if (rc == SQLITE_OK) {
+    /* The catalog first: pure C, before anything is written. */
+    m = synth_model_new(&o.synth);
+    gen = m ? synth_user_gen_new(m) : NULL;
+    if (!gen) rc = SQLITE_NOMEM;
+  }
+  if (rc == SQLITE_OK) rc = sp_check_interrupt(db);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(db, "SAVEPOINT synthesize_dataset", NULL, NULL, NULL);
+    in_savepoint = rc == SQLITE_OK;
+  }
+  /* The very DDL of sql/schema.sql, compiled in. */
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sp_schema_sql, NULL, NULL, NULL);
+  for (int i = 0; rc == SQLITE_OK && o.replace && i < N_DATASET_TABLES; i++) {
+    char *sql = sqlite3_mprintf("DELETE FROM \"%w\"", dataset_tables[i]);
+    rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+  }
+  for (int i = 0; rc == SQLITE_OK && i < N_INS; i++)
+    rc = sqlite3_prepare_v2(db, insert_sql[i], -1, &ins[i], NULL);
+  if (rc == SQLITE_OK) rc = insert_all(m, gen, ins, &o, &n);
+  for (int i = 0; i < N_INS; i++) sqlite3_finalize(ins[i]);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(db, "RELEASE synthesize_dataset", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) in_savepoint = 0;
+  }
+  if (rc != SQLITE_OK && err == NULL) {
+    err = rc == SQLITE_NOMEM ? NULL
+        : rc == SQLITE_INTERRUPT ? sqlite3_mprintf(FN "(): interrupted")
+        : sqlite3_mprintf(FN "(): %s", sqlite3_errmsg(db));
+  }
+  /* An interrupted write rolls the whole transaction back by itself (the
+  ** connection is back in autocommit mode); otherwise undo our savepoint. */
+  if (rc != SQLITE_OK && in_savepoint &&
+      !(sqlite3_get_autocommit(db) && !was_autocommit) &&
+      !(sqlite3_get_autocommit(db) && rc == SQLITE_INTERRUPT)) {
+    sqlite3_exec(db, "ROLLBACK TO synthesize_dataset; RELEASE synthesize_dataset",
+                 NULL, NULL, NULL);
+  }
+  if (rc != SQLITE_OK) {
+    if (err) {
+      sqlite3_result_error(ctx, err, -1);
+      sqlite3_result_error_code(ctx, rc == SQLITE_ROW ? SQLITE_ERROR : rc);
+    } else {
+      sqlite3_result_error_nomem(ctx);
+    }
+  } else {
+    const SynthOptions *so = synth_options(m);
+    char *json = sqlite3_mprintf(
+        "{\"tracks\":%lld,\"albums\":%lld,\"artists\":%lld,\"genres\":%d,"
+        "\"playlists\":%lld,\"playlist_tracks\":%lld,\"warm\":%lld,"
+        "\"validation\":%lld,\"test\":%lld,\"countries\":%d,\"dim\":%d,"
+        "\"seed\":%llu,\"registration_events\":%lld,\"future_listens\":%lld,"
+        "\"seconds\":%.2f}",
+        (long long)so->tracks, (long long)synth_n_albums(m),
+        (long long)synth_n_artists(m), so->genres,
+        (long long)synth_n_playlists(m), n.playlist_tracks, (long long)so->warm,
+        (long long)so->validation, (long long)so->test, so->countries, so->dim,
+        (unsigned long long)so->seed, n.events, n.listens, now_seconds() - t0);
+    if (json) sqlite3_result_text(ctx, json, -1, sqlite3_free);
+    else sqlite3_result_error_nomem(ctx);
+    sqlite3_result_subtype(ctx, 'J');
+  }
+  sqlite3_free(err);
+  synth_user_gen_free(gen);
+  synth_model_free(m);
+}
+
+static const SpFunction synth_functions[] = {
+    {"synthesize_dataset", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
+     synthesize_func, NULL, NULL, NULL, NULL},
+    {"synthesize_dataset", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
+     synthesize_func, NULL, NULL, NULL, NULL},
+};
+
+int sp_register_synth(sqlite3 *db, char **pzErrMsg) {
+  return sp_register_functions(db, synth_functions,
+                               (int)(sizeof synth_functions / sizeof *synth_functions),
+                               pzErrMsg);
+}
