@@ -157,8 +157,9 @@ static void linear(const float *in, int n, int din, const float *W, const float 
 
 int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
   int mw = max_width(net);
-  float *a = malloc((size_t)INFER_CHUNK * mw * sizeof(float));
-  float *c = malloc((size_t)INFER_CHUNK * mw * sizeof(float));
+  size_t chunk = n < INFER_CHUNK ? (size_t)(n > 0 ? n : 1) : INFER_CHUNK;
+  float *a = malloc(chunk * mw * sizeof(float));
+  float *c = malloc(chunk * mw * sizeof(float));
   float *scale = malloc((size_t)mw * sizeof(float));
   if (a == NULL || c == NULL || scale == NULL) {
     free(a);
