@@ -195,6 +195,54 @@ static int check_empty(sqlite3 *db, char **err) {
   return SQLITE_OK;
 }
 
+/* Bulk loading into indexed tables is several times slower than indexing
+** afterwards, so the indexes of the dataset tables are dropped inside the
+** savepoint and recreated from their own SQL once the rows are in.  When
+** SQLite refuses the drop (SQLITE_LOCKED: the calling statement itself
+** reads the database) they simply stay. */
+#define MAX_INDEXES 64
+typedef struct {
+  char *sql[MAX_INDEXES];
+  int n;
+} Indexes;
+
+static int drop_indexes(sqlite3 *db, Indexes *idx) {
+  sqlite3_stmt *st = NULL;
+  char *names[MAX_INDEXES], *sqls[MAX_INDEXES];
+  int n = 0;
+  int rc = sqlite3_prepare_v2(db,
+      "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
+      "AND tbl_name IN ('tracks', 'playlist_tracks', 'users', "
+      "'registration_events', 'future_listens', 'user_features')", -1, &st, NULL);
+  while (rc == SQLITE_OK && n < MAX_INDEXES && sqlite3_step(st) == SQLITE_ROW) {
+    names[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+    sqls[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
+    n++;
+    if (!names[n - 1] || !sqls[n - 1]) rc = SQLITE_NOMEM;
+  }
+  sqlite3_finalize(st);
+  for (int i = 0; i < n; i++) {
+    int drc = SQLITE_ERROR;
+    if (rc == SQLITE_OK) {
+      char *sql = sqlite3_mprintf("DROP INDEX \"%w\"", names[i]);
+      drc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+      sqlite3_free(sql);
+      if (drc != SQLITE_OK && (drc & 0xff) != SQLITE_LOCKED) rc = drc;
+    }
+    if (drc == SQLITE_OK) idx->sql[idx->n++] = sqls[i]; /* owned by idx now */
+    else sqlite3_free(sqls[i]);
+    sqlite3_free(names[i]);
+  }
+  return rc;
+}
+
+static int recreate_indexes(sqlite3 *db, const Indexes *idx) {
+  int rc = SQLITE_OK;
+  for (int i = 0; i < idx->n && rc == SQLITE_OK; i++)
+    rc = sqlite3_exec(db, idx->sql[i], NULL, NULL, NULL);
+  return rc;
+}
+
 /* The prepared inserts, stepped once per row. */
 enum { INS_TRACK, INS_PLAYLIST, INS_USER, INS_EVENT, INS_LISTEN, N_INS };
 static const char *const insert_sql[N_INS] = {
@@ -286,6 +334,8 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   SynthUserGen *gen = NULL;
   sqlite3_stmt *ins[N_INS] = {NULL};
   Counts n = {0, 0, 0};
+  Indexes idx;
+  idx.n = 0;
   int in_savepoint = 0, was_autocommit = sqlite3_get_autocommit(db);
   memset(&o, 0, sizeof o);
   synth_default_options(&o.synth);
@@ -307,6 +357,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   /* The very DDL of sql/schema.sql, compiled in. */
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, sp_schema_sql, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = drop_indexes(db, &idx);
   for (int i = 0; rc == SQLITE_OK && o.replace && i < N_DATASET_TABLES; i++) {
     char *sql = sqlite3_mprintf("DELETE FROM \"%w\"", dataset_tables[i]);
     rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
@@ -316,6 +367,12 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     rc = sqlite3_prepare_v2(db, insert_sql[i], -1, &ins[i], NULL);
   if (rc == SQLITE_OK) rc = insert_all(m, gen, ins, &o, &n);
   for (int i = 0; i < N_INS; i++) sqlite3_finalize(ins[i]);
+  if (rc == SQLITE_OK) {
+    if (!o.quiet && idx.n && o.synth.warm + o.synth.validation + o.synth.test >= 20000)
+      fprintf(stderr, FN ": indexing\n");
+    rc = recreate_indexes(db, &idx);
+  }
+  for (int i = 0; i < idx.n; i++) sqlite3_free(idx.sql[i]);
   if (rc == SQLITE_OK) {
     rc = sqlite3_exec(db, "RELEASE synthesize_dataset", NULL, NULL, NULL);
     if (rc == SQLITE_OK) in_savepoint = 0;
