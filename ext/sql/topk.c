@@ -1,0 +1,732 @@
+/*
+** topk.c - nearest tracks by cosine similarity, as table-valued functions
+** (DESIGN.md section 4).
+**
+**   SELECT rank, track_id, score FROM topk_tracks(embedding, k [, table]);
+**       the k rows of `table` (default 'tracks') whose `embedding` is most
+**       cosine-similar to the argument, best first, ties by smaller id;
+**       every row when k exceeds the table.  `table` names a table of the
+**       database with an INTEGER PRIMARY KEY and an `embedding` column of
+**       float32 vectors (tracks, playlists, ...).
+**
+**   SELECT user_id, rank, track_id, score
+**     FROM topk_tracks_batch(query, k [, table]);
+**       the same for every row of query, a read-only SELECT yielding
+**       (user_id INTEGER, embedding); users are scored in blocks, one sgemm
+**       per block, in the order the query yields them.  It runs user SQL,
+**       so it is SQLITE_VTAB_DIRECTONLY (not usable from views/triggers).
+**
+** Both are exact (see core/topk.h).  The L2-normalised item matrix of the
+** last table used is cached per connection and validated on every call
+** with a key that costs no table scan:
+**   - SQLITE_FCNTL_DATA_VERSION of the table's database: changes at every
+**     commit to it, by this connection or another;
+**   - sqlite3_total_changes64(): rows changed by this connection's finished
+**     statements, so uncommitted writes inside a transaction count too.
+**     It moves only when a statement ends, so an
+**     INSERT INTO recs SELECT ... FROM users, topk_tracks(users.embedding, 50)
+**     keeps one matrix for its whole run;
+**   - the schema versions of temp, main and the table's database: DDL
+**     (a table dropped, recreated, altered, or shadowed in temp).
+** Any difference rebuilds the matrix (one scan of the table).  Known gap:
+** rows changed only by triggers or foreign-key actions inside a transaction
+** not yet committed, of a statement that itself changed no row.  A running
+** topk_tracks_batch() keeps the matrix it started with.
+*/
+#include <string.h>
+
+#include "../core/json_array.h"
+#include "../core/topk.h"
+#include "../core/vec.h"
+#include "common.h"
+#include "modules.h"
+#include "query.h"
+
+#define TOPK_MAX_K 10000000
+
+/* ---- the item matrix, shared by reference ------------------------------ */
+
+typedef struct {
+  int refs;
+  int64_t n;
+  int d;
+  sqlite3_int64 *ids; /* ascending */
+  float *items;       /* n x d, unit rows */
+} ItemSet;
+
+static void itemset_unref(ItemSet *s) {
+  if (s && --s->refs == 0) {
+    sqlite3_free(s->ids);
+    sqlite3_free(s->items);
+    sqlite3_free(s);
+  }
+}
+
+typedef struct {
+  sqlite3_int64 changes;
+  unsigned int data_version;
+  sqlite3_int64 sv_temp, sv_main, sv_table;
+} CacheKey;
+
+/* Per connection, shared by both modules. */
+typedef struct {
+  int refs;
+  char *arg;    /* the table argument as given */
+  char *schema; /* where it resolved */
+  CacheKey key;
+  ItemSet *set;
+} ItemCache;
+
+static void item_cache_unref(void *p) {
+  ItemCache *c = p;
+  if (--c->refs > 0) return;
+  sqlite3_free(c->arg);
+  sqlite3_free(c->schema);
+  itemset_unref(c->set);
+  sqlite3_free(c);
+}
+
+typedef struct {
+  sqlite3_vtab base;
+  sqlite3 *db;
+  ItemCache *cache;
+  int batch;
+  sqlite3_stmt *sv[3]; /* schema_version of temp, main, the table's schema */
+  char *sv_schema;     /* the schema sv[2] was prepared for */
+} TopkVtab;
+
+static sqlite3_int64 schema_version(TopkVtab *v, int slot, const char *schema) {
+  if (slot == 2 && (v->sv_schema == NULL || strcmp(v->sv_schema, schema) != 0)) {
+    sqlite3_finalize(v->sv[2]);
+    v->sv[2] = NULL;
+    sqlite3_free(v->sv_schema);
+    v->sv_schema = sqlite3_mprintf("%s", schema);
+  }
+  if (v->sv[slot] == NULL) {
+    char *sql = sqlite3_mprintf("PRAGMA \"%w\".schema_version", schema);
+    if (sql == NULL) return -1;
+    sqlite3_prepare_v2(v->db, sql, -1, &v->sv[slot], NULL);
+    sqlite3_free(sql);
+    if (v->sv[slot] == NULL) return -1;
+  }
+  sqlite3_int64 r = -1;
+  if (sqlite3_step(v->sv[slot]) == SQLITE_ROW) r = sqlite3_column_int64(v->sv[slot], 0);
+  sqlite3_reset(v->sv[slot]);
+  return r;
+}
+
+static void cache_key(TopkVtab *v, const char *schema, CacheKey *k) {
+  memset(k, 0, sizeof *k);
+  k->changes = sqlite3_total_changes64(v->db);
+  sqlite3_file_control(v->db, schema, SQLITE_FCNTL_DATA_VERSION, &k->data_version);
+  k->sv_temp = schema_version(v, 0, "temp");
+  k->sv_main = schema_version(v, 1, "main");
+  k->sv_table = schema_version(v, 2, schema);
+}
+
+static int same_key(const CacheKey *a, const CacheKey *b) {
+  return a->changes == b->changes && a->data_version == b->data_version &&
+         a->sv_temp == b->sv_temp && a->sv_main == b->sv_main &&
+         a->sv_table == b->sv_table;
+}
+
+/* Finds table (any case) in temp, main, then attached databases, and checks
+** it has an INTEGER PRIMARY KEY and an embedding column.  On success
+** *schema and *pk are sqlite3_malloc'd. */
+static int resolve_table(sqlite3 *db, const char *fn, const char *table,
+                         char **schema, char **pk, char **err) {
+  sqlite3_stmt *st = NULL;
+  *schema = *pk = NULL;
+  int rc = sqlite3_prepare_v2(
+      db, "SELECT schema, type, wr FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE"
+          " ORDER BY schema <> 'temp', schema <> 'main'", -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("%s(): %s", fn, sqlite3_errmsg(db));
+    return rc;
+  }
+  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    *err = sqlite3_mprintf("%s(): argument 3: no table named '%s'", fn, table);
+    sqlite3_finalize(st);
+    return SQLITE_ERROR;
+  }
+  const char *type = (const char *)sqlite3_column_text(st, 1);
+  if (type == NULL || strcmp(type, "table") != 0) {
+    *err = sqlite3_mprintf("%s(): argument 3: '%s' is a %s, not a table", fn, table,
+                           type ? type : "?");
+    sqlite3_finalize(st);
+    return SQLITE_ERROR;
+  }
+  if (sqlite3_column_int(st, 2)) {
+    *err = sqlite3_mprintf("%s(): argument 3: table '%s' is WITHOUT ROWID; it needs an "
+                           "INTEGER PRIMARY KEY", fn, table);
+    sqlite3_finalize(st);
+    return SQLITE_ERROR;
+  }
+  *schema = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  st = NULL;
+  if (*schema == NULL) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, "SELECT name, upper(type), pk FROM pragma_table_info(?1, ?2)",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("%s(): %s", fn, sqlite3_errmsg(db));
+    goto fail;
+  }
+  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, *schema, -1, SQLITE_STATIC);
+  int n_pk = 0, has_embedding = 0, int_pk = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *col = (const char *)sqlite3_column_text(st, 0);
+    const char *ctype = (const char *)sqlite3_column_text(st, 1);
+    if (col && sqlite3_stricmp(col, "embedding") == 0) has_embedding = 1;
+    if (sqlite3_column_int(st, 2) > 0) {
+      n_pk++;
+      if (ctype && strcmp(ctype, "INTEGER") == 0) {
+        int_pk = 1;
+        sqlite3_free(*pk);
+        *pk = sqlite3_mprintf("%s", col);
+      }
+    }
+  }
+  sqlite3_finalize(st);
+  if (n_pk != 1 || !int_pk || *pk == NULL) {
+    *err = sqlite3_mprintf("%s(): argument 3: table '%s' has no INTEGER PRIMARY KEY", fn,
+                           table);
+    goto fail;
+  }
+  if (!has_embedding) {
+    *err = sqlite3_mprintf("%s(): argument 3: table '%s' has no column named embedding",
+                           fn, table);
+    goto fail;
+  }
+  return SQLITE_OK;
+fail:
+  sqlite3_free(*schema);
+  sqlite3_free(*pk);
+  *schema = *pk = NULL;
+  return SQLITE_ERROR;
+}
+
+/* Reads and normalises the embeddings of table; rows in id order. */
+static int load_items(sqlite3 *db, const char *fn, const char *schema, const char *table,
+                      const char *pk, ItemSet **out, char **err) {
+  char *sql = sqlite3_mprintf("SELECT \"%w\", embedding FROM \"%w\".\"%w\" ORDER BY 1",
+                              pk, schema, table);
+  if (sql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("%s(): cannot read table '%s': %s", fn, table, sqlite3_errmsg(db));
+    return rc;
+  }
+  ItemSet *s = sqlite3_malloc(sizeof *s);
+  if (s == NULL) {
+    sqlite3_finalize(st);
+    return SQLITE_NOMEM;
+  }
+  memset(s, 0, sizeof *s);
+  s->refs = 1;
+  int64_t cap = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite3_int64 id = sqlite3_column_int64(st, 0);
+    int bytes = sqlite3_column_bytes(st, 1);
+    if (sqlite3_column_type(st, 1) != SQLITE_BLOB || bytes == 0 ||
+        bytes % (int)sizeof(float)) {
+      *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding is not a float32 "
+                             "vector BLOB", fn, table, id);
+      rc = SQLITE_MISMATCH;
+      break;
+    }
+    int d = bytes / (int)sizeof(float);
+    if (s->n == 0) s->d = d;
+    if (d != s->d) {
+      *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding has %d floats, "
+                             "earlier rows have %d", fn, table, id, d, s->d);
+      rc = SQLITE_MISMATCH;
+      break;
+    }
+    if (s->n == cap) {
+      int64_t nc = cap ? 2 * cap : 1024;
+      float *it = sqlite3_realloc64(s->items, (sqlite3_uint64)nc * d * sizeof(float));
+      if (it) s->items = it;
+      sqlite3_int64 *ids = sqlite3_realloc64(s->ids, (sqlite3_uint64)nc * sizeof *ids);
+      if (ids) s->ids = ids;
+      if (!it || !ids) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      cap = nc;
+    }
+    float *row = s->items + s->n * d;
+    memcpy(row, sqlite3_column_blob(st, 1), (size_t)bytes);
+    if (!vec_all_finite(row, (size_t)d)) {
+      *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding contains NaN or Inf",
+                             fn, table, id);
+      rc = SQLITE_MISMATCH;
+      break;
+    }
+    s->ids[s->n++] = id;
+  }
+  if (rc == SQLITE_DONE && s->n > INT32_MAX) {
+    *err = sqlite3_mprintf("%s(): table '%s' has too many rows", fn, table);
+    rc = SQLITE_TOOBIG;
+  }
+  if (rc != SQLITE_DONE && *err == NULL && rc != SQLITE_NOMEM)
+    *err = sqlite3_mprintf("%s(): cannot read table '%s': %s", fn, table, sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    itemset_unref(s);
+    return rc;
+  }
+  topk_normalize_rows(s->items, s->n, s->d);
+  *out = s;
+  return SQLITE_OK;
+}
+
+/* The valid item matrix of table, from the cache or rebuilt; a new
+** reference in *out. */
+static int get_items(TopkVtab *v, const char *fn, const char *table, ItemSet **out,
+                     char **err) {
+  ItemCache *c = v->cache;
+  if (c->set && c->arg && strcmp(c->arg, table) == 0) {
+    CacheKey k;
+    cache_key(v, c->schema, &k);
+    if (same_key(&k, &c->key)) {
+      c->set->refs++;
+      *out = c->set;
+      return SQLITE_OK;
+    }
+  }
+  char *schema = NULL, *pk = NULL, *arg = NULL;
+  ItemSet *s = NULL;
+  int rc = resolve_table(v->db, fn, table, &schema, &pk, err);
+  if (rc == SQLITE_OK) rc = load_items(v->db, fn, schema, table, pk, &s, err);
+  if (rc == SQLITE_OK && (arg = sqlite3_mprintf("%s", table)) == NULL) rc = SQLITE_NOMEM;
+  sqlite3_free(pk);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(schema);
+    itemset_unref(s);
+    return rc;
+  }
+  itemset_unref(c->set);
+  sqlite3_free(c->arg);
+  sqlite3_free(c->schema);
+  c->set = s;
+  c->arg = arg;
+  c->schema = schema;
+  cache_key(v, schema, &c->key);
+  s->refs++;
+  *out = s;
+  return SQLITE_OK;
+}
+
+/* ---- argument parsing without a function context ----------------------- */
+
+static int vector_value(sqlite3_value *val, const char *fn, float **out, int *n,
+                        char **err) {
+  *out = NULL;
+  int type = sqlite3_value_type(val);
+  size_t count = 0;
+  float *buf = NULL;
+  if (type == SQLITE_BLOB) {
+    int bytes = sqlite3_value_bytes(val);
+    if (bytes == 0 || bytes % (int)sizeof(float)) {
+      *err = sqlite3_mprintf("%s(): argument 1: BLOB of %d bytes is not a float32 vector",
+                             fn, bytes);
+      return SQLITE_ERROR;
+    }
+    count = (size_t)bytes / sizeof(float);
+    buf = sqlite3_malloc64(bytes);
+    if (buf == NULL) return SQLITE_NOMEM;
+    memcpy(buf, sqlite3_value_blob(val), (size_t)bytes);
+  } else if (type == SQLITE_TEXT) {
+    const char *text = (const char *)sqlite3_value_text(val);
+    size_t len = (size_t)sqlite3_value_bytes(val);
+    const char *jerr = NULL;
+    if (text == NULL) return SQLITE_NOMEM;
+    if (json_array_floats(text, len, NULL, 0, &count, &jerr) || count == 0) {
+      *err = sqlite3_mprintf("%s(): argument 1: %s", fn, jerr ? jerr : "zero-length vector");
+      return SQLITE_ERROR;
+    }
+    buf = sqlite3_malloc64(count * sizeof(float));
+    if (buf == NULL) return SQLITE_NOMEM;
+    json_array_floats(text, len, buf, count, &count, &jerr);
+  } else {
+    *err = sqlite3_mprintf("%s(): argument 1 (embedding) must be a float32 vector (BLOB "
+                           "or JSON text), not %s", fn,
+                           type == SQLITE_NULL ? "NULL" : "a number");
+    return SQLITE_ERROR;
+  }
+  if (!vec_all_finite(buf, count)) {
+    sqlite3_free(buf);
+    *err = sqlite3_mprintf("%s(): argument 1: vector contains NaN or Inf", fn);
+    return SQLITE_ERROR;
+  }
+  *out = buf;
+  *n = (int)count;
+  return SQLITE_OK;
+}
+
+static int k_value(sqlite3_value *val, const char *fn, int *k, char **err) {
+  if (sqlite3_value_type(val) != SQLITE_INTEGER) {
+    *err = sqlite3_mprintf("%s(): argument 2 (k) must be an INTEGER", fn);
+    return SQLITE_ERROR;
+  }
+  sqlite3_int64 x = sqlite3_value_int64(val);
+  if (x < 1 || x > TOPK_MAX_K) {
+    *err = sqlite3_mprintf("%s(): argument 2 (k) must be between 1 and %d, got %lld", fn,
+                           TOPK_MAX_K, x);
+    return SQLITE_ERROR;
+  }
+  *k = (int)x;
+  return SQLITE_OK;
+}
+
+static int table_value(sqlite3_value *val, const char *fn, const char **table,
+                       char **err) {
+  if (val == NULL) {
+    *table = "tracks";
+    return SQLITE_OK;
+  }
+  if (sqlite3_value_type(val) != SQLITE_TEXT) {
+    *err = sqlite3_mprintf("%s(): argument 3 (table) must be the TEXT name of a table",
+                           fn);
+    return SQLITE_ERROR;
+  }
+  *table = (const char *)sqlite3_value_text(val);
+  return *table ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* ---- the virtual tables ------------------------------------------------ */
+
+/* Columns: topk_tracks     rank, track_id, score, | embedding, k, tbl
+**          topk_tracks_batch user_id, rank, track_id, score, | query, k, tbl */
+enum { ARG_VEC, ARG_K, ARG_TABLE };
+
+typedef struct {
+  sqlite3_vtab_cursor base;
+  int64_t rowid;
+  /* results of the current block: nq queries x m ranks */
+  int k, m, nq;
+  int32_t *idx;
+  float *score;
+  sqlite3_int64 *uids;
+  int q, r; /* position */
+  ItemSet *set;
+  /* batch only */
+  sqlite3_stmt *query;
+  int64_t query_row;
+  float *qbuf;
+  int64_t block;
+  int done;
+} TopkCursor;
+
+static int n_visible(const TopkVtab *v) { return v->batch ? 4 : 3; }
+
+static int topk_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **pzErr) {
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  int batch = strcmp(argv[0], "topk_tracks_batch") == 0;
+  int rc = sqlite3_declare_vtab(
+      db, batch ? "CREATE TABLE x(user_id, rank, track_id, score,"
+                  " query HIDDEN, k HIDDEN, tbl HIDDEN)"
+                : "CREATE TABLE x(rank, track_id, score,"
+                  " embedding HIDDEN, k HIDDEN, tbl HIDDEN)");
+  if (rc != SQLITE_OK) return rc;
+  if (batch) {
+    /* It runs the SQL it is given: never from a view or trigger. */
+    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  } else {
+    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  }
+  TopkVtab *v = sqlite3_malloc(sizeof *v);
+  if (v == NULL) return SQLITE_NOMEM;
+  memset(v, 0, sizeof *v);
+  v->db = db;
+  v->cache = aux;
+  v->batch = batch;
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+static int topk_disconnect(sqlite3_vtab *p) {
+  TopkVtab *v = (TopkVtab *)p;
+  for (int i = 0; i < 3; i++) sqlite3_finalize(v->sv[i]);
+  sqlite3_free(v->sv_schema);
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+static int topk_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
+  TopkVtab *v = (TopkVtab *)p;
+  int first = n_visible(v);
+  int where[3] = {-1, -1, -1}, unusable = 0;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    int arg = c->iColumn - first;
+    if (arg < 0 || arg > 2) continue;
+    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!c->usable) {
+      unusable |= 1 << arg;
+      continue;
+    }
+    where[arg] = i;
+  }
+  if (where[ARG_VEC] < 0 || where[ARG_K] < 0) {
+    if (unusable) return SQLITE_CONSTRAINT;
+    sqlite3_free(p->zErrMsg);
+    p->zErrMsg = sqlite3_mprintf(
+        v->batch ? "topk_tracks_batch(query, k [, table]): the query and k arguments "
+                   "are required"
+                 : "topk_tracks(embedding, k [, table]): the embedding and k arguments "
+                   "are required");
+    return SQLITE_ERROR;
+  }
+  if ((unusable & (1 << ARG_TABLE)) && where[ARG_TABLE] < 0) return SQLITE_CONSTRAINT;
+  int argi = 1, mask = 0;
+  for (int a = 0; a < 3; a++) {
+    if (where[a] < 0) continue;
+    info->aConstraintUsage[where[a]].argvIndex = argi++;
+    info->aConstraintUsage[where[a]].omit = 1;
+    mask |= 1 << a;
+  }
+  info->idxNum = mask;
+  /* Rows come out by rank (per user for the batch form). */
+  if (!v->batch && info->nOrderBy == 1 && info->aOrderBy[0].iColumn == 0 &&
+      !info->aOrderBy[0].desc)
+    info->orderByConsumed = 1;
+  info->estimatedCost = v->batch ? 1e6 : 1000.0;
+  info->estimatedRows = v->batch ? 100000 : 50;
+  return SQLITE_OK;
+}
+
+static int topk_open(sqlite3_vtab *p, sqlite3_vtab_cursor **out) {
+  (void)p;
+  TopkCursor *c = sqlite3_malloc(sizeof *c);
+  if (c == NULL) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static void cursor_reset(TopkCursor *c) {
+  sqlite3_free(c->idx);
+  sqlite3_free(c->score);
+  sqlite3_free(c->uids);
+  sqlite3_free(c->qbuf);
+  sqlite3_finalize(c->query);
+  itemset_unref(c->set);
+  sqlite3_vtab *vtab = c->base.pVtab; /* set by SQLite after xOpen */
+  memset(c, 0, sizeof *c);
+  c->base.pVtab = vtab;
+}
+
+static int topk_close(sqlite3_vtab_cursor *cur) {
+  cursor_reset((TopkCursor *)cur);
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+static int set_error(sqlite3_vtab_cursor *cur, char *err, int rc) {
+  sqlite3_free(cur->pVtab->zErrMsg);
+  cur->pVtab->zErrMsg = err;
+  return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+}
+
+/* Batch: reads up to c->block users from the query and scores them. */
+static int batch_fill(TopkCursor *c, TopkVtab *v) {
+  const char *fn = "topk_tracks_batch";
+  int d = c->set->d;
+  c->nq = 0;
+  c->q = c->r = 0;
+  if (c->done) return SQLITE_OK;
+  if (sp_check_interrupt(v->db) != SQLITE_OK) return SQLITE_INTERRUPT;
+  int rc = SQLITE_DONE;
+  while (c->nq < c->block && (rc = sqlite3_step(c->query)) == SQLITE_ROW) {
+    c->query_row++;
+    if (sqlite3_column_type(c->query, 0) != SQLITE_INTEGER) {
+      v->base.zErrMsg = sqlite3_mprintf("%s(): query row %lld: user_id must be an INTEGER",
+                                        fn, (long long)c->query_row);
+      return SQLITE_ERROR;
+    }
+    int bytes = sqlite3_column_bytes(c->query, 1);
+    if (sqlite3_column_type(c->query, 1) != SQLITE_BLOB) {
+      v->base.zErrMsg = sqlite3_mprintf(
+          "%s(): query row %lld: embedding must be a float32 vector BLOB, not %s", fn,
+          (long long)c->query_row,
+          sqlite3_column_type(c->query, 1) == SQLITE_NULL ? "NULL" : "a non-BLOB value");
+      return SQLITE_ERROR;
+    }
+    if (bytes != d * (int)sizeof(float)) {
+      v->base.zErrMsg = sqlite3_mprintf(
+          "%s(): query row %lld: embedding of %d bytes, the table's have %d floats", fn,
+          (long long)c->query_row, bytes, d);
+      return SQLITE_ERROR;
+    }
+    float *dst = c->qbuf + (int64_t)c->nq * d;
+    memcpy(dst, sqlite3_column_blob(c->query, 1), (size_t)bytes);
+    if (!vec_all_finite(dst, (size_t)d)) {
+      v->base.zErrMsg = sqlite3_mprintf("%s(): query row %lld: embedding contains NaN "
+                                        "or Inf", fn, (long long)c->query_row);
+      return SQLITE_ERROR;
+    }
+    c->uids[c->nq++] = sqlite3_column_int64(c->query, 0);
+  }
+  if (c->nq < c->block) {
+    if (rc != SQLITE_DONE) {
+      v->base.zErrMsg = sqlite3_mprintf("%s(): the query failed: %s", fn,
+                                        sqlite3_errmsg(v->db));
+      return rc;
+    }
+    c->done = 1;
+  }
+  if (c->nq > 0 && topk_cosine(c->qbuf, c->nq, c->set->items, c->set->n, d, c->m,
+                               c->idx, c->score) != 0)
+    return SQLITE_NOMEM;
+  return SQLITE_OK;
+}
+
+static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
+                       int argc, sqlite3_value **argv) {
+  (void)idxStr;
+  TopkCursor *c = (TopkCursor *)cur;
+  TopkVtab *v = (TopkVtab *)cur->pVtab;
+  const char *fn = v->batch ? "topk_tracks_batch" : "topk_tracks";
+  cursor_reset(c);
+  char *err = NULL;
+  sqlite3_value *targ = (idxNum & (1 << ARG_TABLE)) && argc > 2 ? argv[2] : NULL;
+  const char *table;
+  int k, rc;
+  if ((rc = k_value(argv[1], fn, &k, &err)) != SQLITE_OK) return set_error(cur, err, rc);
+  if ((rc = table_value(targ, fn, &table, &err)) != SQLITE_OK)
+    return set_error(cur, err, rc);
+  float *q = NULL;
+  int d = 0;
+  if (!v->batch) {
+    if ((rc = vector_value(argv[0], fn, &q, &d, &err)) != SQLITE_OK)
+      return set_error(cur, err, rc);
+  } else {
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT)
+      return set_error(cur, sqlite3_mprintf("%s(): argument 1 (query) must be TEXT, a "
+                                            "SELECT of (user_id, embedding)", fn), 0);
+    rc = sp_prepare_user_query(v->db, fn, (const char *)sqlite3_value_text(argv[0]), 2,
+                               &c->query, &err);
+    if (rc != SQLITE_OK) return set_error(cur, err, rc);
+  }
+  rc = get_items(v, fn, table, &c->set, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(q);
+    return err ? set_error(cur, err, rc) : rc;
+  }
+  c->k = k;
+  c->m = c->set->n < k ? (int)c->set->n : k;
+  if (!v->batch) {
+    if (c->set->n > 0 && d != c->set->d) {
+      err = sqlite3_mprintf("%s(): argument 1 has %d floats, the embeddings of '%s' have "
+                            "%d", fn, d, table, c->set->d);
+      sqlite3_free(q);
+      return set_error(cur, err, 0);
+    }
+    c->nq = c->set->n > 0 ? 1 : 0;
+    c->idx = sqlite3_malloc64((sqlite3_uint64)(c->m + 1) * sizeof *c->idx);
+    c->score = sqlite3_malloc64((sqlite3_uint64)(c->m + 1) * sizeof *c->score);
+    if (!c->idx || !c->score) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK && c->nq &&
+        topk_cosine(q, 1, c->set->items, c->set->n, d, c->m, c->idx, c->score) != 0)
+      rc = SQLITE_NOMEM;
+    sqlite3_free(q);
+    return rc;
+  }
+  if (c->set->n == 0) {
+    c->done = 1;
+    return SQLITE_OK;
+  }
+  c->block = topk_block_rows(1024, c->set->n);
+  c->qbuf = sqlite3_malloc64((sqlite3_uint64)c->block * c->set->d * sizeof(float));
+  c->uids = sqlite3_malloc64((sqlite3_uint64)c->block * sizeof *c->uids);
+  c->idx = sqlite3_malloc64((sqlite3_uint64)c->block * c->m * sizeof *c->idx);
+  c->score = sqlite3_malloc64((sqlite3_uint64)c->block * c->m * sizeof *c->score);
+  if (!c->qbuf || !c->uids || !c->idx || !c->score) return SQLITE_NOMEM;
+  return batch_fill(c, v);
+}
+
+static int topk_next(sqlite3_vtab_cursor *cur) {
+  TopkCursor *c = (TopkCursor *)cur;
+  c->rowid++;
+  if (++c->r < c->m) return SQLITE_OK;
+  c->r = 0;
+  if (++c->q < c->nq) return SQLITE_OK;
+  TopkVtab *v = (TopkVtab *)cur->pVtab;
+  if (!v->batch) return SQLITE_OK;
+  return batch_fill(c, v);
+}
+
+static int topk_eof(sqlite3_vtab_cursor *cur) {
+  TopkCursor *c = (TopkCursor *)cur;
+  return c->q >= c->nq || c->m == 0;
+}
+
+static int topk_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  TopkCursor *c = (TopkCursor *)cur;
+  TopkVtab *v = (TopkVtab *)cur->pVtab;
+  int64_t at = (int64_t)c->q * c->m + c->r;
+  if (v->batch) {
+    if (col == 0) {
+      sqlite3_result_int64(ctx, c->uids[c->q]);
+      return SQLITE_OK;
+    }
+    col--;
+  }
+  switch (col) {
+    case 0: sqlite3_result_int(ctx, c->r + 1); break;
+    case 1: sqlite3_result_int64(ctx, c->set->ids[c->idx[at]]); break;
+    case 2: sqlite3_result_double(ctx, (double)c->score[at]); break;
+    default: break; /* hidden arguments read back as NULL */
+  }
+  return SQLITE_OK;
+}
+
+static int topk_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+  *rowid = ((TopkCursor *)cur)->rowid + 1;
+  return SQLITE_OK;
+}
+
+static sqlite3_module topk_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only */
+    .xConnect = topk_connect,
+    .xBestIndex = topk_best_index,
+    .xDisconnect = topk_disconnect,
+    .xOpen = topk_open,
+    .xClose = topk_close,
+    .xFilter = topk_filter,
+    .xNext = topk_next,
+    .xEof = topk_eof,
+    .xColumn = topk_column,
+    .xRowid = topk_rowid,
+};
+
+int sp_register_topk(sqlite3 *db, char **pzErrMsg) {
+  ItemCache *c = sqlite3_malloc(sizeof *c);
+  if (c == NULL) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->refs = 2; /* one per module */
+  const char *names[] = {"topk_tracks", "topk_tracks_batch"};
+  for (int i = 0; i < 2; i++) {
+    int rc = sqlite3_create_module_v2(db, names[i], &topk_module, c, item_cache_unref);
+    if (rc != SQLITE_OK) {
+      /* On failure the destructor has run for this module's reference. */
+      if (i == 0) item_cache_unref(c);
+      if (pzErrMsg)
+        *pzErrMsg = sqlite3_mprintf("semiperso: error creating module %s: %s", names[i],
+                                    sqlite3_errmsg(db));
+      return rc;
+    }
+  }
+  return SQLITE_OK;
+}
