@@ -1,0 +1,235 @@
+/* test_kmeans.c - k-means: blobs, monotone inertia, seeds, assignment. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmeans.h"
+#include "rng.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                          \
+  do {                                            \
+    if (cond) {                                   \
+      passed++;                                   \
+    } else {                                      \
+      failed++;                                   \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      printf(__VA_ARGS__);                        \
+      printf("\n");                               \
+    }                                             \
+  } while (0)
+
+/* Independent nearest centroid: plain double sum, ties by smaller id. */
+static int brute_nearest(const float *x, const float *c, int k, int d) {
+  int best = -1;
+  double bd = 0;
+  for (int j = 0; j < k; j++) {
+    double s = 0;
+    for (int t = 0; t < d; t++) {
+      double e = (double)x[t] - c[j * d + t];
+      s += e * e;
+    }
+    if (best < 0 || s < bd) {
+      best = j;
+      bd = s;
+    }
+  }
+  return best;
+}
+
+static float *random_data(int64_t n, int d, uint64_t seed) {
+  Rng r;
+  rng_seed(&r, seed, 99);
+  float *x = malloc((size_t)n * d * sizeof(float));
+  for (int64_t i = 0; i < n * d; i++) x[i] = (float)rng_normal(&r);
+  return x;
+}
+
+static void test_blobs(void) {
+  int k = 6, d = 5, per = 80, n = k * per;
+  Rng r;
+  rng_seed(&r, 5, 0);
+  float *mu = malloc((size_t)k * d * sizeof(float));
+  for (int i = 0; i < k * d; i++) mu[i] = (float)(40.0 * rng_normal(&r));
+  float *x = malloc((size_t)n * d * sizeof(float));
+  int *truth = malloc((size_t)n * sizeof(int));
+  /* Interleaved, so blob membership is not the row order. */
+  for (int i = 0; i < n; i++) {
+    truth[i] = i % k;
+    for (int t = 0; t < d; t++) x[i * d + t] = mu[truth[i] * d + t] + (float)rng_normal(&r);
+  }
+  for (uint64_t seed = 0; seed < 5; seed++) {
+    float *c = malloc((size_t)k * d * sizeof(float));
+    int32_t *lab = malloc((size_t)n * sizeof(int32_t));
+    int64_t sizes[6];
+    KmeansConfig cfg = {.k = k, .max_iter = 50, .seed = seed};
+    KmeansResult res;
+    int rc = kmeans_fit(x, n, d, &cfg, c, lab, sizes, &res);
+    CHECK(rc == KMEANS_OK, "blobs seed %llu: rc %d", (unsigned long long)seed, rc);
+    /* The partition must be the blobs': one label per blob, all distinct. */
+    int map[6], ok = 1;
+    for (int b = 0; b < k; b++) map[b] = -1;
+    for (int i = 0; i < n; i++) {
+      if (map[truth[i]] < 0) map[truth[i]] = lab[i];
+      ok &= map[truth[i]] == lab[i];
+    }
+    for (int a = 0; a < k; a++)
+      for (int b = a + 1; b < k; b++) ok &= map[a] != map[b];
+    CHECK(ok, "blobs seed %llu: partition differs from the blobs", (unsigned long long)seed);
+    int sizes_ok = 1;
+    for (int j = 0; j < k; j++) sizes_ok &= sizes[j] == per;
+    CHECK(sizes_ok, "blobs: every segment must hold %d points", per);
+    CHECK(res.converged && res.iterations <= 3, "blobs: converged=%d after %d iterations",
+          res.converged, res.iterations);
+    /* Centroids are the blob means. */
+    double err = 0;
+    for (int b = 0; b < k; b++) {
+      for (int t = 0; t < d; t++) {
+        double m = 0;
+        for (int i = b; i < n; i += k) m += x[i * d + t];
+        m /= per;
+        err = fmax(err, fabs(m - c[map[b] * d + t]));
+      }
+    }
+    CHECK(err < 1e-4, "blobs: centroid off the blob mean by %g", err);
+    free(c);
+    free(lab);
+  }
+  free(mu);
+  free(x);
+  free(truth);
+}
+
+typedef struct {
+  int n;
+  double inertia[128];
+  int64_t changed[128];
+} History;
+
+static int record(void *arg, int it, double inertia, int64_t changed) {
+  History *h = arg;
+  if (it < 128) {
+    h->inertia[it] = inertia;
+    h->changed[it] = changed;
+    h->n = it + 1;
+  }
+  return 0;
+}
+
+static void test_monotone_and_assign(int64_t n, int d, int k, int max_iter) {
+  float *x = random_data(n, d, (uint64_t)n + (uint64_t)k);
+  float *c = malloc((size_t)k * d * sizeof(float));
+  int32_t *lab = malloc((size_t)n * sizeof(int32_t));
+  int64_t *sizes = malloc((size_t)k * sizeof(int64_t));
+  History h = {0};
+  KmeansConfig cfg = {.k = k, .max_iter = max_iter, .seed = 11, .progress = record, .arg = &h};
+  KmeansResult res;
+  CHECK(kmeans_fit(x, n, d, &cfg, c, lab, sizes, &res) == KMEANS_OK, "fit failed");
+  CHECK(h.n == res.iterations + 1, "progress called %d times for %d iterations", h.n,
+        res.iterations);
+  int mono = 1;
+  for (int t = 1; t < h.n; t++) mono &= h.inertia[t] <= h.inertia[t - 1] * (1 + 1e-12);
+  CHECK(mono, "inertia increased between iterations (n=%lld k=%d)", (long long)n, k);
+  CHECK(h.n > 2 && h.inertia[h.n - 1] < h.inertia[0], "inertia did not decrease");
+  CHECK(fabs(h.inertia[h.n - 1] - res.inertia) <= 1e-9 * res.inertia,
+        "reported inertia is not the last iteration's");
+  /* Labels and inertia agree with brute force over the final centroids. */
+  int bad = 0, bad1 = 0;
+  double inertia = 0;
+  int64_t count = 0;
+  float *cn = malloc((size_t)k * sizeof(float));
+  kmeans_centroid_norms(c, k, d, cn);
+  for (int64_t i = 0; i < n; i++) {
+    int b = brute_nearest(x + i * d, c, k, d);
+    bad += b != lab[i];
+    int32_t one;
+    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
+    bad1 += one != lab[i];
+    for (int t = 0; t < d; t++) {
+      double e = (double)x[i * d + t] - c[lab[i] * d + t];
+      inertia += e * e;
+    }
+  }
+  for (int j = 0; j < k; j++) count += sizes[j];
+  CHECK(bad == 0, "%d labels differ from brute force (n=%lld k=%d)", bad, (long long)n, k);
+  CHECK(bad1 == 0, "%d single-point assignments differ from the fit's labels", bad1);
+  CHECK(fabs(inertia - res.inertia) <= 1e-9 * inertia, "inertia %.10g, brute force %.10g",
+        res.inertia, inertia);
+  CHECK(count == n, "sizes sum to %lld, not %lld", (long long)count, (long long)n);
+  free(cn);
+  free(x);
+  free(c);
+  free(lab);
+  free(sizes);
+}
+
+static void test_seeds(void) {
+  int64_t n = 600;
+  int d = 7, k = 12;
+  float *x = random_data(n, d, 3);
+  float *a = malloc((size_t)k * d * sizeof(float)), *b = malloc((size_t)k * d * sizeof(float));
+  KmeansConfig cfg = {.k = k, .max_iter = 5, .seed = 42};
+  KmeansResult ra, rb;
+  kmeans_fit(x, n, d, &cfg, a, NULL, NULL, &ra);
+  kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
+  CHECK(memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 && ra.inertia == rb.inertia,
+        "the same seed must give the same centroids");
+  cfg.seed = 43;
+  kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
+  CHECK(memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
+        "another seed should give other centroids");
+  free(x);
+  free(a);
+  free(b);
+}
+
+static int stop_now(void *arg) {
+  (void)arg;
+  return 1;
+}
+
+static void test_edges(void) {
+  int64_t n = 20;
+  int d = 3;
+  float *x = random_data(n, d, 8);
+  float *c = malloc((size_t)(n + 1) * d * sizeof(float));
+  int64_t sizes[21];
+  KmeansResult res;
+  KmeansConfig cfg = {.k = (int)n, .max_iter = 10, .seed = 1};
+  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, sizes, &res) == KMEANS_OK && res.inertia == 0.0,
+        "k = n must put every point in its own segment (inertia %g)", res.inertia);
+  int ones = 1;
+  for (int j = 0; j < n; j++) ones &= sizes[j] == 1;
+  CHECK(ones, "k = n: every size must be 1");
+  cfg.k = (int)n + 1;
+  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG, "k > n accepted");
+  cfg.k = 0;
+  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG, "k = 0 accepted");
+  cfg.k = 3;
+  cfg.should_stop = stop_now;
+  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_ABORTED,
+        "should_stop must abort the fit");
+  /* max_iter 0: k-means++ only, labels still consistent. */
+  cfg.should_stop = NULL;
+  cfg.max_iter = 0;
+  int32_t lab[20];
+  CHECK(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK && res.iterations == 0,
+        "max_iter 0 must run no iteration");
+  int bad = 0;
+  for (int i = 0; i < n; i++) bad += brute_nearest(x + i * d, c, 3, d) != lab[i];
+  CHECK(bad == 0, "max_iter 0: labels must match the initial centroids");
+  free(x);
+  free(c);
+}
+
+int main(void) {
+  test_blobs();
+  test_monotone_and_assign(3000, 16, 40, 100);
+  test_monotone_and_assign(2500, 300, 9, 4); /* wide rows: K split in sgemm */
+  test_seeds();
+  test_edges();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
