@@ -19,6 +19,9 @@
 ** Everything happens inside one savepoint: on any error, including
 ** sqlite3_interrupt(), the database is left as it was.  Progress goes to
 ** stderr for runs of 20 000 users or more unless "quiet": true.
+** Call it from a plain SELECT (not INSERT ... SELECT or CREATE TABLE AS:
+** it opens its own savepoint).  An interrupt rolls back the caller's whole
+** transaction, as SQLite does for any interrupted write.
 ** Deterministic: the same options give the same rows.
 */
 #include <stdio.h>
@@ -62,7 +65,7 @@ static int int_option(const char *key, const char *type, sqlite3_stmt *st,
   if (v < lo || v > hi) {
     *err = sqlite3_mprintf(FN "(): option \"%s\" must be between %lld and "
                            "%lld, got %lld", key, lo, hi, v);
-    return SQLITE_RANGE;
+    return SQLITE_ERROR;
   }
   *out = v;
   return SQLITE_OK;
@@ -155,7 +158,7 @@ static int parse_options(sqlite3 *db, sqlite3_value *arg, Options *o,
     const char *msg = synth_check_options(&o->synth);
     if (msg) {
       *err = sqlite3_mprintf(FN "(): %s", msg);
-      rc = SQLITE_RANGE;
+      rc = SQLITE_ERROR;
     }
   }
   return rc;
@@ -354,6 +357,11 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   if (rc == SQLITE_OK) {
     rc = sqlite3_exec(db, "SAVEPOINT synthesize_dataset", NULL, NULL, NULL);
     in_savepoint = rc == SQLITE_OK;
+    if (rc != SQLITE_OK) {
+      rc = SQLITE_ERROR;
+      err = sqlite3_mprintf(FN "(): call it from a plain SELECT, not from a "
+                            "statement that writes (%s)", sqlite3_errmsg(db));
+    }
   }
   /* The very DDL of sql/schema.sql, compiled in. */
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, sp_schema_sql, NULL, NULL, NULL);
