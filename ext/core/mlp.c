@@ -1,6 +1,12 @@
 /* mlp.c - the user embedder network, its training pass and Adam (see mlp.h). */
 #include "mlp.h"
 
+/* The element-wise loops (BatchNorm, Adam) are a sizeable share of an
+** epoch; let GCC vectorise them, with sqrtf as one instruction. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3", "no-math-errno")
+#endif
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -289,20 +295,35 @@ MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr, float weigh
     tr->xin = malloc(B * (size_t)in * sizeof(float));
     ok = tr->norm && tr->d1 && tr->d2 && tr->ptmp && tr->acc1 && tr->acc2 && tr->xin;
   }
-  /* Input segments: one per block (sparse), then the dense tail. */
-  int bs = net->block_size, nb = net->n_blocks;
-  tr->n_seg = 0;
-  for (int g = 0; g < nb; g++) {
-    tr->seg[tr->n_seg++] = (Segment){g * bs, bs, g, NULL, NULL, 0};
-  }
-  if (in - nb * bs > 0) tr->seg[tr->n_seg++] = (Segment){nb * bs, in - nb * bs, -1, NULL, NULL, 0};
   if (ok) {
-    tr->seg_rows = malloc((size_t)tr->n_seg * B * sizeof(int));
+    tr->seg_rows = malloc((size_t)(MLP_MAX_BLOCKS + 1) * B * sizeof(int));
     ok = tr->seg_rows != NULL;
   }
   if (!ok) {
     mlp_trainer_free(tr);
     return NULL;
+  }
+  mlp_trainer_plan(tr, net, 0);
+  return tr;
+}
+
+void mlp_trainer_plan(MlpTrainer *tr, const Mlp *net, uint64_t always) {
+  /* Input segments: one per block that may be zero; runs of columns that
+  ** are always gathered (dense blocks, the tail) merge into one segment so
+  ** their product is one wider sgemm. */
+  int bs = net->block_size, nb = net->n_blocks, in = net->dims[0];
+  size_t B = (size_t)tr->max_batch;
+  tr->n_seg = 0;
+  for (int c = 0; c < in;) {
+    int g = c / (bs ? bs : 1);
+    int sparse = nb && g < nb && !((always >> g) & 1);
+    int end = sparse ? c + bs : (nb && g < nb ? c + bs : in);
+    if (!sparse && tr->n_seg > 0 && tr->seg[tr->n_seg - 1].block < 0) {
+      tr->seg[tr->n_seg - 1].ncols += end - c;
+    } else {
+      tr->seg[tr->n_seg++] = (Segment){c, end - c, sparse ? g : -1, NULL, NULL, 0};
+    }
+    c = end;
   }
   float *p = tr->xin;
   for (int s = 0; s < tr->n_seg; s++) {
@@ -310,7 +331,13 @@ MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr, float weigh
     p += B * (size_t)tr->seg[s].ncols;
     tr->seg[s].rows = tr->seg_rows + (size_t)s * B;
   }
-  return tr;
+}
+
+uint64_t mlp_always_blocks(const Mlp *net, const uint64_t *masks, int64_t n) {
+  if (net->n_blocks == 0) return 0;
+  uint64_t all = net->n_blocks >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << net->n_blocks) - 1);
+  for (int64_t i = 0; i < n && all; i++) all &= masks[i];
+  return all;
 }
 
 const float *mlp_trainer_grad(const MlpTrainer *tr) { return tr->grad; }

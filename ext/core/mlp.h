@@ -77,6 +77,9 @@ size_t mlp_count_params(int n_layers, const int *dims, size_t *n_stats);
 ** MLP_MAX_BLOCKS.  block_size 0 or n_blocks 0 makes it dense. */
 int mlp_set_input_blocks(Mlp *net, int block_size, int n_blocks);
 
+/* Blocks nonzero in every one of the n rows (AND of their masks). */
+uint64_t mlp_always_blocks(const Mlp *net, const uint64_t *masks, int64_t n);
+
 /* One bit per input block of each of the n rows of X (row-major, dims[0]
 ** wide): bit g set when block g of the row has a nonzero entry. */
 void mlp_block_masks(const Mlp *net, const float *X, int64_t n,
@@ -93,6 +96,12 @@ typedef struct MlpTrainer MlpTrainer;
 MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr,
                             float weight_decay);
 void mlp_trainer_free(MlpTrainer *tr);
+
+/* Tells the trainer which input blocks are nonzero in every training row
+** (mlp_always_blocks): they are gathered as dense columns, merged with the
+** dense neighbours into wider products.  Only speed changes (summation
+** order aside).  A new trainer assumes 0. */
+void mlp_trainer_plan(MlpTrainer *tr, const Mlp *net, uint64_t always);
 
 /* Gradient of the flat parameter array (net->n_params floats), valid after
 ** mlp_loss_grad. */

@@ -64,6 +64,7 @@
 #define EMBED_FN "embed_user"
 #define SHUFFLE_STREAM 0x73687566u /* "shuf" */
 #define CACHE_SLOTS 4
+#define MAX_PARAMS ((size_t)1 << 28) /* 4 GiB of training state */
 /* The reference feature layout: FEATURE_GROUPS vectors, then scalars. */
 #define FEATURE_GROUPS 20
 #define FEATURE_SCALARS 19
@@ -745,6 +746,14 @@ static void train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   for (int i = 0; i < o.n_hidden; i++) dims[i + 1] = o.hidden[i];
   dims[o.n_hidden + 1] = mats[1].dims;
   int L = o.n_hidden + 1;
+  /* Parameters, gradient and two Adam moments: 16 bytes a parameter. */
+  size_t n_params = mlp_count_params(L, dims, NULL);
+  if (n_params == 0 || n_params > MAX_PARAMS) {
+    err = sqlite3_mprintf(TRAIN_FN "(): option \"hidden\": the network would have more than "
+                          "%lld parameters", (long long)MAX_PARAMS);
+    rc = SQLITE_TOOBIG;
+    goto done;
+  }
   rc = mlp_init(&net, L, dims, (uint64_t)o.seed);
   if (rc == -2) {
     err = sqlite3_mprintf(TRAIN_FN "(): option \"hidden\": the network is too large");
@@ -893,7 +902,7 @@ done:
     sqlite3_result_error_nomem(ctx);
   } else {
     sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc == SQLITE_INTERRUPT ? SQLITE_INTERRUPT : rc);
+    if (rc == SQLITE_INTERRUPT || rc == SQLITE_TOOBIG) sqlite3_result_error_code(ctx, rc);
   }
   sqlite3_free(err);
   sqlite3_free(summary);

@@ -165,6 +165,16 @@ static void test_forward_and_gradients(void) {
   for (size_t i = 0; i < net.n_params; i++) md = fmax(md, fabs(grad[i] - mlp_trainer_grad(trd)[i]));
   CHECK(fabs(dloss - loss) < 1e-7 && md < 1e-6, "sparse vs dense: loss %g/%g grad diff %g", loss, dloss, md);
   mlp_trainer_free(trd);
+  /* Blocks planned as dense (block 1 claimed always set, though some rows
+  ** have it zero) give the same gradient. */
+  CHECK(mlp_always_blocks(&net, masks, N) == 0, "always blocks %llu",
+        (unsigned long long)mlp_always_blocks(&net, masks, N));
+  mlp_trainer_plan(tr, &net, 2);
+  mlp_loss_grad(tr, &net, X, masks, T, rows, B, 0);
+  md = 0;
+  for (size_t i = 0; i < net.n_params; i++) md = fmax(md, fabs(grad[i] - mlp_trainer_grad(tr)[i]));
+  CHECK(md < 1e-6, "planned dense block: grad diff %g", md);
+  mlp_trainer_plan(tr, &net, 0);
   /* Sparse without precomputed masks: identical. */
   mlp_loss_grad(tr, &net, X, NULL, T, rows, B, 0);
   CHECK(memcmp(grad, mlp_trainer_grad(tr), net.n_params * sizeof(float)) == 0, "inline masks");

@@ -1,0 +1,149 @@
+/*
+** bench_embedder.c - training epochs of the user embedder at the paper's
+** scale (70 000 warm users x 2579 inputs -> 400 -> 300 -> 200 -> 128,
+** batch 512), next to this machine's own sgemm rate measured in the same
+** run.  The inputs have the reference layout (20 groups of 128 floats, then
+** 19 scalars) and are block-sparse like registration-day features: age and
+** country always set, each interaction group present with its own
+** probability (streams ~77 % of users, bans ~8 %).
+**
+**   cc -O2 -Iext/core $(pkg-config --cflags openblas) bench/bench_embedder.c \
+**      ext/core/mlp.c ext/core/rng.c $(pkg-config --libs openblas) -lm
+**   ./a.out [rows epochs dense]     dense = 1 turns the block skipping off
+*/
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "mlp.h"
+#include "rng.h"
+
+#define GROUPS 20
+#define DIM 128
+#define SCALARS 19
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* GFLOP/s of this machine's sgemm: the best of a few square 2048 products
+** (the yardstick of bench/sgemm_rate.c). */
+static double sgemm_rate(void) {
+  int n = 2048;
+  float *a = malloc((size_t)n * n * sizeof(float));
+  float *b = malloc((size_t)n * n * sizeof(float));
+  float *c = malloc((size_t)n * n * sizeof(float));
+  for (size_t i = 0; i < (size_t)n * n; i++) {
+    a[i] = (float)(i % 7) * 0.1f;
+    b[i] = (float)(i % 5) * 0.1f;
+  }
+  double best = 0;
+  for (int rep = 0; rep < 4; rep++) {
+    double t = now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double rate = 2.0 * n * n * (double)n / (now() - t) / 1e9;
+    if (rate > best) best = rate;
+  }
+  free(a);
+  free(b);
+  free(c);
+  return best;
+}
+
+int main(int argc, char **argv) {
+  int64_t rows = argc > 1 ? atoll(argv[1]) : 70000;
+  int epochs = argc > 2 ? atoi(argv[2]) : 3;
+  int dense = argc > 3 ? atoi(argv[3]) : 0;
+  /* Presence probability of each group (DESIGN.md section 3 order). */
+  static const double presence[GROUPS] = {1, 1, .15, .15, .15, .15, .3, .35, .35, .35,
+                                          .77, .77, .77, .08, .08, .08, .2, .2, .2, .2};
+  int in = GROUPS * DIM + SCALARS, out = DIM;
+  int dims[] = {in, 400, 300, 200, out};
+  double rate = sgemm_rate();
+  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", rate);
+
+  float *X = malloc((size_t)rows * in * sizeof(float));
+  float *T = malloc((size_t)rows * out * sizeof(float));
+  if (X == NULL || T == NULL) return 1;
+  Rng r;
+  rng_seed(&r, 1, 1);
+  double present = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    float *x = X + (size_t)i * in;
+    for (int g = 0; g < GROUPS; g++) {
+      int on = rng_uniform(&r) < presence[g];
+      present += on;
+      for (int j = 0; j < DIM; j++) x[g * DIM + j] = on ? (float)(rng_uniform(&r) - 0.5) : 0.0f;
+    }
+    for (int j = 0; j < SCALARS; j++) x[GROUPS * DIM + j] = (float)(rng_uniform(&r) * 3);
+    double ss = 0;
+    float *t = T + (size_t)i * out;
+    for (int j = 0; j < out; j++) {
+      t[j] = (float)rng_normal(&r);
+      ss += (double)t[j] * t[j];
+    }
+    for (int j = 0; j < out; j++) t[j] /= (float)sqrt(ss);
+  }
+  double density = present / ((double)rows * GROUPS);
+
+  Mlp net;
+  if (mlp_init(&net, 4, dims, 0) != 0) return 1;
+  if (!dense) mlp_set_input_blocks(&net, DIM, GROUPS);
+  uint64_t *masks = malloc((size_t)rows * sizeof *masks);
+  double tm = now();
+  mlp_block_masks(&net, X, rows, masks);
+  tm = now() - tm;
+  MlpTrainer *tr = mlp_trainer_new(&net, 513, 1e-5f, 0.0f);
+  mlp_trainer_plan(tr, &net, mlp_always_blocks(&net, masks, rows));
+  uint32_t *order = malloc((size_t)rows * sizeof *order);
+  for (int64_t i = 0; i < rows; i++) order[i] = (uint32_t)i;
+  Rng sh;
+  rng_seed(&sh, 0, 2);
+
+  /* Dense FLOPs of one epoch: forward and weight gradient of every layer,
+  ** input gradient of every layer but the first. */
+  double flops = 0;
+  for (int l = 0; l < 4; l++) flops += 2.0 * rows * dims[l] * dims[l + 1] * (l == 0 ? 2 : 3);
+  double dense_first = 4.0 * rows * in * 400;
+  double executed = flops - dense_first * (1 - ((density * GROUPS * DIM + SCALARS) / in));
+
+  double best = 1e30, sum = 0;
+  for (int e = 0; e < epochs; e++) {
+    double t = now(), loss = 0;
+    rng_shuffle(&sh, order, (uint32_t)rows);
+    for (int64_t b = 0; b < rows;) {
+      int B = (int)(rows - b < 512 ? rows - b : 512);
+      if (rows - b - B == 1) B++;
+      loss += mlp_train_step(tr, &net, X, masks, T, order + b, B) * B;
+      b += B;
+    }
+    t = now() - t;
+    sum += t;
+    if (t < best) best = t;
+    printf("epoch %d: %.3f s  loss %.6f\n", e + 1, t, loss / rows);
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("mode: %s, group density %.3f, masks %.3f s once\n", dense ? "dense" : "block-sparse",
+         density, tm);
+  printf("per epoch: best %.3f s, mean %.3f s\n", best, sum / epochs);
+  printf("dense-equivalent: %.0f GFLOP/epoch -> %.1f GFLOP/s = %.2f x sgemm rate\n", flops / 1e9,
+         flops / best / 1e9, flops / best / 1e9 / rate);
+  printf("executed: %.0f GFLOP/epoch -> %.1f GFLOP/s = %.2f of sgemm rate\n", executed / 1e9,
+         executed / best / 1e9, executed / best / 1e9 / rate);
+  printf("dense limit at sgemm rate: %.3f s/epoch; peak RSS %.0f MiB\n", flops / 1e9 / rate,
+         ru.ru_maxrss / 1024.0);
+  mlp_trainer_free(tr);
+  mlp_free(&net);
+  free(X);
+  free(T);
+  free(masks);
+  free(order);
+  return 0;
+}

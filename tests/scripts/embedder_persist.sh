@@ -1,0 +1,101 @@
+#!/bin/sh
+# embedder_persist.sh - train_embedder()/embed_user() across connections:
+# a model survives close and reopen bit for bit; one connection's cached
+# model is never served after another connection retrains or deletes it;
+# sqlite3_interrupt() stops training with SQLITE_INTERRUPT and keeps the
+# previous model.
+set -eu
+cd "$(dirname "$0")/../.."
+SO=${SEMIPERSO_SO:-$(pwd)/semiperso}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" OPENBLAS_NUM_THREADS=1 /usr/bin/python3 - "$SO" "$dir/t.db" <<'PY'
+import sqlite3, sys, threading, time
+import numpy as np
+
+so, path = sys.argv[1], sys.argv[2]
+
+def connect():
+    c = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    c.enable_load_extension(True)
+    c.load_extension(so)
+    return c
+
+rng = np.random.default_rng(3)
+X = rng.normal(size=(300, 6)).astype(np.float32)
+M = rng.normal(size=(6, 4))
+T = X @ M
+T = (T / np.linalg.norm(T, axis=1, keepdims=True)).astype(np.float32)
+a = connect()
+a.execute("CREATE TABLE d(f BLOB, t BLOB)")
+a.executemany("INSERT INTO d VALUES (?, ?)", [(x.tobytes(), t.tobytes()) for x, t in zip(X, T)])
+opts = '{"hidden":[12,8],"epochs":20,"batch_size":64,"learning_rate":0.01,"quiet":true}'
+a.execute("SELECT train_embedder('m', 'SELECT f, t FROM d', ?)", (opts,)).fetchone()
+
+def embed(c, x):
+    return c.execute("SELECT embed_user('m', ?)", (x.tobytes(),)).fetchone()[0]
+
+before = [embed(a, x) for x in X[:5]]
+v = np.frombuffer(before[0], dtype=np.float32)
+assert v.shape == (4,) and abs(np.linalg.norm(v) - 1) < 1e-5, v
+
+# An independent forward pass in numpy from the stored tensors, with the
+# BatchNorm running statistics.
+P = {}
+for layer, kind, rows, cols, data in a.execute(
+        "SELECT layer, kind, rows, cols, data FROM semiperso_model_params WHERE model = 'm'"):
+    P[(layer, kind)] = np.frombuffer(data, dtype=np.float32).reshape(rows, cols).astype(np.float64)
+h = X[:5].astype(np.float64)
+for l in range(3):
+    z = h @ P[(l, 'weight')].T + P[(l, 'bias')][:, 0]
+    if l < 2:
+        z = np.maximum(z, 0)
+        h = (z - P[(l, 'bn_running_mean')][:, 0]) / np.sqrt(P[(l, 'bn_running_var')][:, 0] + 1e-5) \
+            * P[(l, 'bn_weight')][:, 0] + P[(l, 'bn_bias')][:, 0]
+    else:
+        h = z / np.linalg.norm(z, axis=1, keepdims=True)
+got = np.array([np.frombuffer(b, dtype=np.float32) for b in before])
+assert np.abs(got - h).max() < 1e-5, np.abs(got - h).max()
+# The running statistics were really trained (not the initial 0 and 1).
+assert np.abs(P[(0, 'bn_running_mean')]).max() > 1e-3
+a.close()
+
+# Reopen: the same vectors, bit for bit.
+a = connect()
+assert [embed(a, x) for x in X[:5]] == before, "vectors changed after reopen"
+
+# Another connection retrains: a (which has the model cached) sees it.
+b = connect()
+b.execute("SELECT train_embedder('m', 'SELECT f, t FROM d', ?)",
+          (opts.replace('"epochs":20', '"epochs":20,"seed":9'),)).fetchone()
+after = [embed(a, x) for x in X[:5]]
+assert after != before, "stale model served after another connection retrained"
+assert after == [embed(b, x) for x in X[:5]]
+# ... and deletes it.
+b.execute("DELETE FROM semiperso_models WHERE name = 'm'")
+try:
+    embed(a, X[0])
+    raise SystemExit("deleted model still served")
+except sqlite3.OperationalError as e:
+    assert 'no model named "m"' in str(e), e
+b.execute("SELECT train_embedder('m', 'SELECT f, t FROM d', ?)", (opts,)).fetchone()
+assert [embed(a, x) for x in X[:5]] == before, "retraining with the same seed differs"
+params = b.execute("SELECT group_concat(hex(data)) FROM semiperso_model_params").fetchone()
+
+# Interrupt a long training: SQLITE_INTERRUPT promptly, old model kept.
+big = opts.replace('"epochs":20', '"epochs":1000000')
+timer = threading.Timer(0.5, a.interrupt)
+timer.start()
+t0 = time.time()
+try:
+    a.execute("SELECT train_embedder('m', 'SELECT f, t FROM d', ?)", (big,)).fetchone()
+    raise SystemExit("training was not interrupted")
+except sqlite3.OperationalError as e:
+    assert "interrupt" in str(e), e
+assert time.time() - t0 < 5, time.time() - t0
+assert b.execute("SELECT group_concat(hex(data)) FROM semiperso_model_params").fetchone() == params
+assert [embed(a, x) for x in X[:5]] == before
+a.close()
+b.close()
+print("ok")
+PY
