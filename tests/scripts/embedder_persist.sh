@@ -95,7 +95,38 @@ except sqlite3.OperationalError as e:
 assert time.time() - t0 < 5, time.time() - t0
 assert b.execute("SELECT group_concat(hex(data)) FROM semiperso_model_params").fetchone() == params
 assert [embed(a, x) for x in X[:5]] == before
+
+# Validation: precision@k of the nearest tracks, checked against numpy.
+items = rng.normal(size=(40, 4)).astype(np.float32)
+ids = [100 + 3 * i for i in range(40)]
+a.execute("CREATE TABLE items(item_id INTEGER PRIMARY KEY, embedding BLOB)")
+a.executemany("INSERT INTO items VALUES (?, ?)", [(i, v.tobytes()) for i, v in zip(ids, items)])
+a.execute("CREATE TABLE val(f BLOB, relevant TEXT)")
+rel = [sorted(rng.choice(ids, size=int(rng.integers(0, 8)), replace=False).tolist()) for _ in range(30)]
+a.executemany("INSERT INTO val VALUES (?, ?)", [(x.tobytes(), str(r)) for x, r in zip(X[:30], rel)])
+vopts = opts.replace('"quiet":true', '"quiet":true,"validation":"SELECT f, relevant FROM val",'
+                     '"validation_every":7,"validation_table":"items","validation_k":5')
+summary = a.execute("SELECT train_embedder('v', 'SELECT f, t FROM d', ?)", (vopts,)).fetchone()[0]
+hist = a.execute("SELECT epoch, validation_precision FROM semiperso_model_history "
+                 "WHERE model = 'v' AND validation_precision IS NOT NULL ORDER BY epoch").fetchall()
+assert [e for e, _ in hist] == [7, 14, 20], hist
+pred = np.array([np.frombuffer(a.execute("SELECT embed_user('v', ?)", (x.tobytes(),)).fetchone()[0],
+                               dtype=np.float32) for x in X[:30]], dtype=np.float64)
+unit = items / np.linalg.norm(items, axis=1, keepdims=True)
+scores = pred @ unit.T
+precisions = []
+for s, r in zip(scores, rel):
+    if not r:
+        continue
+    top = [ids[j] for j in sorted(range(40), key=lambda j: (-s[j], j))[:5]]
+    precisions.append(len(set(top) & set(r)) / min(len(r), 5))
+want = sum(precisions) / len(precisions)
+assert abs(hist[-1][1] - want) < 1e-9, (hist[-1][1], want)
+import json
+assert abs(json.loads(summary)["validation_precision"] - want) < 1e-9
+stored = a.execute("SELECT validation_precision FROM semiperso_models WHERE name = 'v'").fetchone()[0]
+assert abs(stored - want) < 1e-9
 a.close()
 b.close()
-print("ok")
+print("ok", want)
 PY
