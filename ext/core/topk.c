@@ -122,15 +122,17 @@ typedef struct {
 ** its kernel's tiles, so equal items need not get equal float scores: the
 ** float scores only shortlist every item within the rounding bound of the
 ** k-th, and the shortlist is ranked by the exact (double) dot product of
-** the same float vectors.  Equal vectors then tie exactly, and the answer
-** does not depend on the batch the query came in. */
+** the same float vectors, rounded once to float.  Equal vectors, and any
+** items whose reported scores are equal, then rank by smaller index, and
+** the answer does not depend on the batch the query came in. */
 static void select_exact(const float *scores, const float *q, const float *items,
                          int64_t n, int d, int k, int32_t *out_idx,
                          float *out_score, Scratch *w) {
   int m = n < (int64_t)k ? (int)n : k;
   topk_select(scores, n, m, out_idx, NULL, w->hs, w->hi);
-  /* |float - exact| <= (d + 2) u for unit vectors; twice that, with room. */
-  float tol = (float)(2.0 * (d + 4) / 16777216.0);
+  /* |float - exact| <= (d + 2) u for unit vectors: twice that, with room,
+  ** plus one float ulp near 1 for the rounding of the exact score. */
+  float tol = (float)(2.0 * (d + 4) / 16777216.0 + 1.0 / 8388608.0);
   float thr = scores[out_idx[m - 1]] - tol; /* the k-th float score, less tol */
   int64_t nc = 0;
   int64_t i = 0;
@@ -149,7 +151,9 @@ static void select_exact(const float *scores, const float *q, const float *items
     const float *x = items + (int64_t)w->cand[c] * d;
     double dot = 0.0;
     for (int j = 0; j < d; j++) dot += (double)q[j] * (double)x[j];
-    w->exact[c] = dot;
+    /* Rounded to the float the caller sees: equal visible scores rank by
+    ** smaller index, whatever sub-float digits the double carried. */
+    w->exact[c] = (double)(float)dot;
   }
   /* Heap-select the best m candidates by exact score (ids ascending, so a
   ** tie with the root is worse than it), then pop best first. */

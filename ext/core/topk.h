@@ -8,9 +8,10 @@
 ** first; equal scores rank the smaller index first, so callers that keep
 ** items sorted by id get "ties by smaller id".  Selection is O(n log k).
 ** The ranking is that of the exact (double) dot product of the unit float
-** vectors: float sgemm scores shortlist the items within their rounding
-** bound of the k-th, and only those are rescored, so equal items tie
-** exactly and a query's answer does not depend on the batch it is in.
+** vectors, rounded to the float score reported: float sgemm scores
+** shortlist the items within their rounding bound of the k-th, and only
+** those are rescored.  So items with equal reported scores rank by smaller
+** index, and a query's answer does not depend on the batch it is in.
 */
 #ifndef SEMIPERSO_TOPK_H
 #define SEMIPERSO_TOPK_H

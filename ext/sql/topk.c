@@ -237,7 +237,7 @@ static int load_items(sqlite3 *db, const char *fn, const char *schema, const cha
         bytes % (int)sizeof(float)) {
       *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding is not a float32 "
                              "vector BLOB", fn, table, id);
-      rc = SQLITE_MISMATCH;
+      rc = SQLITE_ERROR;
       break;
     }
     int d = bytes / (int)sizeof(float);
@@ -245,7 +245,7 @@ static int load_items(sqlite3 *db, const char *fn, const char *schema, const cha
     if (d != s->d) {
       *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding has %d floats, "
                              "earlier rows have %d", fn, table, id, d, s->d);
-      rc = SQLITE_MISMATCH;
+      rc = SQLITE_ERROR;
       break;
     }
     if (s->n == cap) {
@@ -265,7 +265,7 @@ static int load_items(sqlite3 *db, const char *fn, const char *schema, const cha
     if (!vec_all_finite(row, (size_t)d)) {
       *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding contains NaN or Inf",
                              fn, table, id);
-      rc = SQLITE_MISMATCH;
+      rc = SQLITE_ERROR;
       break;
     }
     s->ids[s->n++] = id;

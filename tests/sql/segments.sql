@@ -1,0 +1,112 @@
+-- segments.sql - train_segments / assign_segment, checked by hand and by
+-- brute force in SQL.
+CREATE TABLE pts(id INTEGER PRIMARY KEY, v BLOB);
+-- Two blobs of three points: means (1/3, 1/3) and (31/3, 31/3); each blob's
+-- squared distances to its mean are 2/9 + 5/9 + 5/9 = 4/3: inertia 8/3.
+INSERT INTO pts VALUES (1, vec_f32('[0, 0]')), (2, vec_f32('[0, 1]')),
+  (3, vec_f32('[1, 0]')), (4, vec_f32('[10, 10]')), (5, vec_f32('[10, 11]')),
+  (6, vec_f32('[11, 10]'));
+SELECT json_extract(train_segments('blobs', 'SELECT v FROM pts ORDER BY id',
+  '{"k": 2, "seed": 3, "quiet": true}'), '$.k', '$.rows', '$.converged');
+SELECT name, k, dims, train_rows, printf('%.6f', inertia), converged, options
+  FROM semiperso_segmentations;
+SELECT size, vec_to_json(centroid) FROM semiperso_segments
+  WHERE segmentation = 'blobs' ORDER BY size, vec_to_json(centroid);
+-- assign_segment is the nearest centroid, by brute force in SQL.
+SELECT 'assign = brute force', count(*) FROM pts AS p
+  JOIN semiperso_segments AS a
+    ON a.segmentation = 'blobs' AND a.segment_id = assign_segment('blobs', p.v)
+  WHERE NOT EXISTS (SELECT 1 FROM semiperso_segments AS b
+    WHERE b.segmentation = 'blobs'
+      AND (vec_distance_l2(b.centroid, p.v) < vec_distance_l2(a.centroid, p.v)
+        OR (vec_distance_l2(b.centroid, p.v) = vec_distance_l2(a.centroid, p.v)
+            AND b.segment_id < a.segment_id)));
+SELECT 'blobs apart', count(DISTINCT assign_segment('blobs', v)) FROM pts GROUP BY id > 3;
+SELECT 'two segments', count(DISTINCT assign_segment('blobs', v)) FROM pts;
+-- History: iteration 0 is k-means++; inertia never increases.
+SELECT 'history', count(*), min(iteration), max(iteration) FROM semiperso_segmentation_history
+  WHERE segmentation = 'blobs';
+SELECT 'increases', count(*) FROM semiperso_segmentation_history AS a
+  JOIN semiperso_segmentation_history AS b
+    ON b.segmentation = a.segmentation AND b.iteration = a.iteration + 1
+  WHERE b.inertia > a.inertia;
+
+-- A larger random set: assignment agrees with brute force for every row,
+-- and the same seed gives the same centroids.
+CREATE TABLE rnd(id INTEGER PRIMARY KEY, v BLOB);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 300)
+INSERT INTO rnd SELECT n, vec_f32(json_array((n * 7919) % 101 / 10.0,
+  (n * 104729) % 97 / 10.0, (n * 1299709) % 89 / 10.0)) FROM i;
+SELECT json_extract(train_segments('rnd', 'SELECT v FROM rnd', '{"k": 12, "seed": 5,
+  "max_iter": 50, "quiet": true}'), '$.k');
+SELECT 'rnd assign = brute force', count(*) FROM rnd AS p
+  JOIN semiperso_segments AS a
+    ON a.segmentation = 'rnd' AND a.segment_id = assign_segment('rnd', p.v)
+  WHERE NOT EXISTS (SELECT 1 FROM semiperso_segments AS b
+    WHERE b.segmentation = 'rnd'
+      AND (vec_distance_l2(b.centroid, p.v) < vec_distance_l2(a.centroid, p.v)
+        OR (vec_distance_l2(b.centroid, p.v) = vec_distance_l2(a.centroid, p.v)
+            AND b.segment_id < a.segment_id)));
+SELECT 'sizes = assignments', count(*) FROM semiperso_segments AS s
+  WHERE segmentation = 'rnd'
+    AND size = (SELECT count(*) FROM rnd WHERE assign_segment('rnd', v) = s.segment_id);
+SELECT 'inertia = brute force', abs(inertia - (SELECT sum(d * d) FROM
+  (SELECT vec_distance_l2(v, (SELECT centroid FROM semiperso_segments
+     WHERE segmentation = 'rnd' AND segment_id = assign_segment('rnd', v))) AS d FROM rnd)))
+  < 1e-6 * inertia FROM semiperso_segmentations WHERE name = 'rnd';
+CREATE TEMP TABLE first AS SELECT segment_id, centroid FROM semiperso_segments
+  WHERE segmentation = 'rnd';
+SELECT json_extract(train_segments('rnd', 'SELECT v FROM rnd', '{"k": 12, "seed": 5,
+  "max_iter": 50, "quiet": true}'), '$.k');
+SELECT 'same seed, same centroids', count(*) FROM first AS f JOIN semiperso_segments AS s
+  ON s.segmentation = 'rnd' AND s.segment_id = f.segment_id AND s.centroid = f.centroid;
+SELECT json_extract(train_segments('rnd', 'SELECT v FROM rnd', '{"k": 12, "seed": 6,
+  "max_iter": 50, "quiet": true}'), '$.k');
+SELECT 'other seed, other centroids', count(*) < 12 FROM first AS f JOIN semiperso_segments AS s
+  ON s.segmentation = 'rnd' AND s.segment_id = f.segment_id AND s.centroid = f.centroid;
+
+-- Retraining replaces the old one, and the per-connection cache follows.
+SELECT 'before', assign_segment('blobs', '[10, 10]') <> assign_segment('blobs', '[0, 0]');
+SELECT json_extract(train_segments('blobs', 'SELECT v FROM pts WHERE id <= 3',
+  '{"k": 1, "quiet": true}'), '$.k');
+SELECT 'after', assign_segment('blobs', '[10, 10]'),
+  (SELECT count(*) FROM semiperso_segments WHERE segmentation = 'blobs'),
+  (SELECT k FROM semiperso_segmentations WHERE name = 'blobs');
+-- max_iter 0: k-means++ only.
+SELECT json_extract(train_segments('init', 'SELECT v FROM rnd', '{"k": 4, "max_iter": 0,
+  "quiet": true}'), '$.iterations');
+-- normalize: rows are L2-normalised, and so is assign_segment's argument.
+SELECT json_extract(train_segments('dirs', 'SELECT v FROM pts WHERE id IN (2, 3)',
+  '{"k": 2, "normalize": true, "quiet": true}'), '$.k');
+SELECT 'normalized', assign_segment('dirs', '[0, 100]') = assign_segment('dirs', '[0, 1]'),
+  assign_segment('dirs', '[5, 0]') <> assign_segment('dirs', '[0, 5]');
+SELECT 'centroid norms', group_concat(printf('%.4f', vec_distance_l2(centroid, '[0, 0]')))
+  FROM semiperso_segments WHERE segmentation = 'dirs';
+SELECT 'listed', group_concat(name, ',') FROM
+  (SELECT name FROM semiperso_segmentations ORDER BY name);
+
+-- Bad input.
+SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 7}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 0}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 2.5}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"max_iter": -1}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"seed": "zero"}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"quiet": 1}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"clusters": 3}');
+SELECT train_segments('x', 'SELECT v FROM pts', '[2]');
+SELECT train_segments('x', 'SELECT v FROM pts', 'not json');
+SELECT train_segments('x', 'SELECT v FROM pts WHERE id > 100', '{"k": 1}');
+SELECT train_segments('x', 'SELECT NULL', '{"k": 1}');
+SELECT train_segments('x', 'SELECT v FROM pts UNION ALL SELECT vec_f32(''[1, 2, 3]'')',
+  '{"k": 1}');
+SELECT train_segments('x', 'DELETE FROM pts RETURNING v', '{"k": 1}');
+SELECT train_segments('x', 'SELECT id, v FROM pts', '{"k": 1}');
+SELECT train_segments(NULL, 'SELECT v FROM pts');
+SELECT assign_segment('nope', '[1, 2]');
+SELECT assign_segment('rnd', '[1, 2]');
+SELECT assign_segment('rnd', NULL);
+SELECT assign_segment(NULL, '[1, 2, 3]');
+CREATE VIEW trains AS SELECT train_segments('y', 'SELECT v FROM pts', '{"k": 1}');
+SELECT * FROM trains;
+SELECT 'failed trainings left nothing', group_concat(name, ',') FROM
+  (SELECT name FROM semiperso_segmentations ORDER BY name);
