@@ -19,7 +19,12 @@ typedef int (*RegisterModule)(sqlite3 *, char **);
 static const RegisterModule modules[] = {
     sp_register_vectors,
     sp_register_metrics,
+    sp_register_embedder,
+    sp_register_synth,
+    sp_register_features,
     sp_register_scripting,
+    sp_register_segments,
+    sp_register_topk,
 };
 
 #ifdef _WIN32

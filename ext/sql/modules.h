@@ -9,6 +9,11 @@
 
 int sp_register_vectors(sqlite3 *db, char **pzErrMsg);
 int sp_register_metrics(sqlite3 *db, char **pzErrMsg);
+int sp_register_embedder(sqlite3 *db, char **pzErrMsg);
+int sp_register_synth(sqlite3 *db, char **pzErrMsg);
+int sp_register_features(sqlite3 *db, char **pzErrMsg);
 int sp_register_scripting(sqlite3 *db, char **pzErrMsg);
+int sp_register_segments(sqlite3 *db, char **pzErrMsg);
+int sp_register_topk(sqlite3 *db, char **pzErrMsg);
 
 #endif
