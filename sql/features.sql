@@ -19,8 +19,8 @@
 -- Age classes: <18, 18-24, 25-34, 35-49, 50+ (0..4).
 --
 -- Helper tables (kept, so their vectors can be inspected): feature_groups,
--- feature_entity_vectors, feature_age_vectors, feature_country_vectors,
--- feature_interactions.  Re-running replaces them and user_features, all
+-- feature_entity_vectors, feature_age_vectors, feature_country_vectors.
+-- Re-running replaces them and user_features, all
 -- inside one savepoint (so it also works inside an open transaction).
 
 SAVEPOINT features;
@@ -90,36 +90,29 @@ INSERT INTO feature_country_vectors(country, embedding)
   FROM users WHERE split = 'warm' AND embedding IS NOT NULL AND country IS NOT NULL
   GROUP BY country;
 
--- Groups 2..19 and their counts, one row per user with events, in one pass
--- over the events (vec_group_avg / vec_group_count: the 18 group means, or
--- counts, laid end to end; zeros for groups without events).  Events of
--- other (action, entity) pairs are not features and are left out.
-CREATE TABLE IF NOT EXISTS feature_interactions(
-  user_id INTEGER PRIMARY KEY,
-  means   BLOB,           -- 18 x d floats; NULL when no event has a vector
-  counts  BLOB NOT NULL   -- 18 floats
-);
-DELETE FROM feature_interactions;
-INSERT INTO feature_interactions(user_id, means, counts)
-  SELECT e.user_id,
-         vec_group_avg(g.group_index - 2, v.embedding, 18),
-         vec_group_count(g.group_index - 2, 18)
-  FROM registration_events AS e
-  JOIN feature_groups AS g ON g.action = e.action AND g.entity = e.entity
-  LEFT JOIN feature_entity_vectors AS v
-         ON v.entity = e.entity AND v.entity_id = e.entity_id
-  GROUP BY e.user_id;
-
 -- Every user's vector: age, country, the 18 interaction groups, the 18
--- counts, the age.
+-- counts, the age.  Groups 2..19 and their counts come from the user's
+-- events in one indexed pass each (vec_group_avg / vec_group_count: the 18
+-- group means, or counts, laid end to end, zeros for groups without
+-- events); events of other (action, entity) pairs are not features.
 DELETE FROM user_features;
 INSERT INTO user_features(user_id, features)
   SELECT u.user_id,
          vec_concat(
            coalesce(a.embedding, vec_zeros((SELECT vec_length(embedding) FROM tracks LIMIT 1))),
            coalesce(c.embedding, vec_zeros((SELECT vec_length(embedding) FROM tracks LIMIT 1))),
-           coalesce(i.means, vec_zeros(18 * (SELECT vec_length(embedding) FROM tracks LIMIT 1))),
-           coalesce(i.counts, vec_zeros(18)),
+           coalesce((SELECT vec_group_avg(g.group_index - 2, v.embedding, 18)
+                     FROM registration_events AS e
+                     JOIN feature_groups AS g ON g.action = e.action AND g.entity = e.entity
+                     LEFT JOIN feature_entity_vectors AS v
+                            ON v.entity = e.entity AND v.entity_id = e.entity_id
+                     WHERE e.user_id = u.user_id),
+                    vec_zeros(18 * (SELECT vec_length(embedding) FROM tracks LIMIT 1))),
+           coalesce((SELECT vec_group_count(g.group_index - 2, 18)
+                     FROM registration_events AS e
+                     JOIN feature_groups AS g ON g.action = e.action AND g.entity = e.entity
+                     WHERE e.user_id = u.user_id),
+                    vec_zeros(18)),
            vec_f32(json_array(coalesce(u.age, 0))))
   FROM users AS u
   LEFT JOIN feature_age_vectors AS a
@@ -127,7 +120,6 @@ INSERT INTO user_features(user_id, features)
                                WHEN u.age < 18 THEN 0 WHEN u.age < 25 THEN 1
                                WHEN u.age < 35 THEN 2 WHEN u.age < 50 THEN 3
                                ELSE 4 END
-  LEFT JOIN feature_country_vectors AS c ON c.country = u.country
-  LEFT JOIN feature_interactions AS i ON i.user_id = u.user_id;
+  LEFT JOIN feature_country_vectors AS c ON c.country = u.country;
 
 RELEASE features;
