@@ -1,0 +1,88 @@
+-- recommend.sql - step 5: top_k tracks for every cold (validation and test)
+-- user, by every method, into recommendations(user_id, method, rank,
+-- track_id).  Methods (the paper's Table 1):
+--   semi_personalized          predicted vector -> nearest warm segment
+--                              ('warm_users') -> that segment's top tracks
+--   full_personalized          predicted vector -> most cosine-similar tracks
+--   popularity                 the Popularity list, the same for everyone
+--   registration_day_streams   mean vector of the tracks streamed on the
+--                              registration day -> most similar tracks;
+--                              the Popularity list when the user streamed none
+--   input_features_clustering  L2-normalised input features -> nearest
+--                              'input_features' segment -> its top tracks
+
+-- The network's prediction for every cold user (unit length).
+DROP TABLE IF EXISTS cold_embeddings;
+CREATE TABLE cold_embeddings(
+  user_id   INTEGER PRIMARY KEY,
+  embedding BLOB NOT NULL
+);
+INSERT INTO cold_embeddings
+  SELECT u.user_id, embed_user('user_embedder', f.features)
+  FROM users AS u JOIN user_features AS f USING (user_id)
+  WHERE u.split IN ('validation', 'test');
+
+DROP TABLE IF EXISTS recommendations;
+CREATE TABLE recommendations(
+  user_id  INTEGER NOT NULL,
+  method   TEXT NOT NULL,
+  rank     INTEGER NOT NULL,
+  track_id INTEGER NOT NULL,
+  PRIMARY KEY (method, user_id, rank)
+) WITHOUT ROWID;
+
+-- Semi-personalized: the production system.
+INSERT INTO recommendations
+  SELECT c.user_id, 'semi_personalized', t.rank, t.track_id
+  FROM (SELECT user_id, assign_segment('warm_users', embedding) AS segment_id
+        FROM cold_embeddings) AS c
+  JOIN segment_top_tracks AS t
+    ON t.segmentation = 'warm_users' AND t.segment_id = c.segment_id;
+
+-- Fully personalized: nearest tracks, all users scored in sgemm blocks.
+INSERT INTO recommendations
+  SELECT user_id, 'full_personalized', rank, track_id
+  FROM topk_tracks_batch('SELECT user_id, embedding FROM cold_embeddings',
+                         (SELECT value FROM run_settings WHERE name = 'top_k'));
+
+-- Popularity.
+INSERT INTO recommendations
+  SELECT u.user_id, 'popularity', p.rank, p.track_id
+  FROM users AS u, popular_tracks AS p
+  WHERE u.split IN ('validation', 'test')
+    AND p.rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+
+-- Registration Day Streams: the mean of the streamed tracks' vectors...
+DROP TABLE IF EXISTS temp.stream_embeddings;
+CREATE TEMP TABLE stream_embeddings(user_id INTEGER PRIMARY KEY, embedding BLOB);
+INSERT INTO stream_embeddings
+  SELECT e.user_id, vec_avg(t.embedding)
+  FROM registration_events AS e
+  JOIN users AS u USING (user_id)
+  JOIN tracks AS t ON t.track_id = e.entity_id
+  WHERE e.action = 'stream' AND e.entity = 'track'
+    AND u.split IN ('validation', 'test')
+  GROUP BY e.user_id;
+
+INSERT INTO recommendations
+  SELECT user_id, 'registration_day_streams', rank, track_id
+  FROM topk_tracks_batch('SELECT user_id, embedding FROM temp.stream_embeddings',
+                         (SELECT value FROM run_settings WHERE name = 'top_k'));
+
+-- ...and Popularity for those who streamed nothing.
+INSERT INTO recommendations
+  SELECT u.user_id, 'registration_day_streams', p.rank, p.track_id
+  FROM users AS u, popular_tracks AS p
+  WHERE u.split IN ('validation', 'test')
+    AND u.user_id NOT IN (SELECT user_id FROM temp.stream_embeddings)
+    AND p.rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+
+-- Input Features Clustering: no network, the raw feature vector's segment.
+INSERT INTO recommendations
+  SELECT c.user_id, 'input_features_clustering', t.rank, t.track_id
+  FROM (SELECT u.user_id,
+               assign_segment('input_features', vec_normalize(f.features)) AS segment_id
+        FROM users AS u JOIN user_features AS f USING (user_id)
+        WHERE u.split IN ('validation', 'test')) AS c
+  JOIN segment_top_tracks AS t
+    ON t.segmentation = 'input_features' AND t.segment_id = c.segment_id;
