@@ -2,6 +2,7 @@
 #include "topk.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,24 +130,50 @@ static void select_exact(const float *scores, const float *q, const float *items
                          int64_t n, int d, int k, int32_t *out_idx,
                          float *out_score, Scratch *w) {
   int m = n < (int64_t)k ? (int)n : k;
-  topk_select(scores, n, m, out_idx, NULL, w->hs, w->hi);
   /* |float - exact| <= (d + 2) u for unit vectors: twice that, with room,
   ** plus one float ulp near 1 for the rounding of the exact score. */
   float tol = (float)(2.0 * (d + 4) / 16777216.0 + 1.0 / 8388608.0);
-  float thr = scores[out_idx[m - 1]] - tol; /* the k-th float score, less tol */
+  /* One pass: a float heap of the m best gives a threshold that only rises,
+  ** so every item within tol of the final m-th score is within tol of the
+  ** threshold when it is seen; those are kept as candidates. */
+  float *hs = w->hs;
+  int32_t *hi = w->hi;
   int64_t nc = 0;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    float mx[16];
-    for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
-    for (int s = 8; s >= 1; s /= 2)
-      for (int l = 0; l < s; l++) mx[l] = mx[l] > mx[l + s] ? mx[l] : mx[l + s];
-    if (!(mx[0] >= thr)) continue;
-    for (int l = 0; l < 16; l++)
-      if (scores[i + l] >= thr) w->cand[nc++] = (int32_t)(i + l);
+  for (int j = 0; j < m; j++) {
+    hs[j] = scores[j];
+    hi[j] = j;
+    w->cand[nc++] = j;
   }
-  for (; i < n; i++)
-    if (scores[i] >= thr) w->cand[nc++] = (int32_t)i;
+  for (int p = m / 2 - 1; p >= 0; p--) sift_down(hs, hi, m, p);
+  float thr = hs[0];
+  int64_t i = m;
+  for (; i < n; i++) {
+    if (((i & 15) == 0) && i + 16 <= n) {
+      float mx[16];
+      for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
+      for (int t = 8; t >= 1; t /= 2)
+        for (int l = 0; l < t; l++) mx[l] = mx[l] > mx[l + t] ? mx[l] : mx[l + t];
+      if (!(mx[0] >= thr - tol)) {
+        i += 15;
+        continue;
+      }
+    }
+    float sc = scores[i];
+    if (sc >= thr - tol) {
+      w->cand[nc++] = (int32_t)i;
+      if (sc > thr) {
+        hs[0] = sc;
+        hi[0] = (int32_t)i;
+        sift_down(hs, hi, m, 0);
+        thr = hs[0];
+      }
+    }
+  }
+  /* Keep the candidates within tol of the final m-th score. */
+  int64_t kept = 0;
+  for (int64_t c = 0; c < nc; c++)
+    if (scores[w->cand[c]] >= thr - tol) w->cand[kept++] = w->cand[c];
+  nc = kept;
   for (int64_t c = 0; c < nc; c++) {
     const float *x = items + (int64_t)w->cand[c] * d;
     double dot = 0.0;
@@ -157,40 +184,67 @@ static void select_exact(const float *scores, const float *q, const float *items
   }
   /* Heap-select the best m candidates by exact score (ids ascending, so a
   ** tie with the root is worse than it), then pop best first. */
-  double *hs = w->exact; /* the first m exact scores become the heap */
-  int32_t *hi = w->hi;
+  double *es = w->exact; /* the first m exact scores become the heap */
   for (int j = 0; j < m; j++) hi[j] = w->cand[j];
-  for (int p = m / 2 - 1; p >= 0; p--) sift_down_d(hs, hi, m, p);
+  for (int p = m / 2 - 1; p >= 0; p--) sift_down_d(es, hi, m, p);
   for (int64_t c = m; c < nc; c++) {
-    if (w->exact[c] > hs[0]) {
-      hs[0] = w->exact[c];
+    if (w->exact[c] > es[0]) {
+      es[0] = w->exact[c];
       hi[0] = w->cand[c];
-      sift_down_d(hs, hi, m, 0);
+      sift_down_d(es, hi, m, 0);
     }
   }
   for (int r = m - 1; r >= 0; r--) {
     out_idx[r] = hi[0];
-    if (out_score) out_score[r] = (float)hs[0];
-    hs[0] = hs[r];
+    if (out_score) out_score[r] = (float)es[0];
+    es[0] = es[r];
     hi[0] = hi[r];
-    sift_down_d(hs, hi, r, 0);
+    sift_down_d(es, hi, r, 0);
   }
 }
+
+/* One selection worker: rows [r0, r1) of the current block. */
+typedef struct {
+  const float *scores, *q, *items;
+  int64_t n, r0, r1, q0;
+  int d, k;
+  int32_t *out_idx;
+  float *out_score;
+  Scratch w;
+} Worker;
+
+static void *select_rows(void *arg) {
+  Worker *t = arg;
+  for (int64_t r = t->r0; r < t->r1; r++) {
+    int64_t o = (t->q0 + r) * (int64_t)t->k;
+    select_exact(t->scores + r * t->n, t->q + r * t->d, t->items, t->n, t->d, t->k,
+                 t->out_idx + o, t->out_score ? t->out_score + o : NULL, &t->w);
+  }
+  return NULL;
+}
+
+#define TOPK_THREADS 2
 
 int topk_cosine(const float *queries, int64_t nq, const float *items,
                 int64_t n, int d, int k, int32_t *out_idx, float *out_score) {
   if (nq <= 0 || n <= 0) return 0;
   int m = n < (int64_t)k ? (int)n : k;
   int64_t b = topk_block_rows(nq, n);
+  /* Selection is split over threads only when there is enough of it. */
+  int nt = (b >= 2 && (double)b * (double)n >= 1e6) ? TOPK_THREADS : 1;
   float *q = malloc((size_t)b * (size_t)d * sizeof(float));
   float *scores = malloc((size_t)b * (size_t)n * sizeof(float));
-  Scratch w;
-  w.hs = malloc((size_t)m * sizeof(float));
-  w.hi = malloc((size_t)m * sizeof(int32_t));
-  w.cand = malloc((size_t)n * sizeof(int32_t));
-  w.exact = malloc((size_t)n * sizeof(double));
+  Worker wk[TOPK_THREADS];
   int rc = 0;
-  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact) {
+  memset(wk, 0, sizeof wk);
+  for (int t = 0; t < nt; t++) {
+    wk[t].w.hs = malloc((size_t)m * sizeof(float));
+    wk[t].w.hi = malloc((size_t)m * sizeof(int32_t));
+    wk[t].w.cand = malloc((size_t)n * sizeof(int32_t));
+    wk[t].w.exact = malloc((size_t)n * sizeof(double));
+    if (!wk[t].w.hs || !wk[t].w.hi || !wk[t].w.cand || !wk[t].w.exact) rc = -1;
+  }
+  if (!q || !scores || rc) {
     rc = -1;
     goto done;
   }
@@ -200,18 +254,37 @@ int topk_cosine(const float *queries, int64_t nq, const float *items,
     topk_normalize_rows(q, nb, d);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d,
                 1.0f, q, d, items, d, 0.0f, scores, (int)n);
-    for (int64_t r = 0; r < nb; r++) {
-      int64_t o = (q0 + r) * (int64_t)k;
-      select_exact(scores + r * n, q + r * d, items, n, d, k, out_idx + o,
-                   out_score ? out_score + o : NULL, &w);
+    pthread_t th[TOPK_THREADS];
+    int started[TOPK_THREADS] = {0};
+    for (int t = 0; t < nt; t++) {
+      Worker *w = &wk[t];
+      w->scores = scores;
+      w->q = q;
+      w->items = items;
+      w->n = n;
+      w->d = d;
+      w->k = k;
+      w->q0 = q0;
+      w->r0 = nb * t / nt;
+      w->r1 = nb * (t + 1) / nt;
+      w->out_idx = out_idx;
+      w->out_score = out_score;
+      /* The last share runs here; a thread that fails to start too. */
+      if (t + 1 < nt && pthread_create(&th[t], NULL, select_rows, w) == 0) started[t] = 1;
     }
+    for (int t = 0; t < nt; t++)
+      if (!started[t]) select_rows(&wk[t]);
+    for (int t = 0; t < nt; t++)
+      if (started[t]) pthread_join(th[t], NULL);
   }
 done:
   free(q);
   free(scores);
-  free(w.hs);
-  free(w.hi);
-  free(w.cand);
-  free(w.exact);
+  for (int t = 0; t < TOPK_THREADS; t++) {
+    free(wk[t].w.hs);
+    free(wk[t].w.hi);
+    free(wk[t].w.cand);
+    free(wk[t].w.exact);
+  }
   return rc;
 }
