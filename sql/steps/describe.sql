@@ -18,6 +18,22 @@ CREATE TABLE segment_descriptions(
   top_artists     TEXT
 );
 
+-- Artists ranked within each segment by listeners among its members.
+DROP TABLE IF EXISTS temp.segment_artists;
+CREATE TEMP TABLE segment_artists(segment_id INTEGER, rank INTEGER, artist_id INTEGER,
+                                  PRIMARY KEY (segment_id, rank));
+INSERT INTO segment_artists
+  SELECT segment_id, rank, artist_id
+  FROM (SELECT segment_id, artist_id,
+               row_number() OVER (PARTITION BY segment_id ORDER BY n DESC, artist_id) AS rank
+        FROM (SELECT m.segment_id, t.artist_id, count(DISTINCT m.user_id) AS n
+              FROM segment_members AS m
+              JOIN future_listens AS f USING (user_id)
+              JOIN tracks AS t USING (track_id)
+              WHERE m.segmentation = 'warm_users' AND t.artist_id IS NOT NULL
+              GROUP BY m.segment_id, t.artist_id))
+  WHERE rank <= 5;
+
 INSERT INTO segment_descriptions
   WITH members AS (
     SELECT m.segment_id, u.user_id, u.country,
@@ -39,22 +55,13 @@ INSERT INTO segment_descriptions
     SELECT segment_id, age_class, n,
            row_number() OVER (PARTITION BY segment_id ORDER BY n DESC, age_class) AS rank
     FROM (SELECT segment_id, age_class, count(*) AS n FROM members
-          WHERE age_class IS NOT NULL GROUP BY segment_id, age_class)),
-  artists AS (
-    SELECT segment_id, artist_id,
-           row_number() OVER (PARTITION BY segment_id ORDER BY n DESC, artist_id) AS rank
-    FROM (SELECT m.segment_id, t.artist_id, count(DISTINCT m.user_id) AS n
-          FROM members AS m
-          JOIN future_listens AS f USING (user_id)
-          JOIN tracks AS t USING (track_id)
-          WHERE t.artist_id IS NOT NULL
-          GROUP BY m.segment_id, t.artist_id))
+          WHERE age_class IS NOT NULL GROUP BY segment_id, age_class))
   SELECT s.segment_id, s.size,
          c.country, round(1.0 * c.n / s.size, 4),
          a.age_class, round(1.0 * a.n / s.size, 4),
          (SELECT json_group_array(artist_id)
-          FROM (SELECT artist_id FROM artists AS x
-                WHERE x.segment_id = s.segment_id AND x.rank <= 5 ORDER BY x.rank))
+          FROM (SELECT artist_id FROM temp.segment_artists AS x
+                WHERE x.segment_id = s.segment_id ORDER BY x.rank))
   FROM sizes AS s
   LEFT JOIN countries AS c ON c.segment_id = s.segment_id AND c.rank = 1
   LEFT JOIN ages AS a ON a.segment_id = s.segment_id AND a.rank = 1;

@@ -10,6 +10,8 @@
 --                              the Popularity list when the user streamed none
 --   input_features_clustering  L2-normalised input features -> nearest
 --                              'input_features' segment -> its top tracks
+-- Also kept: cold_embeddings (predicted vectors) and cold_segments (each
+-- cold user's segment in both segmentations).
 
 -- The network's prediction for every cold user (unit length).
 DROP TABLE IF EXISTS cold_embeddings;
@@ -31,13 +33,31 @@ CREATE TABLE recommendations(
   PRIMARY KEY (method, user_id, rank)
 ) WITHOUT ROWID;
 
+-- Each cold user's segment in both segmentations, computed once (joining
+-- on assign_segment() directly would let the planner call it per row of
+-- segment_top_tracks).
+DROP TABLE IF EXISTS cold_segments;
+CREATE TABLE cold_segments(
+  segmentation TEXT NOT NULL,
+  user_id      INTEGER NOT NULL,
+  segment_id   INTEGER NOT NULL,
+  PRIMARY KEY (segmentation, user_id)
+) WITHOUT ROWID;
+INSERT INTO cold_segments
+  SELECT 'warm_users', user_id, assign_segment('warm_users', embedding)
+  FROM cold_embeddings;
+INSERT INTO cold_segments
+  SELECT 'input_features', u.user_id,
+         assign_segment('input_features', vec_normalize(f.features))
+  FROM users AS u JOIN user_features AS f USING (user_id)
+  WHERE u.split IN ('validation', 'test');
+
 -- Semi-personalized: the production system.
 INSERT INTO recommendations
   SELECT c.user_id, 'semi_personalized', t.rank, t.track_id
-  FROM (SELECT user_id, assign_segment('warm_users', embedding) AS segment_id
-        FROM cold_embeddings) AS c
-  JOIN segment_top_tracks AS t
-    ON t.segmentation = 'warm_users' AND t.segment_id = c.segment_id;
+  FROM cold_segments AS c
+  JOIN segment_top_tracks AS t USING (segmentation, segment_id)
+  WHERE c.segmentation = 'warm_users';
 
 -- Fully personalized: nearest tracks, all users scored in sgemm blocks.
 INSERT INTO recommendations
@@ -80,9 +100,6 @@ INSERT INTO recommendations
 -- Input Features Clustering: no network, the raw feature vector's segment.
 INSERT INTO recommendations
   SELECT c.user_id, 'input_features_clustering', t.rank, t.track_id
-  FROM (SELECT u.user_id,
-               assign_segment('input_features', vec_normalize(f.features)) AS segment_id
-        FROM users AS u JOIN user_features AS f USING (user_id)
-        WHERE u.split IN ('validation', 'test')) AS c
-  JOIN segment_top_tracks AS t
-    ON t.segmentation = 'input_features' AND t.segment_id = c.segment_id;
+  FROM cold_segments AS c
+  JOIN segment_top_tracks AS t USING (segmentation, segment_id)
+  WHERE c.segmentation = 'input_features';
