@@ -1,10 +1,11 @@
 /*
 ** bench_kmeans.c - k-means at the paper's scale: k = 1000 on 70 000 x 128
 ** (k-means++ and 20 Lloyd iterations), next to this machine's sgemm rate.
-** Arguments: [n d k max_iter]; e.g. 70000 2579 100 20 for the input
-** features clustering baseline.
+** Arguments: [n d k max_iter normalize]; e.g. 70000 2579 100 20 1 for the
+** input features clustering baseline (L2-normalised rows).
 */
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -55,6 +56,7 @@ int main(int argc, char **argv) {
   int d = argc > 2 ? atoi(argv[2]) : 128;
   int k = argc > 3 ? atoi(argv[3]) : 1000;
   int iters = argc > 4 ? atoi(argv[4]) : 20;
+  int normalize = argc > 5 ? atoi(argv[5]) : 0;
   /* Gaussian blobs around k/10 random centres: structure, but not trivial. */
   Rng r;
   rng_seed(&r, 3, 0);
@@ -66,12 +68,20 @@ int main(int argc, char **argv) {
     int c = (int)rng_below(&r, (uint64_t)nc);
     for (int j = 0; j < d; j++) x[i * d + j] = mu[c * d + j] + (float)rng_normal(&r);
   }
+  if (normalize) {
+    for (int64_t i = 0; i < n; i++) {
+      double s = 0;
+      for (int j = 0; j < d; j++) s += (double)x[i * d + j] * x[i * d + j];
+      for (int j = 0; j < d; j++) x[i * d + j] = (float)(x[i * d + j] / sqrt(s));
+    }
+  }
   float *cent = malloc((size_t)k * d * sizeof(float));
   int64_t *sizes = malloc((size_t)k * sizeof *sizes);
   double rate = sgemm_rate((int)(((int64_t)1 << 20) / k), k, d);
   KmeansConfig cfg = {.k = k, .max_iter = iters, .seed = 0, .progress = progress};
   KmeansResult res;
-  printf("kmeans: n=%lld d=%d k=%d max_iter=%d\n", (long long)n, d, k, iters);
+  printf("kmeans: n=%lld d=%d k=%d max_iter=%d%s\n", (long long)n, d, k, iters,
+         normalize ? " (rows L2-normalised)" : "");
   t_start = t_last = now();
   int rc = kmeans_fit(x, n, d, &cfg, cent, NULL, sizes, &res);
   double total = now() - t_start;

@@ -34,9 +34,16 @@ double kmeans_sqdist(const float *a, const float *b, int d) {
 }
 
 static double sqnorm(const float *a, int d) {
-  double s = 0.0;
-  for (int j = 0; j < d; j++) s += (double)a[j] * (double)a[j];
-  return s;
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int j = 0;
+  for (; j + 4 <= d; j += 4) {
+    s0 += (double)a[j] * (double)a[j];
+    s1 += (double)a[j + 1] * (double)a[j + 1];
+    s2 += (double)a[j + 2] * (double)a[j + 2];
+    s3 += (double)a[j + 3] * (double)a[j + 3];
+  }
+  for (; j < d; j++) s0 += (double)a[j] * (double)a[j];
+  return (s0 + s1) + (s2 + s3);
 }
 
 void kmeans_centroid_norms(const float *c, int k, int d, float *cnorm) {
@@ -85,9 +92,10 @@ static int32_t decide_row(const float *x, const float *g, const float *cnorm,
   return arg;
 }
 
-static int assign_blocked(const float *x, int64_t n, int d, const float *c,
-                          const float *cnorm, int k, int32_t *labels,
-                          double *dist, const KmeansConfig *cfg) {
+/* xnorm (optional): |x_i| of each row, if the caller has them. */
+static int assign_blocked(const float *x, const float *xnorm, int64_t n, int d,
+                          const float *c, const float *cnorm, int k,
+                          int32_t *labels, double *dist, const KmeansConfig *cfg) {
   int64_t b = KMEANS_BLOCK_FLOATS / k;
   if (b < 1) b = 1;
   if (b > n) b = n;
@@ -110,7 +118,7 @@ static int assign_blocked(const float *x, int64_t n, int d, const float *c,
                 xb, d, c, d, 0.0f, g, k);
     for (int64_t r = 0; r < nb; r++) {
       const float *xr = xb + r * d;
-      double s = sqrt(sqnorm(xr, d)) + cmax;
+      double s = (xnorm ? (double)xnorm[r0 + r] : sqrt(sqnorm(xr, d))) + cmax;
       float tol = (float)(rel * s * s) + 1e-30f;
       labels[r0 + r] = decide_row(xr, g + r * k, cnorm, c, k, d, tol,
                                   dist ? dist + r0 + r : NULL);
@@ -123,7 +131,7 @@ static int assign_blocked(const float *x, int64_t n, int d, const float *c,
 int kmeans_assign(const float *x, int64_t n, int d, const float *c,
                   const float *cnorm, int k, int32_t *labels, double *dist) {
   if (n <= 0) return KMEANS_OK;
-  return assign_blocked(x, n, d, c, cnorm, k, labels, dist, NULL);
+  return assign_blocked(x, NULL, n, d, c, cnorm, k, labels, dist, NULL);
 }
 
 /* k-means++.  Each point keeps its nearest centre so far (near) and the
@@ -279,13 +287,16 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
   double *dist = malloc((size_t)n * sizeof *dist);
   float *cnorm = malloc((size_t)k * sizeof *cnorm);
   int64_t *counts = malloc((size_t)k * sizeof *counts);
+  float *xnorm = malloc((size_t)n * sizeof *xnorm);
   int rc = KMEANS_NOMEM;
-  if (!lab || !prev || !dist || !cnorm || !counts) goto done;
+  if (!lab || !prev || !dist || !cnorm || !counts || !xnorm) goto done;
+  /* Rounded up a little: it only widens the shortlist tolerance. */
+  for (int64_t i = 0; i < n; i++) xnorm[i] = (float)(sqrt(sqnorm(x + i * d, d)) * (1 + 1e-6));
 
   rc = init_plus_plus(x, n, d, cfg, centroids);
   if (rc != KMEANS_OK) goto done;
   kmeans_centroid_norms(centroids, k, d, cnorm);
-  rc = assign_blocked(x, n, d, centroids, cnorm, k, lab, dist, cfg);
+  rc = assign_blocked(x, xnorm, n, d, centroids, cnorm, k, lab, dist, cfg);
   if (rc != KMEANS_OK) goto done;
   double inertia = 0.0;
   for (int64_t i = 0; i < n; i++) inertia += dist[i];
@@ -301,7 +312,7 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
     int32_t *t = prev;
     prev = lab;
     lab = t;
-    rc = assign_blocked(x, n, d, centroids, cnorm, k, lab, dist, cfg);
+    rc = assign_blocked(x, xnorm, n, d, centroids, cnorm, k, lab, dist, cfg);
     if (rc != KMEANS_OK) goto done;
     int64_t changed = 0;
     inertia = 0.0;
@@ -330,5 +341,6 @@ done:
   free(dist);
   free(cnorm);
   free(counts);
+  free(xnorm);
   return rc;
 }
