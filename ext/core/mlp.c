@@ -11,7 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "parallel.h"
 #include "rng.h"
 
 #define ADAM_BETA1 0.9
@@ -208,6 +210,27 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 
 /* ---- training ---------------------------------------------------------- */
 
+/* A pass is split among the members of a team.  Every product is cut
+** into SPLIT_TILES fixed tiles of output columns (forward, input
+** gradients) or weight-gradient rows, whatever the team size, and each
+** tile is one sgemm call; a member takes a contiguous run of tiles and
+** does the element-wise work (ReLU, BatchNorm, bias gradients) of the same
+** columns, so a layer needs no barrier between its product and its
+** BatchNorm.  Row-wise steps (normalisation, loss) are split by rows, the
+** gathered input by segments, Adam by parameter ranges.  Every float is
+** thus computed by the same calls and operations in the same order for
+** any number of threads, which keeps results bit-identical across thread
+** counts (an sgemm's rounding may depend on the shape of the call, not
+** on who calls it).  OpenBLAS runs on one thread during a pass. */
+#define SPLIT_TILES 4
+#define COL_ALIGN 16   /* floats: tiles start on cache lines */
+#define PARAM_ALIGN 64
+
+/* OpenBLAS is held to one thread while our own team works (declared here
+** too in case the cblas.h in use does not declare them). */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
 /* A column range of the input, gathered compactly for the rows of the
 ** batch where it is nonzero (all rows when it is dense). */
 typedef struct {
@@ -228,16 +251,22 @@ struct MlpTrainer {
   float *inv_std[MLP_MAX_LAYERS];
   float *norm;                 /* output row norms */
   float *d1, *d2;              /* backprop buffers, B x max width */
-  float *ptmp;                 /* B x dims[1] (>= 3 max width) scratch */
+  float *ptmp;                 /* B x dims[1] scratch, by column shares */
   double *acc1, *acc2;         /* per-column sums */
+  float *c1, *c2, *c3;         /* per-column coefficients */
+  double *row_loss;            /* per batch row */
+  uint64_t *bmask;             /* block mask of each batch row */
   float *xin;                  /* the gathered input segments */
   int *seg_rows;
   int n_seg;
   Segment seg[MLP_MAX_BLOCKS + 1];
+  int threads;
+  Team *team;                  /* NULL when single-threaded */
 };
 
 void mlp_trainer_free(MlpTrainer *tr) {
   if (tr == NULL) return;
+  team_free(tr->team);
   free(tr->grad);
   free(tr->m);
   free(tr->v);
@@ -253,10 +282,37 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr->ptmp);
   free(tr->acc1);
   free(tr->acc2);
+  free(tr->c1);
+  free(tr->row_loss);
+  free(tr->bmask);
   free(tr->xin);
   free(tr->seg_rows);
   free(tr);
 }
+
+static int default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  if (n > MLP_MAX_THREADS) n = MLP_MAX_THREADS;
+  return (int)n;
+}
+
+int mlp_trainer_set_threads(MlpTrainer *tr, int threads) {
+  if (threads < 0 || threads > MLP_MAX_THREADS) return -2;
+  if (threads == 0) threads = default_threads();
+  if (threads == tr->threads) return 0;
+  Team *team = NULL;
+  if (threads > 1) {
+    team = team_new(threads);
+    if (team == NULL) return -1;
+  }
+  team_free(tr->team);
+  tr->team = team;
+  tr->threads = threads;
+  return 0;
+}
+
+int mlp_trainer_threads(const MlpTrainer *tr) { return tr->threads; }
 
 MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr, float weight_decay) {
   if (max_batch < 2) return NULL;
@@ -265,6 +321,7 @@ MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr, float weigh
   tr->max_batch = max_batch;
   tr->lr = lr;
   tr->wd = weight_decay;
+  tr->threads = 1;
   size_t B = (size_t)max_batch, np = net->n_params;
   int L = net->n_layers, mw = max_width(net), in = net->dims[0];
   int ok = 1;
@@ -287,18 +344,24 @@ MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr, float weigh
     tr->norm = malloc(B * sizeof(float));
     tr->d1 = malloc(B * (size_t)mw * sizeof(float));
     tr->d2 = malloc(B * (size_t)mw * sizeof(float));
-    size_t pt = B * (size_t)net->dims[1];
-    if (pt < 3 * (size_t)mw) pt = 3 * (size_t)mw;
-    tr->ptmp = malloc(pt * sizeof(float));
+    tr->ptmp = malloc(B * (size_t)net->dims[1] * sizeof(float));
     tr->acc1 = malloc((size_t)mw * sizeof(double));
     tr->acc2 = malloc((size_t)mw * sizeof(double));
+    tr->c1 = malloc(3 * (size_t)mw * sizeof(float));
+    tr->row_loss = malloc(B * sizeof(double));
+    tr->bmask = malloc(B * sizeof(uint64_t));
     tr->xin = malloc(B * (size_t)in * sizeof(float));
-    ok = tr->norm && tr->d1 && tr->d2 && tr->ptmp && tr->acc1 && tr->acc2 && tr->xin;
+    ok = tr->norm && tr->d1 && tr->d2 && tr->ptmp && tr->acc1 && tr->acc2 && tr->c1 &&
+         tr->row_loss && tr->bmask && tr->xin;
   }
   if (ok) {
+    tr->c2 = tr->c1 + mw;
+    tr->c3 = tr->c1 + 2 * (size_t)mw;
     tr->seg_rows = malloc((size_t)(MLP_MAX_BLOCKS + 1) * B * sizeof(int));
     ok = tr->seg_rows != NULL;
   }
+  /* Without threads to be had, training still works on one. */
+  if (ok && mlp_trainer_set_threads(tr, 0) == -1) mlp_trainer_set_threads(tr, 1);
   if (!ok) {
     mlp_trainer_free(tr);
     return NULL;
@@ -342,133 +405,225 @@ uint64_t mlp_always_blocks(const Mlp *net, const uint64_t *masks, int64_t n) {
 
 const float *mlp_trainer_grad(const MlpTrainer *tr) { return tr->grad; }
 
-/* Gathers the batch's input rows into the segments, skipping zero blocks. */
-static void gather_input(MlpTrainer *tr, const Mlp *net, const float *X,
-                         const uint64_t *masks, const uint32_t *rows, int B) {
-  size_t in = (size_t)net->dims[0];
-  for (int s = 0; s < tr->n_seg; s++) tr->seg[s].count = 0;
-  for (int i = 0; i < B; i++) {
-    const float *x = X + (size_t)rows[i] * in;
-    uint64_t mk = 0;
-    if (net->n_blocks) mk = masks ? masks[rows[i]] : row_mask(x, net->block_size, net->n_blocks);
-    for (int s = 0; s < tr->n_seg; s++) {
-      Segment *sg = &tr->seg[s];
-      if (sg->block >= 0 && !((mk >> sg->block) & 1)) continue;
-      memcpy(sg->buf + (size_t)sg->count * sg->ncols, x + sg->col0,
-             (size_t)sg->ncols * sizeof(float));
-      sg->rows[sg->count++] = i;
-    }
-  }
+/* One training pass, shared by the members of the team. */
+typedef struct {
+  MlpTrainer *tr;
+  Mlp *net;
+  const float *X;
+  const uint64_t *masks;
+  const float *T;
+  const uint32_t *rows;
+  int B, update_stats;
+  int grad;            /* forward and backward */
+  int adam;            /* Adam step (skipped when grad gives a non-finite loss) */
+  float adam_step, adam_rbc2;
+  double loss;
+} Pass;
+
+static void share(size_t len, size_t align, int id, int n, int *lo, int *hi) {
+  size_t a, b;
+  team_share(len, align, id, n, &a, &b);
+  *lo = (int)a;
+  *hi = (int)b;
 }
 
-/* First layer forward: out (B x dims[1]) = X W0^T + b0 over the segments. */
-static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out) {
+/* Gathers segment s of the batch's input rows, skipping zero blocks. */
+static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const uint32_t *rows,
+                           int B, int s) {
+  size_t in = (size_t)net->dims[0];
+  Segment *sg = &tr->seg[s];
+  size_t w = (size_t)sg->ncols;
+  int count = 0;
+  for (int i = 0; i < B; i++) {
+    if (sg->block >= 0 && !((tr->bmask[i] >> sg->block) & 1)) continue;
+    memcpy(sg->buf + (size_t)count * w, X + (size_t)rows[i] * in + sg->col0, w * sizeof(float));
+    sg->rows[count++] = i;
+  }
+  sg->count = count;
+}
+
+/* Start column of tile t (0..SPLIT_TILES) of a width w: whole multiples
+** of COL_ALIGN, the last tile taking the remainder. */
+static int tile_edge(int w, int t) {
+  size_t lo, hi;
+  team_share((size_t)w, COL_ALIGN, t < SPLIT_TILES ? t : SPLIT_TILES - 1, SPLIT_TILES, &lo, &hi);
+  return (int)(t < SPLIT_TILES ? lo : hi);
+}
+
+/* A member's run of tiles [t0, t1) of width w, and their columns. */
+typedef struct {
+  int t0, t1, lo, hi;
+} Tiles;
+
+static Tiles member_tiles(int w, int id, int n) {
+  Tiles r;
+  share(SPLIT_TILES, 1, id, n, &r.t0, &r.hi);
+  r.t1 = r.hi;
+  r.lo = tile_edge(w, r.t0);
+  r.hi = tile_edge(w, r.t1);
+  return r;
+}
+
+/* First layer forward, the member's columns of out (B x dims[1]) =
+** X W0^T + b0 over the segments; tile [c0, c1) uses tmp + B c0. */
+static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out, Tiles tl) {
   int in = net->dims[0], dout = net->dims[1];
-  const float *W = net->W[0];
-  for (int i = 0; i < B; i++) memcpy(out + (size_t)i * dout, net->b[0], (size_t)dout * sizeof(float));
+  if (tl.hi <= tl.lo) return;
+  for (int i = 0; i < B; i++) {
+    memcpy(out + (size_t)i * dout + tl.lo, net->b[0] + tl.lo, (size_t)(tl.hi - tl.lo) * sizeof(float));
+  }
   for (int s = 0; s < tr->n_seg; s++) {
     Segment *sg = &tr->seg[s];
     if (sg->count == 0) continue;
-    if (sg->count == B) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, dout, sg->ncols, 1.0f,
-                  sg->buf, sg->ncols, W + sg->col0, in, 1.0f, out, dout);
-      continue;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sg->count, dout, sg->ncols, 1.0f,
-                sg->buf, sg->ncols, W + sg->col0, in, 0.0f, tr->ptmp, dout);
-    for (int k = 0; k < sg->count; k++) {
-      float *dst = out + (size_t)sg->rows[k] * dout;
-      const float *src = tr->ptmp + (size_t)k * dout;
-      for (int j = 0; j < dout; j++) dst[j] += src[j];
-    }
-  }
-}
-
-/* First layer weight gradient from dZ (B x dims[1]) into gW (dims[1] x in). */
-static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *dZ, float *gW) {
-  int in = net->dims[0], dout = net->dims[1];
-  for (int s = 0; s < tr->n_seg; s++) {
-    Segment *sg = &tr->seg[s];
-    if (sg->count == 0) {
-      for (int r = 0; r < dout; r++) memset(gW + (size_t)r * in + sg->col0, 0, (size_t)sg->ncols * sizeof(float));
-      continue;
-    }
-    const float *dz = dZ;
-    if (sg->count < B) {
-      for (int k = 0; k < sg->count; k++) {
-        memcpy(tr->ptmp + (size_t)k * dout, dZ + (size_t)sg->rows[k] * dout, (size_t)dout * sizeof(float));
+    for (int t = tl.t0; t < tl.t1; t++) {
+      int c0 = tile_edge(dout, t), nc = tile_edge(dout, t + 1) - c0;
+      if (nc <= 0) continue;
+      const float *W = net->W[0] + (size_t)c0 * in + sg->col0;
+      if (sg->count == B) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nc, sg->ncols, 1.0f, sg->buf,
+                    sg->ncols, W, in, 1.0f, out + c0, dout);
+        continue;
       }
-      dz = tr->ptmp;
+      float *tmp = tr->ptmp + (size_t)B * c0;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sg->count, nc, sg->ncols, 1.0f,
+                  sg->buf, sg->ncols, W, in, 0.0f, tmp, nc);
+      for (int k = 0; k < sg->count; k++) {
+        float *dst = out + (size_t)sg->rows[k] * dout + c0;
+        const float *src = tmp + (size_t)k * nc;
+        for (int j = 0; j < nc; j++) dst[j] += src[j];
+      }
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, sg->ncols, sg->count, 1.0f,
-                dz, dout, sg->buf, sg->ncols, 0.0f, gW + sg->col0, in);
   }
 }
 
-static void column_sums(const float *M, int n, int d, double *acc) {
-  for (int j = 0; j < d; j++) acc[j] = 0.0;
-  for (int i = 0; i < n; i++) {
-    const float *r = M + (size_t)i * d;
-    for (int j = 0; j < d; j++) acc[j] += r[j];
+/* First layer weight gradient, the member's rows of gW (dims[1] x in),
+** from dZ (B x dims[1]); tile [c0, c1) uses tmp + B c0. */
+static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *dZ, float *gW,
+                           Tiles tl) {
+  int in = net->dims[0], dout = net->dims[1];
+  for (int t = tl.t0; t < tl.t1; t++) {
+    int c0 = tile_edge(dout, t), nc = tile_edge(dout, t + 1) - c0;
+    if (nc <= 0) continue;
+    float *g = gW + (size_t)c0 * in, *tmp = tr->ptmp + (size_t)B * c0;
+    for (int s = 0; s < tr->n_seg; s++) {
+      Segment *sg = &tr->seg[s];
+      if (sg->count == 0) {
+        for (int r = 0; r < nc; r++) memset(g + (size_t)r * in + sg->col0, 0, (size_t)sg->ncols * sizeof(float));
+        continue;
+      }
+      const float *dz = dZ + c0;
+      int ld = dout;
+      if (sg->count < B) {
+        for (int k = 0; k < sg->count; k++) {
+          memcpy(tmp + (size_t)k * nc, dZ + (size_t)sg->rows[k] * dout + c0, (size_t)nc * sizeof(float));
+        }
+        dz = tmp;
+        ld = nc;
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, sg->ncols, sg->count, 1.0f, dz, ld,
+                  sg->buf, sg->ncols, 0.0f, g + sg->col0, in);
+    }
   }
 }
 
-/* ReLU then BatchNorm (batch statistics) of layer l, in place in A[l]. */
-static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats) {
+/* The member's columns of out (n x dout) = in (n x din) W^T + b. */
+static void linear_tiles(const float *in, int n, int din, const float *W, const float *b, int dout,
+                         float *out, Tiles tl) {
+  for (int t = tl.t0; t < tl.t1; t++) {
+    int c0 = tile_edge(dout, t), nc = tile_edge(dout, t + 1) - c0;
+    if (nc <= 0) continue;
+    for (int i = 0; i < n; i++) memcpy(out + (size_t)i * dout + c0, b + c0, (size_t)nc * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nc, din, 1.0f, in, din,
+                W + (size_t)c0 * din, din, 1.0f, out + c0, dout);
+  }
+}
+
+/* The member's rows of gW (dn x din) = d^T (B x dn) Y (B x din). */
+static void weight_grad_tiles(const float *d, int B, int dn, const float *Y, int din, float *gW,
+                              Tiles tl) {
+  for (int t = tl.t0; t < tl.t1; t++) {
+    int r0 = tile_edge(dn, t), nr = tile_edge(dn, t + 1) - r0;
+    if (nr <= 0) continue;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nr, din, B, 1.0f, d + r0, dn, Y, din,
+                0.0f, gW + (size_t)r0 * din, din);
+  }
+}
+
+/* The member's columns of dX (B x din) = d (B x dn) W (dn x din). */
+static void input_grad_tiles(const float *d, int B, int dn, const float *W, int din, float *dX,
+                             Tiles tl) {
+  for (int t = tl.t0; t < tl.t1; t++) {
+    int c0 = tile_edge(din, t), nc = tile_edge(din, t + 1) - c0;
+    if (nc <= 0) continue;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nc, dn, 1.0f, d, dn, W + c0, din,
+                0.0f, dX + c0, din);
+  }
+}
+
+/* ReLU then BatchNorm (batch statistics) of columns [lo, hi) of layer l:
+** A[l] holds the linear output and keeps the ReLU output. */
+static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats, int lo,
+                           int hi) {
   int d = net->dims[l + 1];
   float *A = tr->A[l], *xh = tr->xhat[l], *Y = tr->Y[l], *inv = tr->inv_std[l];
   double *mean = tr->acc1, *var = tr->acc2;
-  size_t n = (size_t)B * d;
-  for (size_t i = 0; i < n; i++) A[i] = A[i] > 0.0f ? A[i] : 0.0f;
-  column_sums(A, B, d, mean);
-  for (int j = 0; j < d; j++) {
-    mean[j] /= B;
-    var[j] = 0.0;
+  for (int j = lo; j < hi; j++) mean[j] = var[j] = 0.0;
+  for (int i = 0; i < B; i++) {
+    float *r = A + (size_t)i * d;
+    for (int j = lo; j < hi; j++) {
+      float a = r[j] > 0.0f ? r[j] : 0.0f;
+      r[j] = a;
+      mean[j] += a;
+    }
   }
+  for (int j = lo; j < hi; j++) mean[j] /= B;
   for (int i = 0; i < B; i++) {
     const float *r = A + (size_t)i * d;
-    for (int j = 0; j < d; j++) {
+    for (int j = lo; j < hi; j++) {
       double c = r[j] - mean[j];
       var[j] += c * c;
     }
   }
   const float *g = net->gamma[l], *be = net->beta[l];
-  for (int j = 0; j < d; j++) {
+  float *mf = tr->c1; /* means as floats, for a vectorisable loop */
+  for (int j = lo; j < hi; j++) {
     double v = var[j] / B;
     inv[j] = (float)(1.0 / sqrt(v + MLP_BN_EPS));
+    mf[j] = (float)mean[j];
     if (update_stats) {
       net->run_mean[l][j] = (1.0f - MLP_BN_MOMENTUM) * net->run_mean[l][j] + MLP_BN_MOMENTUM * (float)mean[j];
       net->run_var[l][j] = (1.0f - MLP_BN_MOMENTUM) * net->run_var[l][j] +
                            MLP_BN_MOMENTUM * (float)(var[j] / (B - 1));
     }
   }
-  float *mf = tr->ptmp; /* means as floats, for a vectorisable loop */
-  for (int j = 0; j < d; j++) mf[j] = (float)mean[j];
   for (int i = 0; i < B; i++) {
     const float *r = A + (size_t)i * d;
     float *x = xh + (size_t)i * d, *y = Y + (size_t)i * d;
-    for (int j = 0; j < d; j++) {
-      x[j] = (r[j] - mf[j]) * inv[j];
-      y[j] = g[j] * x[j] + be[j];
+    for (int j = lo; j < hi; j++) {
+      float xv = (r[j] - mf[j]) * inv[j];
+      x[j] = xv;
+      y[j] = g[j] * xv + be[j];
     }
   }
 }
 
-/* BatchNorm then ReLU backward of layer l: dY (in d) becomes dZ in place;
-** fills the gamma/beta gradients. */
+/* BatchNorm then ReLU backward of columns [lo, hi) of layer l: dY (in d)
+** becomes dZ in place; fills the gamma/beta gradients of those columns. */
 static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float *d,
-                            float *ggamma, float *gbeta) {
+                            float *ggamma, float *gbeta, int lo, int hi) {
   int w = net->dims[l + 1];
   const float *xh = tr->xhat[l], *A = tr->A[l], *inv = tr->inv_std[l], *g = net->gamma[l];
   double *sdy = tr->acc1, *sdyx = tr->acc2;
-  column_sums(d, B, w, sdy);
-  for (int j = 0; j < w; j++) sdyx[j] = 0.0;
+  for (int j = lo; j < hi; j++) sdy[j] = sdyx[j] = 0.0;
   for (int i = 0; i < B; i++) {
     const float *r = d + (size_t)i * w, *x = xh + (size_t)i * w;
-    for (int j = 0; j < w; j++) sdyx[j] += (double)r[j] * x[j];
+    for (int j = lo; j < hi; j++) {
+      sdy[j] += r[j];
+      sdyx[j] += (double)r[j] * x[j];
+    }
   }
-  float *c1 = tr->ptmp, *c2 = tr->ptmp + w, *c3 = tr->ptmp + 2 * w;
-  for (int j = 0; j < w; j++) {
+  float *c1 = tr->c1, *c2 = tr->c2, *c3 = tr->c3;
+  for (int j = lo; j < hi; j++) {
     ggamma[j] = (float)sdyx[j];
     gbeta[j] = (float)sdy[j];
     c1[j] = g[j] * inv[j];            /* dA = c1 (dY - c2 - xhat c3) */
@@ -478,83 +633,63 @@ static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float 
   for (int i = 0; i < B; i++) {
     float *r = d + (size_t)i * w;
     const float *x = xh + (size_t)i * w, *a = A + (size_t)i * w;
-    for (int j = 0; j < w; j++) {
+    for (int j = lo; j < hi; j++) {
       float da = c1[j] * (r[j] - c2[j] - x[j] * c3[j]);
       r[j] = a[j] > 0.0f ? da : 0.0f;
     }
   }
 }
 
-double mlp_loss_grad(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
-                     const float *T, const uint32_t *rows, int B, int update_stats) {
-  int L = net->n_layers, dout = net->dims[L];
-  gather_input(tr, net, X, masks, rows, B);
-  /* Forward. */
-  for (int l = 0; l < L; l++) {
-    float *z = l < L - 1 ? tr->A[l] : tr->Y[l];
-    if (l == 0) {
-      first_forward(tr, net, B, z);
-    } else {
-      linear(tr->Y[l - 1], B, net->dims[l], net->W[l], net->b[l], net->dims[l + 1], z);
-    }
-    if (l < L - 1) hidden_forward(tr, net, l, B, update_stats);
-  }
-  float *y = tr->Y[L - 1];
-  normalize_rows(y, B, dout, tr->norm);
-  /* Loss and its gradient with respect to the output rows. */
-  double loss = 0.0;
-  float *d = tr->d1, *other = tr->d2;
-  float scale = 2.0f / ((float)B * (float)dout);
+/* Bias gradient of columns [lo, hi): column sums of d (B x w). */
+static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb, int lo, int hi) {
+  double *acc = tr->acc1;
+  for (int j = lo; j < hi; j++) acc[j] = 0.0;
   for (int i = 0; i < B; i++) {
-    const float *t = T + (size_t)rows[i] * dout, *yi = y + (size_t)i * dout;
+    const float *r = d + (size_t)i * w;
+    for (int j = lo; j < hi; j++) acc[j] += r[j];
+  }
+  for (int j = lo; j < hi; j++) gb[j] = (float)acc[j];
+}
+
+/* Output rows [r0, r1): normalisation, loss terms and the gradient with
+** respect to the linear output, into d. */
+static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T, const uint32_t *rows,
+                        int B, float *d, int r0, int r1) {
+  int dout = net->dims[net->n_layers];
+  float *y = tr->Y[net->n_layers - 1];
+  float scale = 2.0f / ((float)B * (float)dout);
+  for (int i = r0; i < r1; i++) {
+    float *yi = y + (size_t)i * dout;
+    double ss = 0.0;
+    for (int j = 0; j < dout; j++) ss += (double)yi[j] * yi[j];
+    float nrm = (float)sqrt(ss);
+    if (nrm < NORM_FLOOR) nrm = NORM_FLOOR;
+    float invn = 1.0f / nrm;
+    for (int j = 0; j < dout; j++) yi[j] *= invn;
+    tr->norm[i] = nrm;
+    const float *t = T + (size_t)rows[i] * dout;
     float *di = d + (size_t)i * dout;
-    double dot = 0.0;
+    double loss = 0.0, dot = 0.0;
     for (int j = 0; j < dout; j++) {
       float e = yi[j] - t[j];
       loss += (double)e * e;
       di[j] = scale * e;
       dot += (double)di[j] * yi[j];
     }
+    tr->row_loss[i] = loss;
     /* Through the normalisation: dz = (dy - y (y . dy)) / |z|. */
-    float inv = 1.0f / tr->norm[i], fdot = (float)dot;
+    float inv = 1.0f / nrm, fdot = (float)dot;
     for (int j = 0; j < dout; j++) di[j] = (di[j] - yi[j] * fdot) * inv;
   }
-  loss /= (double)B * dout;
-  /* Backward, layer by layer; d holds dZ of layer l. */
-  for (int l = L - 1; l >= 0; l--) {
-    int din = net->dims[l], dn = net->dims[l + 1];
-    float *gW = tr->grad + (net->W[l] - net->params);
-    float *gb = tr->grad + (net->b[l] - net->params);
-    column_sums(d, B, dn, tr->acc1);
-    for (int j = 0; j < dn; j++) gb[j] = (float)tr->acc1[j];
-    if (l == 0) {
-      first_backward(tr, net, B, d, gW);
-      break;
-    }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dn, din, B, 1.0f, d, dn,
-                tr->Y[l - 1], din, 0.0f, gW, din);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, din, dn, 1.0f, d, dn,
-                net->W[l], din, 0.0f, other, din);
-    hidden_backward(tr, net, l - 1, B, other, tr->grad + (net->gamma[l - 1] - net->params),
-                    tr->grad + (net->beta[l - 1] - net->params));
-    float *t = d;
-    d = other;
-    other = t;
-  }
-  return loss;
 }
 
-void mlp_adam_step(MlpTrainer *tr, Mlp *net) {
-  tr->step++;
+/* Adam over parameters [lo, hi). */
+static void adam_range(MlpTrainer *tr, Mlp *net, float step, float rbc2, size_t lo, size_t hi) {
   const float b1 = (float)ADAM_BETA1, b2 = (float)ADAM_BETA2;
-  double bc1 = 1.0 - pow(ADAM_BETA1, (double)tr->step);
-  double bc2 = 1.0 - pow(ADAM_BETA2, (double)tr->step);
-  const float step = (float)(tr->lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
   const float wd = tr->wd;
   float *p = net->params, *m = tr->m, *v = tr->v;
   const float *g = tr->grad;
-  size_t n = net->n_params;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = lo; i < hi; i++) {
     float gi = g[i] + wd * p[i];
     float mi = b1 * m[i] + (1.0f - b1) * gi;
     float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -564,9 +699,113 @@ void mlp_adam_step(MlpTrainer *tr, Mlp *net) {
   }
 }
 
+static void pass_member(void *arg, int id, int n) {
+  Pass *ps = arg;
+  MlpTrainer *tr = ps->tr;
+  Mlp *net = ps->net;
+  Team *team = n > 1 ? tr->team : NULL;
+  int L = ps->net->n_layers, B = ps->B, lo, hi;
+  double loss = 0.0;
+  if (ps->grad) {
+    /* Input: block masks by rows, then segments in turn. */
+    share((size_t)B, 1, id, n, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+      const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
+      tr->bmask[i] = !net->n_blocks ? 0
+                     : ps->masks  ? ps->masks[ps->rows[i]]
+                                  : row_mask(x, net->block_size, net->n_blocks);
+    }
+    team_barrier(team);
+    for (int s = id; s < tr->n_seg; s += n) gather_segment(tr, net, ps->X, ps->rows, B, s);
+    team_barrier(team);
+    /* Forward, by output columns. */
+    for (int l = 0; l < L; l++) {
+      float *z = l < L - 1 ? tr->A[l] : tr->Y[l];
+      Tiles tl = member_tiles(net->dims[l + 1], id, n);
+      if (l == 0) {
+        first_forward(tr, net, B, z, tl);
+      } else {
+        linear_tiles(tr->Y[l - 1], B, net->dims[l], net->W[l], net->b[l], net->dims[l + 1], z, tl);
+      }
+      if (l < L - 1) hidden_forward(tr, net, l, B, ps->update_stats, tl.lo, tl.hi);
+      team_barrier(team);
+    }
+    /* Loss and its gradient with respect to the output, by rows. */
+    float *d = tr->d1, *other = tr->d2;
+    share((size_t)B, 1, id, n, &lo, &hi);
+    output_rows(tr, net, ps->T, ps->rows, B, d, lo, hi);
+    team_barrier(team);
+    for (int i = 0; i < B; i++) loss += tr->row_loss[i];
+    loss /= (double)B * net->dims[L];
+    /* Backward; d holds dZ of layer l, complete after each barrier. */
+    for (int l = L - 1; l >= 0; l--) {
+      int din = net->dims[l], dn = net->dims[l + 1];
+      float *gW = tr->grad + (net->W[l] - net->params);
+      float *gb = tr->grad + (net->b[l] - net->params);
+      Tiles tl = member_tiles(dn, id, n);
+      bias_grad(tr, d, B, dn, gb, tl.lo, tl.hi);
+      if (l == 0) {
+        first_backward(tr, net, B, d, gW, tl);
+        break;
+      }
+      weight_grad_tiles(d, B, dn, tr->Y[l - 1], din, gW, tl);
+      team_barrier(team);
+      tl = member_tiles(din, id, n);
+      input_grad_tiles(d, B, dn, net->W[l], din, other, tl);
+      hidden_backward(tr, net, l - 1, B, other, tr->grad + (net->gamma[l - 1] - net->params),
+                      tr->grad + (net->beta[l - 1] - net->params), tl.lo, tl.hi);
+      float *t = d;
+      d = other;
+      other = t;
+    }
+    if (id == 0) ps->loss = loss;
+  }
+  if (ps->adam && (!ps->grad || isfinite(loss))) {
+    size_t plo, phi;
+    team_barrier(team);
+    team_share(net->n_params, PARAM_ALIGN, id, n, &plo, &phi);
+    adam_range(tr, net, ps->adam_step, ps->adam_rbc2, plo, phi);
+  }
+}
+
+/* Runs a pass on the team, with OpenBLAS held to one thread meanwhile. */
+static void run_pass(MlpTrainer *tr, Pass *ps) {
+  int prev = openblas_get_num_threads();
+  if (prev != 1) openblas_set_num_threads(1);
+  team_run(tr->team, pass_member, ps);
+  if (prev != 1) openblas_set_num_threads(prev);
+}
+
+/* Bias-corrected Adam factors for step number t. */
+static void adam_factors(const MlpTrainer *tr, int64_t t, float *step, float *rbc2) {
+  double bc1 = 1.0 - pow(ADAM_BETA1, (double)t);
+  double bc2 = 1.0 - pow(ADAM_BETA2, (double)t);
+  *step = (float)(tr->lr / bc1);
+  *rbc2 = (float)(1.0 / sqrt(bc2));
+}
+
+static double train_pass(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
+                         const float *T, const uint32_t *rows, int B, int update_stats,
+                         int adam) {
+  Pass ps = {tr, net, X, masks, T, rows, B, update_stats, 1, adam, 0.0f, 0.0f, 0.0};
+  if (adam) adam_factors(tr, tr->step + 1, &ps.adam_step, &ps.adam_rbc2);
+  run_pass(tr, &ps);
+  if (adam && isfinite(ps.loss)) tr->step++;
+  return ps.loss;
+}
+
+double mlp_loss_grad(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
+                     const float *T, const uint32_t *rows, int B, int update_stats) {
+  return train_pass(tr, net, X, masks, T, rows, B, update_stats, 0);
+}
+
+void mlp_adam_step(MlpTrainer *tr, Mlp *net) {
+  Pass ps = {tr, net, NULL, NULL, NULL, NULL, 0, 0, 0, 1, 0.0f, 0.0f, 0.0};
+  adam_factors(tr, ++tr->step, &ps.adam_step, &ps.adam_rbc2);
+  run_pass(tr, &ps);
+}
+
 double mlp_train_step(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
                       const float *T, const uint32_t *rows, int B) {
-  double loss = mlp_loss_grad(tr, net, X, masks, T, rows, B, 1);
-  if (isfinite(loss)) mlp_adam_step(tr, net);
-  return loss;
+  return train_pass(tr, net, X, masks, T, rows, B, 1, 1);
 }

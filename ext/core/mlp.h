@@ -31,7 +31,8 @@
 ** weight-gradient products.  The result is the same function (zeros
 ** contribute nothing), only the float summation order differs.
 **
-** All heavy arithmetic is sgemm on whole batches.  Functions returning int
+** All heavy arithmetic is sgemm on whole batches (training: split among
+** the trainer's threads, see mlp_trainer_set_threads).  Functions returning int
 ** return 0 on success and -1 when memory cannot be allocated.
 */
 #ifndef SEMIPERSO_MLP_H
@@ -42,6 +43,7 @@
 
 #define MLP_MAX_LAYERS 16 /* linear layers, hidden ones + the output one */
 #define MLP_MAX_BLOCKS 64
+#define MLP_MAX_THREADS 64
 #define MLP_BN_MOMENTUM 0.1f
 #define MLP_BN_EPS 1e-5f
 #define MLP_RNG_STREAM 0x6d6c70u /* "mlp" */
@@ -96,6 +98,17 @@ typedef struct MlpTrainer MlpTrainer;
 MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr,
                             float weight_decay);
 void mlp_trainer_free(MlpTrainer *tr);
+
+/* Threads a training pass (mlp_loss_grad, mlp_adam_step, mlp_train_step)
+** runs on; a new trainer uses one per online CPU.  The members split each
+** product into fixed tiles of columns (see mlp.c), so the result is
+** bit-identical for every thread count.  OpenBLAS is held to one thread
+** during each pass and its previous setting restored after.  threads 0
+** means one per online CPU.  Returns 0, -2 when threads is negative or
+** above MLP_MAX_THREADS, -1 when the threads cannot be started (the
+** previous setting is kept). */
+int mlp_trainer_set_threads(MlpTrainer *tr, int threads);
+int mlp_trainer_threads(const MlpTrainer *tr);
 
 /* Tells the trainer which input blocks are nonzero in every training row
 ** (mlp_always_blocks): they are gathered as dense columns, merged with the

@@ -1,6 +1,7 @@
 /* test_mlp.c - the embedder network: forward against a naive double
 ** implementation, finite-difference gradients of every parameter group,
-** Adam's first step, learning, determinism, inference statistics. */
+** Adam's first step, learning, determinism, inference statistics, the
+** same weights for every thread count. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,76 @@ static void test_learning_and_determinism(void) {
   mlp_free(&c);
 }
 
+/* Trains a few steps of a net wide enough for every column tile to be
+** used, on block-sparse rows, with the given thread count; fills params
+** and stats (n_params + n_stats floats) and returns the summed loss.
+** separate: mlp_loss_grad then mlp_adam_step instead of mlp_train_step. */
+static double train_threads(int threads, int separate, float *out) {
+  int dims[] = {3 * 8 + 5, 70, 48, 33, 20};
+  enum { N = 300, B = 64, STEPS = 12 };
+  static float X[N * 29], T[N * 20];
+  Mlp net;
+  mlp_init(&net, 4, dims, 21);
+  mlp_set_input_blocks(&net, 8, 3);
+  Rng r;
+  rng_seed(&r, 17, 1);
+  random_inputs(&r, &net, X, N);
+  random_unit_rows(&r, T, N, 20);
+  uint64_t masks[N];
+  mlp_block_masks(&net, X, N, masks);
+  MlpTrainer *tr = mlp_trainer_new(&net, B + 1, 1e-2f, 1e-3f);
+  CHECK(tr != NULL && mlp_trainer_set_threads(tr, threads) == 0 && mlp_trainer_threads(tr) == threads,
+        "trainer with %d threads", threads);
+  uint32_t idx[N];
+  for (int i = 0; i < N; i++) idx[i] = (uint32_t)i;
+  Rng sh;
+  rng_seed(&sh, 4, 3);
+  double total = 0;
+  for (int s = 0; s < STEPS; s++) {
+    if (s % (N / B) == 0) rng_shuffle(&sh, idx, N);
+    const uint32_t *rows = idx + (s % (N / B)) * B;
+    int bsz = B + (s % 2); /* odd sizes too */
+    const uint64_t *mk = s % 3 == 2 ? NULL : masks;
+    if (separate) {
+      total += mlp_loss_grad(tr, &net, X, mk, T, rows, bsz, 1);
+      mlp_adam_step(tr, &net);
+    } else {
+      total += mlp_train_step(tr, &net, X, mk, T, rows, bsz);
+    }
+  }
+  memcpy(out, net.params, net.n_params * sizeof(float));
+  memcpy(out + net.n_params, net.stats, net.n_stats * sizeof(float));
+  mlp_trainer_free(tr);
+  mlp_free(&net);
+  return total;
+}
+
+static void test_threads_identical(void) {
+  int dims[] = {3 * 8 + 5, 70, 48, 33, 20};
+  size_t ns = 0, np = mlp_count_params(4, dims, &ns);
+  float *one = malloc((np + ns) * sizeof(float)), *many = malloc((np + ns) * sizeof(float));
+  double l1 = train_threads(1, 0, one);
+  for (int t = 2; t <= 5; t++) {
+    double lt = train_threads(t, 0, many);
+    CHECK(lt == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
+          "%d threads: weights differ from one thread (loss %.17g vs %.17g)", t, lt, l1);
+  }
+  double ls = train_threads(2, 1, many);
+  CHECK(ls == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
+        "loss_grad + adam_step differs from train_step");
+  Mlp net;
+  mlp_init(&net, 4, dims, 1);
+  MlpTrainer *tr = mlp_trainer_new(&net, 8, 1e-3f, 0);
+  CHECK(mlp_trainer_threads(tr) >= 1, "default threads %d", mlp_trainer_threads(tr));
+  CHECK(mlp_trainer_set_threads(tr, -1) == -2 && mlp_trainer_set_threads(tr, MLP_MAX_THREADS + 1) == -2,
+        "bad thread counts accepted");
+  CHECK(mlp_trainer_set_threads(tr, 0) == 0 && mlp_trainer_threads(tr) >= 1, "threads 0");
+  mlp_trainer_free(tr);
+  mlp_free(&net);
+  free(one);
+  free(many);
+}
+
 static void test_bad_sizes(void) {
   Mlp net;
   int zero[] = {4, 0, 3};
@@ -346,6 +417,7 @@ static void test_bad_sizes(void) {
 int main(void) {
   test_forward_and_gradients();
   test_learning_and_determinism();
+  test_threads_identical();
   test_bad_sizes();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
