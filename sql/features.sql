@@ -19,7 +19,8 @@
 -- Age classes: <18, 18-24, 25-34, 35-49, 50+ (0..4).
 --
 -- Helper tables (kept, so their vectors can be inspected): feature_groups,
--- feature_entity_vectors, feature_age_vectors, feature_country_vectors.
+-- feature_entity_vectors, feature_age_vectors, feature_country_vectors;
+-- and the view user_feature_vectors, which computes any user's vector.
 -- Re-running replaces them and user_features, all
 -- inside one savepoint (so it also works inside an open transaction).
 
@@ -95,8 +96,11 @@ INSERT INTO feature_country_vectors(country, embedding)
 -- events in one indexed pass each (vec_group_avg / vec_group_count: the 18
 -- group means, or counts, laid end to end, zeros for groups without
 -- events); events of other (action, entity) pairs are not features.
-DELETE FROM user_features;
-INSERT INTO user_features(user_id, features)
+-- A view, so that one user's vector can also be computed online, once the
+-- helper tables exist:  SELECT features FROM user_feature_vectors
+--                       WHERE user_id = ?;   (indexed: only that user)
+DROP VIEW IF EXISTS user_feature_vectors;
+CREATE VIEW user_feature_vectors(user_id, features) AS
   SELECT u.user_id,
          vec_concat(
            coalesce(a.embedding, vec_zeros((SELECT vec_length(embedding) FROM tracks LIMIT 1))),
@@ -121,5 +125,9 @@ INSERT INTO user_features(user_id, features)
                                WHEN u.age < 35 THEN 2 WHEN u.age < 50 THEN 3
                                ELSE 4 END
   LEFT JOIN feature_country_vectors AS c ON c.country = u.country;
+
+DELETE FROM user_features;
+INSERT INTO user_features(user_id, features)
+  SELECT user_id, features FROM user_feature_vectors;
 
 RELEASE features;
