@@ -228,8 +228,12 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** any number of threads, which keeps results bit-identical across thread
 ** counts (an sgemm's rounding may depend on the shape of the call, not
 ** on who calls it).  OpenBLAS runs on one thread during a pass. */
+#ifndef SPLIT_TILES
 #define SPLIT_TILES 4
-#define COL_ALIGN 16   /* floats: tiles start on cache lines */
+#endif
+#ifndef COL_ALIGN
+#define COL_ALIGN 8    /* floats: 32-byte tile edges; 400 = 2 x 200 */
+#endif
 #define PARAM_ALIGN 64
 
 /* OpenBLAS is held to one thread while our own team works (declared here
@@ -658,36 +662,58 @@ static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb, i
   for (int j = lo; j < hi; j++) gb[j] = (float)acc[j];
 }
 
-/* Output rows [r0, r1): normalisation, loss terms and the gradient with
-** respect to the linear output, into d. */
+/* Output rows i .. i+R-1: normalisation, loss terms and the gradient
+** with respect to the linear output, into d.  Each row is summed in
+** column order as ever; R rows side by side only give the CPU independent
+** sums to overlap. */
+static inline void output_group(MlpTrainer *tr, const Mlp *net, const float *T,
+                                const uint32_t *rows, int B, float *d, int i, const int R) {
+  int dout = net->dims[net->n_layers];
+  float scale = 2.0f / ((float)B * (float)dout);
+  float *y[4], *di[4];
+  const float *t[4];
+  double ss[4], loss[4], dot[4];
+  float invn[4];
+  for (int q = 0; q < R; q++) {
+    y[q] = tr->Y[net->n_layers - 1] + (size_t)(i + q) * dout;
+    di[q] = d + (size_t)(i + q) * dout;
+    t[q] = T + (size_t)rows[i + q] * dout;
+    ss[q] = loss[q] = dot[q] = 0.0;
+  }
+  for (int j = 0; j < dout; j++) {
+    for (int q = 0; q < R; q++) ss[q] += (double)y[q][j] * y[q][j];
+  }
+  for (int q = 0; q < R; q++) {
+    float nrm = (float)sqrt(ss[q]);
+    if (nrm < NORM_FLOOR) nrm = NORM_FLOOR;
+    tr->norm[i + q] = nrm;
+    invn[q] = 1.0f / nrm;
+    for (int j = 0; j < dout; j++) y[q][j] *= invn[q];
+  }
+  for (int j = 0; j < dout; j++) {
+    for (int q = 0; q < R; q++) {
+      float e = y[q][j] - t[q][j];
+      loss[q] += (double)e * e;
+      di[q][j] = scale * e;
+      dot[q] += (double)di[q][j] * y[q][j];
+    }
+  }
+  for (int q = 0; q < R; q++) {
+    tr->row_loss[i + q] = loss[q];
+    /* Through the normalisation: dz = (dy - y (y . dy)) / |z|. */
+    float inv = invn[q], fdot = (float)dot[q];
+    float *restrict dq = di[q];
+    const float *restrict yq = y[q];
+    for (int j = 0; j < dout; j++) dq[j] = (dq[j] - yq[j] * fdot) * inv;
+  }
+}
+
+/* Output rows [r0, r1), see output_group. */
 static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T, const uint32_t *rows,
                         int B, float *d, int r0, int r1) {
-  int dout = net->dims[net->n_layers];
-  float *y = tr->Y[net->n_layers - 1];
-  float scale = 2.0f / ((float)B * (float)dout);
-  for (int i = r0; i < r1; i++) {
-    float *yi = y + (size_t)i * dout;
-    double ss = 0.0;
-    for (int j = 0; j < dout; j++) ss += (double)yi[j] * yi[j];
-    float nrm = (float)sqrt(ss);
-    if (nrm < NORM_FLOOR) nrm = NORM_FLOOR;
-    float invn = 1.0f / nrm;
-    for (int j = 0; j < dout; j++) yi[j] *= invn;
-    tr->norm[i] = nrm;
-    const float *t = T + (size_t)rows[i] * dout;
-    float *di = d + (size_t)i * dout;
-    double loss = 0.0, dot = 0.0;
-    for (int j = 0; j < dout; j++) {
-      float e = yi[j] - t[j];
-      loss += (double)e * e;
-      di[j] = scale * e;
-      dot += (double)di[j] * yi[j];
-    }
-    tr->row_loss[i] = loss;
-    /* Through the normalisation: dz = (dy - y (y . dy)) / |z|. */
-    float inv = 1.0f / nrm, fdot = (float)dot;
-    for (int j = 0; j < dout; j++) di[j] = (di[j] - yi[j] * fdot) * inv;
-  }
+  int i = r0;
+  for (; i + 4 <= r1; i += 4) output_group(tr, net, T, rows, B, d, i, 4);
+  for (; i < r1; i++) output_group(tr, net, T, rows, B, d, i, 1);
 }
 
 /* Adam over parameters [lo, hi): the scalar loop's exact operations, four
