@@ -23,6 +23,7 @@ static const RegisterModule modules[] = {
     sp_register_synth,
     sp_register_features,
     sp_register_scripting,
+    sp_register_top_items,
     sp_register_segments,
     sp_register_topk,
 };

@@ -13,6 +13,7 @@ int sp_register_embedder(sqlite3 *db, char **pzErrMsg);
 int sp_register_synth(sqlite3 *db, char **pzErrMsg);
 int sp_register_features(sqlite3 *db, char **pzErrMsg);
 int sp_register_scripting(sqlite3 *db, char **pzErrMsg);
+int sp_register_top_items(sqlite3 *db, char **pzErrMsg);
 int sp_register_segments(sqlite3 *db, char **pzErrMsg);
 int sp_register_topk(sqlite3 *db, char **pzErrMsg);
 

@@ -23,16 +23,14 @@ DROP TABLE IF EXISTS temp.segment_artists;
 CREATE TEMP TABLE segment_artists(segment_id INTEGER, rank INTEGER, artist_id INTEGER,
                                   PRIMARY KEY (segment_id, rank));
 INSERT INTO segment_artists
-  SELECT segment_id, rank, artist_id
-  FROM (SELECT segment_id, artist_id,
-               row_number() OVER (PARTITION BY segment_id ORDER BY n DESC, artist_id) AS rank
-        FROM (SELECT m.segment_id, t.artist_id, count(DISTINCT m.user_id) AS n
-              FROM segment_members AS m
-              JOIN future_listens AS f USING (user_id)
-              JOIN tracks AS t USING (track_id)
-              WHERE m.segmentation = 'warm_users' AND t.artist_id IS NOT NULL
-              GROUP BY m.segment_id, t.artist_id))
-  WHERE rank <= 5;
+  SELECT s.segment_id, t.key + 1, json_extract(t.value, '$[0]')
+  FROM (SELECT m.segment_id, top_items(m.user_id, tr.artist_id, 5) AS top
+        FROM segment_members AS m
+        JOIN future_listens AS f USING (user_id)
+        JOIN tracks AS tr USING (track_id)
+        WHERE m.segmentation = 'warm_users'
+        GROUP BY m.segment_id) AS s,
+       json_each(s.top) AS t;
 
 INSERT INTO segment_descriptions
   WITH members AS (

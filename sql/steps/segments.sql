@@ -45,16 +45,17 @@ SELECT train_segments(
 DROP TABLE IF EXISTS segment_members;
 CREATE TABLE segment_members(
   segmentation TEXT NOT NULL,
-  user_id      INTEGER NOT NULL,
   segment_id   INTEGER NOT NULL,
-  PRIMARY KEY (segmentation, user_id)
+  user_id      INTEGER NOT NULL,
+  PRIMARY KEY (segmentation, segment_id, user_id)  -- members of a segment in one scan
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX segment_members_by_user ON segment_members(segmentation, user_id);
 
-INSERT INTO segment_members
+INSERT INTO segment_members(segmentation, user_id, segment_id)
   SELECT 'warm_users', user_id, assign_segment('warm_users', embedding)
   FROM users WHERE split = 'warm' AND embedding IS NOT NULL;
 
-INSERT INTO segment_members
+INSERT INTO segment_members(segmentation, user_id, segment_id)
   SELECT 'input_features', u.user_id,
          assign_segment('input_features', vec_normalize(f.features))
   FROM users AS u JOIN user_features AS f USING (user_id)

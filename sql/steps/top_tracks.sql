@@ -16,14 +16,16 @@ CREATE TABLE popular_tracks(
   track_id  INTEGER NOT NULL,
   listeners INTEGER NOT NULL
 );
-INSERT INTO popular_tracks
-  SELECT row_number() OVER (ORDER BY listeners DESC, track_id), track_id, listeners
-  FROM (SELECT f.track_id, count(DISTINCT f.user_id) AS listeners
+-- top_items(user, item, k) counts distinct users per item in one hashed
+-- pass and returns the k best as JSON [[item, users], ...], ties by
+-- smaller id; json_each turns it back into ranked rows.
+INSERT INTO popular_tracks(rank, track_id, listeners)
+  SELECT t.key + 1, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
+  FROM (SELECT top_items(f.user_id, f.track_id,
+                         2 * (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
         FROM future_listens AS f JOIN users AS u USING (user_id)
-        WHERE u.split = 'warm'
-        GROUP BY f.track_id)
-  ORDER BY 1
-  LIMIT 2 * (SELECT value FROM run_settings WHERE name = 'top_k');
+        WHERE u.split = 'warm') AS p,
+       json_each(p.top) AS t;
 
 DROP TABLE IF EXISTS segment_top_tracks;
 CREATE TABLE segment_top_tracks(
@@ -35,17 +37,17 @@ CREATE TABLE segment_top_tracks(
   PRIMARY KEY (segmentation, segment_id, rank)
 ) WITHOUT ROWID;
 
--- Listeners of each track within each segment.
+-- Listeners of each track within each segment (segment_members is keyed
+-- by segment, so the groups come in order with no sort).
 INSERT INTO segment_top_tracks
-  SELECT segmentation, segment_id, rank, track_id, listeners
-  FROM (SELECT segmentation, segment_id, track_id, listeners,
-               row_number() OVER (PARTITION BY segmentation, segment_id
-                                  ORDER BY listeners DESC, track_id) AS rank
-        FROM (SELECT m.segmentation, m.segment_id, f.track_id,
-                     count(DISTINCT f.user_id) AS listeners
-              FROM segment_members AS m JOIN future_listens AS f USING (user_id)
-              GROUP BY m.segmentation, m.segment_id, f.track_id))
-  WHERE rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+  SELECT s.segmentation, s.segment_id, t.key + 1,
+         json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
+  FROM (SELECT m.segmentation, m.segment_id,
+               top_items(f.user_id, f.track_id,
+                         (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
+        FROM segment_members AS m JOIN future_listens AS f USING (user_id)
+        GROUP BY m.segmentation, m.segment_id) AS s,
+       json_each(s.top) AS t;
 
 -- Padding: short segments (also those with no listens at all) continue
 -- with the Popularity list, skipping tracks they already have.

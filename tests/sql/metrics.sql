@@ -44,3 +44,14 @@ SELECT ndcg_at('[1, 2.5]', '[1]', 3);
 SELECT precision_at('[1]', X'01', 3);
 SELECT precision_at('[1]', '[1', 3);
 SELECT recall_at('[1]', '{"a":1}', 3);
+
+-- top_items: item 10 met by users 1, 2 (user 1 twice), item 5 by 2 and 3,
+-- item 7 by user 3 (the NULL user is skipped): ties by smaller id.
+SELECT top_items(u, i, 3) FROM (
+  SELECT 1 AS u, 10 AS i UNION ALL SELECT 1, 10 UNION ALL SELECT 2, 10
+  UNION ALL SELECT 2, 5 UNION ALL SELECT 3, 5 UNION ALL SELECT 3, 7
+  UNION ALL SELECT NULL, 7);
+SELECT top_items(u, i, 1) FROM (SELECT 1 AS u, 10 AS i UNION ALL SELECT 2, 3 UNION ALL SELECT 2, 10);
+SELECT quote(top_items(1, 2, 3)) WHERE 0;
+SELECT top_items('a', 2, 3);
+SELECT top_items(1, 2, 0);
