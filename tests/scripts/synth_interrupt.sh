@@ -3,7 +3,7 @@
 # it was, both when the tables did not exist and when they held a dataset
 # that "replace" would have overwritten.
 set -eu
-LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" /usr/bin/python3 - "$SEMIPERSO_SO" <<'PY'
+LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" /usr/bin/python3 - "$SEMIPERSO_SO" <<'PY'
 import sqlite3, sys, threading
 so = sys.argv[1]
 con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
