@@ -13,6 +13,7 @@
 #                            the database is unchanged by every run
 #   examples/online.py       prints exactly what online.c prints
 # On a small pipeline database built here (tiny settings, seconds).
+# KEEP=1 keeps its temporary directory (printed on failure) for a look.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -22,7 +23,7 @@ dir=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 DB=$dir/music.db
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { echo "FAIL: $*" >&2; [ -z "${KEEP:-}" ] || echo "kept: $dir" >&2; exit 1; }
 # The sqlite3 shell (with the sanitizer runtimes in the sanitizer variant).
 shell() { LD_PRELOAD="$PRELOAD" sqlite3 -batch -bail "$@"; }
 q() { shell -cmd ".load $SO" "$DB" "$@"; }
