@@ -1,8 +1,11 @@
 /*
 ** bench_kmeans.c - k-means at the paper's scale: k = 1000 on 70 000 x 128
 ** (k-means++ and 20 Lloyd iterations), next to this machine's sgemm rate.
-** Arguments: [n d k max_iter normalize]; e.g. 70000 2579 100 20 1 for the
-** input features clustering baseline (L2-normalised rows).
+** Arguments: [n d k max_iter normalize]; e.g. 70000 2579 100 20 2 for the
+** input features clustering baseline.  normalize 1: L2-normalised rows;
+** 2: block-sparse like the input features (d = 128-float blocks, then
+** scalars; each block of a row nonzero with probability 0.35), then
+** L2-normalised.
 */
 #include <cblas.h>
 #include <math.h>
@@ -68,6 +71,13 @@ int main(int argc, char **argv) {
     int c = (int)rng_below(&r, (uint64_t)nc);
     for (int j = 0; j < d; j++) x[i * d + j] = mu[c * d + j] + (float)rng_normal(&r);
   }
+  if (normalize == 2) {
+    int blocks = d / 128;
+    for (int64_t i = 0; i < n; i++)
+      for (int b = 0; b < blocks; b++)
+        if (rng_uniform(&r) >= 0.35)
+          for (int j = 0; j < 128; j++) x[i * d + b * 128 + j] = 0.0f;
+  }
   if (normalize) {
     for (int64_t i = 0; i < n; i++) {
       double s = 0;
@@ -81,8 +91,10 @@ int main(int argc, char **argv) {
   KmeansConfig cfg = {.k = k, .max_iter = iters, .seed = 0, .progress = progress};
   KmeansResult res;
   printf("kmeans: n=%lld d=%d k=%d max_iter=%d%s\n", (long long)n, d, k, iters,
-         normalize ? " (rows L2-normalised)" : "");
+         normalize == 2 ? " (block-sparse rows, L2-normalised)"
+         : normalize ? " (rows L2-normalised)" : "");
   t_start = t_last = now();
+  printf("  (iteration 0 includes k-means++)\n");
   int rc = kmeans_fit(x, n, d, &cfg, cent, NULL, sizes, &res);
   double total = now() - t_start;
   if (rc != KMEANS_OK) return 1;

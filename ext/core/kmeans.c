@@ -11,7 +11,18 @@
 /* Scratch of one block of distances: 1 Mi floats (4 MiB). */
 #define KMEANS_BLOCK_FLOATS ((int64_t)1 << 20)
 
-double kmeans_sqdist(const float *a, const float *b, int d) {
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define KM_X86 1
+/* Runtime dispatch; GCC and Clang initialise the CPU model at load. */
+#define KM_AVX2() __builtin_cpu_supports("avx2")
+#define KM_FMA() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#else
+#define KM_AVX2() 0
+#define KM_FMA() 0
+#endif
+
+static double sqdist_scalar(const float *a, const float *b, int d) {
   /* Four partial sums, always combined the same way: a fixed function of
   ** its inputs, and not bound by the latency of one chain of additions. */
   double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
@@ -33,6 +44,36 @@ double kmeans_sqdist(const float *a, const float *b, int d) {
   return (s0 + s1) + (s2 + s3);
 }
 
+#ifdef KM_X86
+/* The same operations as sqdist_scalar, lane l of the vector being s_l:
+** subtract, square, add, each rounded as in the scalar code (no FMA in
+** this target), so the two give the same double bit for bit. */
+__attribute__((target("avx2"))) static double sqdist_avx2(const float *a, const float *b,
+                                                          int d) {
+  __m256d s = _mm256_setzero_pd();
+  int j = 0;
+  for (; j + 4 <= d; j += 4) {
+    __m256d t = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + j)),
+                              _mm256_cvtps_pd(_mm_loadu_ps(b + j)));
+    s = _mm256_add_pd(s, _mm256_mul_pd(t, t));
+  }
+  double l[4];
+  _mm256_storeu_pd(l, s);
+  for (; j < d; j++) {
+    double t = (double)a[j] - (double)b[j];
+    l[0] += t * t;
+  }
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+#endif
+
+double kmeans_sqdist(const float *a, const float *b, int d) {
+#ifdef KM_X86
+  if (KM_AVX2()) return sqdist_avx2(a, b, d);
+#endif
+  return sqdist_scalar(a, b, d);
+}
+
 static double sqnorm(const float *a, int d) {
   double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
   int j = 0;
@@ -46,17 +87,128 @@ static double sqnorm(const float *a, int d) {
   return (s0 + s1) + (s2 + s3);
 }
 
+static int count_nonzero(const float *a, int d) {
+  int m = 0;
+  for (int j = 0; j < d; j++) m += a[j] != 0.0f;
+  return m;
+}
+
 void kmeans_centroid_norms(const float *c, int k, int d, float *cnorm) {
   for (int j = 0; j < k; j++) cnorm[j] = (float)sqnorm(c + (int64_t)j * d, d);
 }
 
-/* Decides one row from g[j] = -2 x.c_j (sgemm): the float distances
-** less |x|^2 are f_j = g[j] + cnorm[j], each within tol / 2 of the exact
-** value, so every centroid within tol of the float best is a candidate and
-** the candidates are decided in double. */
-static int32_t decide_row(const float *x, const float *g, const float *cnorm,
-                          const float *c, int k, int d, float tol,
+/* Rows are often block-sparse.  A chunk is KM_CHUNK floats; the chunks of
+** a row holding a nonzero are listed once, and dot products run over them
+** only (a zero x_j adds an exact zero to any sum, so nothing is lost). */
+#define KM_CHUNK 16
+
+static int nonzero_chunks(const float *x, int d, int *chunks) {
+  int nc = 0;
+  for (int s = 0; s < d; s += KM_CHUNK) {
+    int e = s + KM_CHUNK < d ? s + KM_CHUNK : d, nz = 0;
+    for (int j = s; j < e; j++) nz |= x[j] != 0.0f;
+    if (nz) chunks[nc++] = s;
+  }
+  return nc;
+}
+
+/* x.c in double over the listed chunks.  The products of two floats are
+** exact in double; the sums are in no particular order, which the bound
+** (d + 1) 2^-53 sum |x_j c_j| of decide_row allows. */
+static double dot_chunks_scalar(const float *x, const float *c, int d, const int *chunks,
+                                int nc) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  for (int q = 0; q < nc; q++) {
+    int j = chunks[q], e = j + KM_CHUNK < d ? j + KM_CHUNK : d;
+    for (; j + 4 <= e; j += 4) {
+      s0 += (double)x[j] * (double)c[j];
+      s1 += (double)x[j + 1] * (double)c[j + 1];
+      s2 += (double)x[j + 2] * (double)c[j + 2];
+      s3 += (double)x[j + 3] * (double)c[j + 3];
+    }
+    for (; j < e; j++) s0 += (double)x[j] * (double)c[j];
+  }
+  return (s0 + s1) + (s2 + s3);
+}
+
+#ifdef KM_X86
+__attribute__((target("avx2,fma"))) static double dot_chunks_fma(const float *x,
+                                                                 const float *c, int d,
+                                                                 const int *chunks,
+                                                                 int nc) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  double tail = 0.0;
+  for (int q = 0; q < nc; q++) {
+    int j = chunks[q];
+    if (j + KM_CHUNK <= d) {
+      s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j)),
+                           _mm256_cvtps_pd(_mm_loadu_ps(c + j)), s0);
+      s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j + 4)),
+                           _mm256_cvtps_pd(_mm_loadu_ps(c + j + 4)), s1);
+      s2 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j + 8)),
+                           _mm256_cvtps_pd(_mm_loadu_ps(c + j + 8)), s2);
+      s3 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j + 12)),
+                           _mm256_cvtps_pd(_mm_loadu_ps(c + j + 12)), s3);
+    } else {
+      for (; j < d; j++) tail += (double)x[j] * (double)c[j];
+    }
+  }
+  double l[4];
+  _mm256_storeu_pd(l, _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
+  return ((l[0] + l[1]) + (l[2] + l[3])) + tail;
+}
+#endif
+
+static double dot_chunks(const float *x, const float *c, int d, const int *chunks, int nc) {
+#ifdef KM_X86
+  if (KM_FMA()) return dot_chunks_fma(x, c, d, chunks, nc);
+#endif
+  return dot_chunks_scalar(x, c, d, chunks, nc);
+}
+
+#define KM_U 5.9604644775390625e-08  /* 2^-24, float unit roundoff */
+#define KM_U53 1.1102230246251565e-16 /* 2^-53 */
+
+/* Per-call state of the assignment: the centroids and the scratch of one
+** row's decision. */
+typedef struct {
+  const float *c, *cnorm;
+  int k, d;
+  double cmax;   /* max |c_j|, rounded up */
+  double *cn2;   /* |c_j|^2 in double, computed when first needed (NAN) */
+  int32_t *cand; /* k */
+  double *ecand; /* k */
+  int *chunks;   /* d / KM_CHUNK + 1 */
+} Decider;
+
+/* Decides one row x (|x| <= xn, m nonzero floats) from g[j] = -2 x.c_j
+** (sgemm).  Let e_j = |c_j|^2 - 2 x.c_j exactly, and D_j the canonical
+** kmeans_sqdist(x, c_j), |D_j - (e_j + |x|^2)| <= delta = (d+4) 2^-53
+** (|x| + |c_j|)^2.
+**
+** 1. f_j = g[j] + cnorm[j] in float.  sgemm sums the products of x.c_j in
+**    some order; whatever the order (blocking, FMA, threads), a product
+**    with x_i = 0 is an exact zero and adding it rounds nothing, so only m
+**    terms carry rounding: |g[j] + 2 x.c_j| <= 2 gamma_m sum|x_i c_ji| <=
+**    2 gamma_m |x||c_j| (gamma_m = m u / (1 - m u), u = 2^-24).  cnorm
+**    adds u |c_j|^2 (+ its double sum's error), the float addition
+**    u |f_j|.  So |f_j - e_j| <= E.  If j* is the canonical argmin (D
+**    smallest, then id) and b the float best, f_j* <= e_j* + E <=
+**    e_b + 2 delta + E <= f_b + 2 E + 2 delta: every centroid with f_j
+**    within tol1 = 2 E + 2 delta of the best is a candidate, j* among them.
+** 2. With two or more candidates: e'_j = |c_j|^2 - 2 x.c_j in double over
+**    the nonzero chunks of x, |e'_j - e_j| <= E2 = (d+4) 2^-53
+**    (|x| + |c_j|)^2; by the same argument j* is within tol2 = 2 E2 +
+**    2 delta of the best e'.
+** 3. The survivors of 2 (nearly always one) are decided by D_j, ties to
+**    the smaller id; D of the winner is computed only when dist wants it.
+** Each bound is taken with a relative margin that covers the roundings of
+** the bound itself and of the comparisons. */
+static int32_t decide_row(Decider *z, const float *x, const float *g, double xn, int m,
                           double *dist) {
+  const float *cnorm = z->cnorm;
+  const float *c = z->c;
+  int k = z->k, d = z->d;
   float lane[16];
   int j = 0;
   for (int l = 0; l < 16; l++) lane[l] = INFINITY;
@@ -72,162 +224,246 @@ static int32_t decide_row(const float *x, const float *g, const float *cnorm,
     float f = g[j] + cnorm[j];
     best = f < best ? f : best;
   }
-  float lim = best + tol;
+  double cm = z->cmax, s2 = (xn + cm) * (xn + cm);
+  double delta = (d + 4) * KM_U53 * s2;
+  double mu = (double)m * KM_U;
+  double gm = mu < 0.5 ? mu / (1.0 - mu) : INFINITY;
+  double e1 = 2.0 * (gm + KM_U) * xn * cm + 2.0 * KM_U * cm * cm + delta;
+  double tol1 = (2.0 * e1 + 2.0 * delta) * (1.0 + 1e-5) + (d + 8) * 1e-44;
+  double lim = (double)best + tol1;
+  int32_t *cand = z->cand;
+  int nc = 0;
+  for (j = 0; j < k; j++)
+    if ((double)(g[j] + cnorm[j]) <= lim) cand[nc++] = j;
+  if (nc == 0) { /* unreachable with finite input; stay defined anyway */
+    if (dist) *dist = kmeans_sqdist(x, c, d);
+    return 0;
+  }
+  if (nc > 1) {
+    int nch = nonzero_chunks(x, d, z->chunks);
+    double emin = INFINITY;
+    for (int q = 0; q < nc; q++) {
+      int32_t cj = cand[q];
+      const float *cr = c + (int64_t)cj * d;
+      if (isnan(z->cn2[cj])) z->cn2[cj] = sqnorm(cr, d);
+      double e = z->cn2[cj] - 2.0 * dot_chunks(x, cr, d, z->chunks, nch);
+      z->ecand[q] = e;
+      emin = e < emin ? e : emin;
+    }
+    double lim2 = emin + (4.0 * delta) * (1.0 + 1e-3);
+    int n2 = 0;
+    for (int q = 0; q < nc; q++)
+      if (z->ecand[q] <= lim2) cand[n2++] = cand[q];
+    nc = n2 > 0 ? n2 : nc; /* n2 = 0 only with NaN; then decide all */
+  }
+  if (nc == 1 && dist == NULL) return cand[0];
   int32_t arg = -1;
   double argd = 0.0;
-  for (j = 0; j < k; j++) {
-    if (g[j] + cnorm[j] <= lim) {
-      double e = kmeans_sqdist(x, c + (int64_t)j * d, d);
-      if (arg < 0 || e < argd) {
-        arg = j;
-        argd = e;
-      }
+  for (int q = 0; q < nc; q++) {
+    double e = kmeans_sqdist(x, c + (int64_t)cand[q] * d, d);
+    if (arg < 0 || e < argd) {
+      arg = cand[q];
+      argd = e;
     }
-  }
-  if (arg < 0) { /* unreachable with finite input; stay defined anyway */
-    arg = 0;
-    argd = kmeans_sqdist(x, c, d);
   }
   if (dist) *dist = argd;
   return arg;
 }
 
-/* xnorm (optional): |x_i| of each row, if the caller has them. */
-static int assign_blocked(const float *x, const float *xnorm, int64_t n, int d,
-                          const float *c, const float *cnorm, int k,
+/* xnorm and nnz (both optional): |x_i| (rounded up) and the number of
+** nonzero floats of each row, if the caller has them. */
+static int assign_blocked(const float *x, const float *xnorm, const int32_t *nnz,
+                          int64_t n, int d, const float *c, const float *cnorm, int k,
                           int32_t *labels, double *dist, const KmeansConfig *cfg) {
   int64_t b = KMEANS_BLOCK_FLOATS / k;
   if (b < 1) b = 1;
   if (b > n) b = n;
+  Decider z = {.c = c, .cnorm = cnorm, .k = k, .d = d};
   float *g = malloc((size_t)b * (size_t)k * sizeof(float));
-  if (g == NULL) return KMEANS_NOMEM;
+  z.cn2 = malloc((size_t)k * sizeof(double));
+  z.cand = malloc((size_t)k * sizeof(int32_t));
+  z.ecand = malloc((size_t)k * sizeof(double));
+  z.chunks = malloc(((size_t)d / KM_CHUNK + 1) * sizeof(int));
+  int rc = KMEANS_NOMEM;
+  if (!g || !z.cn2 || !z.cand || !z.ecand || !z.chunks) goto done;
   float cmax = 0.0f;
-  for (int j = 0; j < k; j++) cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
-  cmax = sqrtf(cmax);
-  /* sgemm and the two additions after it: |error| <= (d + 3) u (|x| + |c|)^2
-  ** for any summation order; tol is twice that, with room. */
-  double rel = 2.0 * (d + 4) / 16777216.0 * 1.0001;
+  for (int j = 0; j < k; j++) {
+    cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
+    z.cn2[j] = NAN;
+  }
+  z.cmax = sqrt((double)cmax) * (1.0 + 1e-6);
   for (int64_t r0 = 0; r0 < n; r0 += b) {
     int64_t nb = n - r0 < b ? n - r0 : b;
     if (cfg && cfg->should_stop && cfg->should_stop(cfg->arg)) {
-      free(g);
-      return KMEANS_ABORTED;
+      rc = KMEANS_ABORTED;
+      goto done;
     }
     const float *xb = x + r0 * d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, k, d, -2.0f,
                 xb, d, c, d, 0.0f, g, k);
     for (int64_t r = 0; r < nb; r++) {
       const float *xr = xb + r * d;
-      double s = (xnorm ? (double)xnorm[r0 + r] : sqrt(sqnorm(xr, d))) + cmax;
-      float tol = (float)(rel * s * s) + 1e-30f;
-      labels[r0 + r] = decide_row(xr, g + r * k, cnorm, c, k, d, tol,
-                                  dist ? dist + r0 + r : NULL);
+      double xn = xnorm ? (double)xnorm[r0 + r] : sqrt(sqnorm(xr, d)) * (1.0 + 1e-12);
+      int m = nnz ? nnz[r0 + r] : count_nonzero(xr, d);
+      labels[r0 + r] = decide_row(&z, xr, g + r * k, xn, m, dist ? dist + r0 + r : NULL);
     }
   }
+  rc = KMEANS_OK;
+done:
   free(g);
-  return KMEANS_OK;
+  free(z.cn2);
+  free(z.cand);
+  free(z.ecand);
+  free(z.chunks);
+  return rc;
 }
 
 int kmeans_assign(const float *x, int64_t n, int d, const float *c,
                   const float *cnorm, int k, int32_t *labels, double *dist) {
   if (n <= 0) return KMEANS_OK;
-  return assign_blocked(x, NULL, n, d, c, cnorm, k, labels, dist, NULL);
+  return assign_blocked(x, NULL, NULL, n, d, c, cnorm, k, labels, dist, NULL);
 }
 
-/* k-means++.  Each point keeps its nearest centre so far (near) and the
-** squared distance to it (d2).  A new centre c cannot come closer to x than
-** x's current centre a when |c - a|^2 >= 4 d2(x) (triangle inequality), so
-** only the other points are measured: exactly, one by one, when they are
-** few; with one sgemv over all rows when they are many. */
-static int init_plus_plus(const float *x, int64_t n, int d,
+/* k-means++ (one candidate per step), with the distances to new centres
+** applied in batches.  d2[i] holds the squared distance from x_i to its
+** nearest applied centre; the centres chosen since (pending, at most
+** KM_PENDING) are applied all at once by one sgemm over the rows, so the
+** rows are read once per batch rather than once per centre.  Meanwhile a
+** draw proposes x_i with probability d2[i] / total (binary search in the
+** prefix sums) and accepts it with probability d2'(i) / d2[i], d2'(i) being
+** the distance to the nearest of the applied and pending centres (exact,
+** against the pending ones): rejection sampling, so every accepted point
+** has probability exactly proportional to d2', as plain k-means++ wants.
+** A batch is applied early when its proposals grow costly. */
+#define KM_PENDING 48
+
+typedef struct {
+  const float *x;
+  int64_t n;
+  int d;
+  const float *xn2; /* |x_i|^2 */
+  double *d2, *cum;
+  float *dots; /* rows_per_block x KM_PENDING */
+  int64_t rows_per_block;
+} PlusPlus;
+
+/* Applies centres c[0 .. np-1] (rows rows[0 .. np-1] of x) to d2 and
+** rebuilds the prefix sums; returns the total. */
+static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, int np) {
+  int d = pp->d;
+  float cn[KM_PENDING];
+  for (int p = 0; p < np; p++) cn[p] = (float)sqnorm(c + (int64_t)p * d, d);
+  for (int64_t r0 = 0; r0 < pp->n; r0 += pp->rows_per_block) {
+    int64_t nb = pp->n - r0 < pp->rows_per_block ? pp->n - r0 : pp->rows_per_block;
+    const float *xb = pp->x + r0 * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, np, d, 1.0f, xb, d,
+                c, d, 0.0f, pp->dots, np);
+    for (int64_t r = 0; r < nb; r++) {
+      int64_t i = r0 + r;
+      double best = pp->d2[i];
+      /* Float distances are off by about d 2^-24 (|x|^2 + |c|^2) at most;
+      ** below that the exact one is taken, so coincident points get 0. */
+      float xn = pp->xn2[i];
+      for (int p = 0; p < np; p++) {
+        float e = xn + cn[p] - 2.0f * pp->dots[r * np + p];
+        double ed = e;
+        if (ed <= 4.0 * (d + 4) * KM_U * ((double)xn + cn[p]))
+          ed = kmeans_sqdist(xb + r * d, c + (int64_t)p * d, d);
+        if (ed < best) best = ed;
+      }
+      pp->d2[i] = best;
+    }
+  }
+  for (int p = 0; p < np; p++) pp->d2[rows[p]] = 0.0;
+  double total = 0.0;
+  for (int64_t i = 0; i < pp->n; i++) {
+    total += pp->d2[i];
+    pp->cum[i] = total;
+  }
+  return total;
+}
+
+/* The first i with cum[i] > t; when rounding put t at the very end, the
+** last point of positive weight. */
+static int64_t search_cum(const double *cum, int64_t n, double t) {
+  int end = !(t < cum[n - 1]);
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (end ? cum[mid] >= cum[n - 1] : cum[mid] > t)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
+static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
                           const KmeansConfig *cfg, float *centroids) {
   int k = cfg->k;
-  float *xn = malloc((size_t)n * sizeof(float));
-  float *dots = malloc((size_t)n * sizeof(float));
-  double *d2 = malloc((size_t)n * sizeof(double));
-  int32_t *near = malloc((size_t)n * sizeof(int32_t));
-  int64_t *cand = malloc((size_t)n * sizeof(int64_t));
-  double *cc = malloc((size_t)k * sizeof(double));
+  PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2};
+  pp.rows_per_block = KMEANS_BLOCK_FLOATS / KM_PENDING;
+  if (pp.rows_per_block > n) pp.rows_per_block = n;
+  pp.d2 = malloc((size_t)n * sizeof(double));
+  pp.cum = malloc((size_t)n * sizeof(double));
+  pp.dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+  int64_t *rows = malloc((size_t)k * sizeof(int64_t));
   int rc = KMEANS_OK;
-  if (!xn || !dots || !d2 || !near || !cand || !cc) {
+  if (!pp.d2 || !pp.cum || !pp.dots || !rows) {
     rc = KMEANS_NOMEM;
     goto done;
   }
+  for (int64_t i = 0; i < n; i++) pp.d2[i] = INFINITY;
   Rng rng;
   rng_seed(&rng, cfg->seed, KMEANS_RNG_STREAM);
-  for (int64_t i = 0; i < n; i++) xn[i] = (float)sqnorm(x + i * d, d);
   int64_t pick = (int64_t)rng_below(&rng, (uint64_t)n);
+  int first = 0;        /* centres first .. j-1 are pending */
+  double total = 0.0;   /* of d2, over the applied centres */
+  int64_t effort = 0;   /* pending distances computed since the last apply */
   for (int j = 0; j < k; j++) {
-    const float *cj = x + pick * d;
-    memcpy(centroids + (int64_t)j * d, cj, (size_t)d * sizeof(float));
+    memcpy(centroids + (int64_t)j * d, x + pick * d, (size_t)d * sizeof(float));
+    rows[j] = pick;
     if (j + 1 == k) break;
     if ((j & 7) == 0 && cfg->should_stop && cfg->should_stop(cfg->arg)) {
       rc = KMEANS_ABORTED;
       break;
     }
-    double total = 0.0;
-    if (j == 0) {
-      for (int64_t i = 0; i < n; i++) {
-        d2[i] = i == pick ? 0.0 : kmeans_sqdist(x + i * d, cj, d);
-        near[i] = 0;
-        total += d2[i];
+    for (;;) {
+      int np = j + 1 - first;
+      if (np > 0 && (j == 0 || np == KM_PENDING || effort > n / 16 + 64 || total <= 0.0)) {
+        total = apply_centres(&pp, centroids + (int64_t)first * d, rows + first, np);
+        first = j + 1;
+        np = 0;
+        effort = 0;
       }
-    } else {
-      for (int a = 0; a < j; a++) cc[a] = kmeans_sqdist(centroids + (int64_t)a * d, cj, d);
-      int64_t nc = 0;
-      for (int64_t i = 0; i < n; i++)
-        if (cc[near[i]] < 4.0 * d2[i]) cand[nc++] = i;
-      if (nc > n / 8) {
-        float cn = xn[pick];
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, d, 1.0f, x, d, cj, 1,
-                    0.0f, dots, 1);
-        for (int64_t c = 0; c < nc; c++) {
-          int64_t i = cand[c];
-          double e = i == pick ? 0.0 : (double)(xn[i] + cn - 2.0f * dots[i]);
-          if (e < 0.0) e = 0.0;
-          if (e < d2[i]) {
-            d2[i] = e;
-            near[i] = j;
-          }
-        }
-      } else {
-        for (int64_t c = 0; c < nc; c++) {
-          int64_t i = cand[c];
-          double e = i == pick ? 0.0 : kmeans_sqdist(x + i * d, cj, d);
-          if (e < d2[i]) {
-            d2[i] = e;
-            near[i] = j;
-          }
-        }
+      if (total <= 0.0) {
+        /* Every point sits on a centre (fewer distinct points than k). */
+        pick = (int64_t)rng_below(&rng, (uint64_t)n);
+        break;
       }
-      for (int64_t i = 0; i < n; i++) total += d2[i];
-    }
-    if (total > 0.0) {
-      double target = rng_uniform(&rng) * total, acc = 0.0;
-      int64_t last = -1;
-      pick = -1;
-      for (int64_t i = 0; i < n; i++) {
-        if (d2[i] <= 0.0) continue;
-        last = i;
-        acc += d2[i];
-        if (acc > target) {
-          pick = i;
-          break;
-        }
+      int64_t i = search_cum(pp.cum, n, rng_uniform(&rng) * total);
+      if (np == 0) {
+        pick = i;
+        break;
       }
-      if (pick < 0) pick = last; /* rounding at the very end */
-    } else {
-      /* Every point sits on a centre (fewer distinct points than k). */
-      pick = (int64_t)rng_below(&rng, (uint64_t)n);
+      double w = pp.d2[i], e = w;
+      const float *xi = x + i * d;
+      for (int p = first; p <= j && e > 0.0; p++) {
+        double t = rows[p] == i ? 0.0 : kmeans_sqdist(xi, centroids + (int64_t)p * d, d);
+        e = t < e ? t : e;
+      }
+      effort += np;
+      if (rng_uniform(&rng) * w < e) {
+        pick = i;
+        break;
+      }
     }
   }
 done:
-  free(xn);
-  free(dots);
-  free(d2);
-  free(near);
-  free(cand);
-  free(cc);
+  free(pp.d2);
+  free(pp.cum);
+  free(pp.dots);
+  free(rows);
   return rc;
 }
 
@@ -288,15 +524,22 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
   float *cnorm = malloc((size_t)k * sizeof *cnorm);
   int64_t *counts = malloc((size_t)k * sizeof *counts);
   float *xnorm = malloc((size_t)n * sizeof *xnorm);
+  float *xn2 = malloc((size_t)n * sizeof *xn2);
+  int32_t *nnz = malloc((size_t)n * sizeof *nnz);
   int rc = KMEANS_NOMEM;
-  if (!lab || !prev || !dist || !cnorm || !counts || !xnorm) goto done;
-  /* Rounded up a little: it only widens the shortlist tolerance. */
-  for (int64_t i = 0; i < n; i++) xnorm[i] = (float)(sqrt(sqnorm(x + i * d, d)) * (1 + 1e-6));
+  if (!lab || !prev || !dist || !cnorm || !counts || !xnorm || !xn2 || !nnz) goto done;
+  for (int64_t i = 0; i < n; i++) {
+    double q = sqnorm(x + i * d, d);
+    xn2[i] = (float)q;
+    /* Rounded up a little: it only widens the shortlist tolerance. */
+    xnorm[i] = (float)(sqrt(q) * (1 + 1e-6));
+    nnz[i] = count_nonzero(x + i * d, d);
+  }
 
-  rc = init_plus_plus(x, n, d, cfg, centroids);
+  rc = init_plus_plus(x, n, d, xn2, cfg, centroids);
   if (rc != KMEANS_OK) goto done;
   kmeans_centroid_norms(centroids, k, d, cnorm);
-  rc = assign_blocked(x, xnorm, n, d, centroids, cnorm, k, lab, dist, cfg);
+  rc = assign_blocked(x, xnorm, nnz, n, d, centroids, cnorm, k, lab, dist, cfg);
   if (rc != KMEANS_OK) goto done;
   double inertia = 0.0;
   for (int64_t i = 0; i < n; i++) inertia += dist[i];
@@ -312,7 +555,7 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
     int32_t *t = prev;
     prev = lab;
     lab = t;
-    rc = assign_blocked(x, xnorm, n, d, centroids, cnorm, k, lab, dist, cfg);
+    rc = assign_blocked(x, xnorm, nnz, n, d, centroids, cnorm, k, lab, dist, cfg);
     if (rc != KMEANS_OK) goto done;
     int64_t changed = 0;
     inertia = 0.0;
@@ -342,5 +585,7 @@ done:
   free(cnorm);
   free(counts);
   free(xnorm);
+  free(xn2);
+  free(nnz);
   return rc;
 }

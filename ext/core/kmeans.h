@@ -15,14 +15,20 @@
 ** - The assignment is canonical: a point goes to the centroid at the
 **   smallest squared distance sum_j (x_j - c_j)^2 evaluated in double
 **   (kmeans_sqdist), ties by smaller centroid id.  sgemm only shortlists the
-**   centroids within its rounding bound of the best, and the shortlist is
-**   decided exactly.  So kmeans_assign() on one point gives the same id
-**   as the fit gave it, whatever the block, batch or BLAS kernel.
+**   centroids within its rigorous rounding bound of the best (from the
+**   row's norm and number of nonzeros and the largest centroid norm), a
+**   shortlist of several is narrowed by double dot products within their
+**   own bound, and what remains is decided exactly.  So kmeans_assign() on
+**   one point gives the same id as the fit gave it, whatever the block,
+**   batch or BLAS kernel.
 ** - Inertia is the sum of those exact distances, accumulated in double.
-** - k-means++ prunes with the triangle inequality: a point is measured
-**   against a new centre only when that centre can be nearer than its
-**   current one (exactly when few points are, by one sgemv when many).
-** - Deterministic for a given seed and OPENBLAS_NUM_THREADS (sgemv's float
+** - k-means++ applies new centres to the points' distances in batches (one
+**   sgemm over the rows per batch); draws in between propose a point by the
+**   batch's distances and accept it by rejection with its exact distance to
+**   the centres not yet applied, so each centre is still drawn with
+**   probability proportional to the squared distance to the nearest centre
+**   so far.
+** - Deterministic for a given seed and OPENBLAS_NUM_THREADS (sgemm's float
 **   distances can steer a k-means++ draw).
 */
 #ifndef SEMIPERSO_KMEANS_H
