@@ -4,6 +4,8 @@
 #   make test     unit + SQL + example tests, then again under ASan/UBSan
 #   make demo     the whole pipeline on a small synthetic dataset
 #   make bench    the pipeline at the paper's scale, timed per stage
+#   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
+#   make memcheck the SQL golden tests under valgrind memcheck
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -16,7 +18,7 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench clean deps
+.PHONY: all test test-plain test-sanitize demo bench clean deps fuzz memcheck
 
 all: semiperso.so
 
@@ -64,6 +66,25 @@ bench: semiperso.so build/sgemm_rate
 build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -o $@ $< $(SP_CFLAGS) $(SP_LIBS)
+
+# libFuzzer harness: the extension compiled in (SQLITE_CORE) against the
+# system libsqlite3.  New inputs go to build/fuzz/corpus; the checked-in
+# seeds in tests/fuzz/corpus are only read.
+FUZZ_SECONDS ?= 600
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -DSQLITE_CORE
+FUZZ_RUN_FLAGS = -dict=tests/fuzz/sql.dict -timeout=20 -rss_limit_mb=4096 -max_len=4096
+
+build/fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(SRC) $(HDR) | .deps-ok
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(SP_CFLAGS) -o $@ tests/fuzz/fuzz_sql.c $(SRC) -lsqlite3 $(SP_LIBS)
+
+fuzz: build/fuzz/fuzz_sql
+	@mkdir -p build/fuzz/corpus build/fuzz/artifacts
+	OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+	  build/fuzz/fuzz_sql $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	  -artifact_prefix=build/fuzz/artifacts/ build/fuzz/corpus tests/fuzz/corpus
 
 clean:
 	rm -rf semiperso.so build .deps-ok

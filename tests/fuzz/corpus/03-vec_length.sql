@@ -1,0 +1,1 @@
+SELECT vec_length('[1,2,3]'), vec_length(embedding) FROM tracks;

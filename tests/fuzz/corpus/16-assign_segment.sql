@@ -1,0 +1,1 @@
+SELECT assign_segment('s', embedding) FROM tracks;

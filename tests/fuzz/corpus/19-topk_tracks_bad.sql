@@ -1,0 +1,1 @@
+SELECT * FROM topk_tracks(embed_user('m', '[1,2,3,4]'), 3, 'tracks'); SELECT * FROM topk_tracks('[1]', 3); SELECT * FROM topk_tracks('[1,0,0,0]', 0); SELECT * FROM topk_tracks('[1,0,0,0]', 2, 'nope');

@@ -1,0 +1,1 @@
+SELECT * FROM topk_tracks_batch('SELECT track_id, embedding FROM tracks', 3);

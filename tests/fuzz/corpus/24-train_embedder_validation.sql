@@ -1,0 +1,1 @@
+SELECT train_embedder('m4', 'SELECT embedding, embedding FROM tracks', '{"hidden": [2], "epochs": 1, "quiet": true, "validation": "SELECT embedding, json_array(track_id) FROM tracks", "validation_k": 3, "validation_every": 1}');

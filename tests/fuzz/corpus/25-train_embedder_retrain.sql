@@ -1,0 +1,1 @@
+SELECT train_embedder('m', 'SELECT embedding, embedding FROM tracks', '{"hidden": [4], "epochs": 1, "quiet": true, "sparse_input": false, "weight_decay": 0.1, "seed": -5}'); SELECT vec_to_json(embed_user('m', embedding)) FROM tracks LIMIT 2;

@@ -1,0 +1,1 @@
+SELECT train_segments('s3', 'SELECT embedding FROM tracks', '{"k": 21, "quiet": true}'); SELECT train_segments('s4', 'SELECT 1', '[]'); SELECT train_segments('s5', 'SELECT embedding FROM tracks', '{"k": 1099511627776}');

@@ -1,0 +1,1 @@
+CREATE VIEW v AS SELECT train_segments('x', 'SELECT embedding FROM tracks'); SELECT * FROM v;
