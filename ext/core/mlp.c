@@ -228,12 +228,8 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** any number of threads, which keeps results bit-identical across thread
 ** counts (an sgemm's rounding may depend on the shape of the call, not
 ** on who calls it).  OpenBLAS runs on one thread during a pass. */
-#ifndef SPLIT_TILES
-#define SPLIT_TILES 4
-#endif
-#ifndef COL_ALIGN
-#define COL_ALIGN 8    /* floats: 32-byte tile edges; 400 = 2 x 200 */
-#endif
+#define SPLIT_TILES 4  /* results depend on it: keep it fixed */
+#define COL_ALIGN 8    /* floats: 32-byte tile edges */
 #define PARAM_ALIGN 64
 
 /* OpenBLAS is held to one thread while our own team works (declared here
@@ -452,12 +448,14 @@ static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const
   sg->count = count;
 }
 
-/* Start column of tile t (0..SPLIT_TILES) of a width w: whole multiples
-** of COL_ALIGN, the last tile taking the remainder. */
+/* Start column of tile t (0..SPLIT_TILES) of a width w: the multiple of
+** COL_ALIGN nearest to w t / SPLIT_TILES, so tiles (and the halves two
+** threads get) are as even as the alignment allows. */
 static int tile_edge(int w, int t) {
-  size_t lo, hi;
-  team_share((size_t)w, COL_ALIGN, t < SPLIT_TILES ? t : SPLIT_TILES - 1, SPLIT_TILES, &lo, &hi);
-  return (int)(t < SPLIT_TILES ? lo : hi);
+  if (t >= SPLIT_TILES) return w;
+  int64_t unit = (int64_t)SPLIT_TILES * COL_ALIGN;
+  int64_t e = ((int64_t)w * t + unit / 2) / unit * COL_ALIGN;
+  return e < w ? (int)e : w;
 }
 
 /* A member's run of tiles [t0, t1) of width w, and their columns. */
