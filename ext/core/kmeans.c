@@ -166,6 +166,69 @@ static double dot_chunks(const float *x, const float *c, int d, const int *chunk
   return dot_chunks_scalar(x, c, d, chunks, nc);
 }
 
+/* Block-sparse rows.  When most KM_BLOCK-wide column blocks of the rows
+** are all zero (the input features: 128-float blocks, many empty per
+** row), x.c is summed block by block over the rows' nonzero blocks only:
+** one sgemm per column block on the rows gathered, added up in g.  Each
+** g[i][j] is still a sum of the products x_ij c_j in some order, the
+** skipped ones exact zeros, so the rounding bound of decide_row holds. */
+#define KM_BLOCK 128
+
+typedef struct {
+  int nbk;             /* column blocks; 0: dense rows, one sgemm */
+  const uint8_t *mask; /* n x nbk: block b of row i holds a nonzero */
+  float *buf;          /* rows x KM_BLOCK, gathered rows */
+  float *tmp;          /* rows x k, one block's product */
+  int32_t *idx;        /* rows */
+} Product;
+
+static int product_init(Product *pr, const uint8_t *mask, int d, int64_t rows, int k) {
+  memset(pr, 0, sizeof *pr);
+  if (mask == NULL) return KMEANS_OK;
+  pr->nbk = (d + KM_BLOCK - 1) / KM_BLOCK;
+  pr->mask = mask;
+  pr->buf = malloc((size_t)rows * KM_BLOCK * sizeof(float));
+  pr->tmp = malloc((size_t)rows * (size_t)k * sizeof(float));
+  pr->idx = malloc((size_t)rows * sizeof(int32_t));
+  return pr->buf && pr->tmp && pr->idx ? KMEANS_OK : KMEANS_NOMEM;
+}
+
+static void product_free(Product *pr) {
+  free(pr->buf);
+  free(pr->tmp);
+  free(pr->idx);
+}
+
+/* g (nb x k) = alpha x[r0 .. r0+nb) c^T. */
+static void product_rows(const Product *pr, const float *x, int64_t r0, int64_t nb, int d,
+                         const float *c, int k, float alpha, float *g) {
+  const float *xb = x + r0 * d;
+  if (pr->nbk == 0) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, k, d, alpha, xb, d, c,
+                d, 0.0f, g, k);
+    return;
+  }
+  memset(g, 0, (size_t)nb * (size_t)k * sizeof(float));
+  for (int b = 0; b < pr->nbk; b++) {
+    int j0 = b * KM_BLOCK, w = d - j0 < KM_BLOCK ? d - j0 : KM_BLOCK;
+    int cnt = 0;
+    const uint8_t *m = pr->mask + r0 * pr->nbk + b;
+    for (int64_t r = 0; r < nb; r++)
+      if (m[r * pr->nbk]) pr->idx[cnt++] = (int32_t)r;
+    if (cnt == 0) continue;
+    for (int q = 0; q < cnt; q++)
+      memcpy(pr->buf + (int64_t)q * w, xb + (int64_t)pr->idx[q] * d + j0,
+             (size_t)w * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cnt, k, w, alpha, pr->buf, w,
+                c + j0, d, 0.0f, pr->tmp, k);
+    for (int q = 0; q < cnt; q++) {
+      float *gr = g + (int64_t)pr->idx[q] * k;
+      const float *t = pr->tmp + (int64_t)q * k;
+      for (int j = 0; j < k; j++) gr[j] += t[j];
+    }
+  }
+}
+
 #define KM_U 5.9604644775390625e-08  /* 2^-24, float unit roundoff */
 #define KM_U53 1.1102230246251565e-16 /* 2^-53 */
 
@@ -273,7 +336,7 @@ static int32_t decide_row(Decider *z, const float *x, const float *g, double xn,
 /* xnorm and nnz (both optional): |x_i| (rounded up) and the number of
 ** nonzero floats of each row, if the caller has them. */
 static int assign_blocked(const float *x, const float *xnorm, const int32_t *nnz,
-                          int64_t n, int d, const float *c, const float *cnorm, int k,
+                          const uint8_t *mask, int64_t n, int d, const float *c, const float *cnorm, int k,
                           int32_t *labels, double *dist, const KmeansConfig *cfg) {
   int64_t b = KMEANS_BLOCK_FLOATS / k;
   if (b < 1) b = 1;
@@ -284,8 +347,12 @@ static int assign_blocked(const float *x, const float *xnorm, const int32_t *nnz
   z.cand = malloc((size_t)k * sizeof(int32_t));
   z.ecand = malloc((size_t)k * sizeof(double));
   z.chunks = malloc(((size_t)d / KM_CHUNK + 1) * sizeof(int));
-  int rc = KMEANS_NOMEM;
-  if (!g || !z.cn2 || !z.cand || !z.ecand || !z.chunks) goto done;
+  Product pr;
+  int rc = product_init(&pr, mask, d, b, k);
+  if (rc != KMEANS_OK || !g || !z.cn2 || !z.cand || !z.ecand || !z.chunks) {
+    rc = KMEANS_NOMEM;
+    goto done;
+  }
   float cmax = 0.0f;
   for (int j = 0; j < k; j++) {
     cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
@@ -299,8 +366,7 @@ static int assign_blocked(const float *x, const float *xnorm, const int32_t *nnz
       goto done;
     }
     const float *xb = x + r0 * d;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, k, d, -2.0f,
-                xb, d, c, d, 0.0f, g, k);
+    product_rows(&pr, x, r0, nb, d, c, k, -2.0f, g);
     for (int64_t r = 0; r < nb; r++) {
       const float *xr = xb + r * d;
       double xn = xnorm ? (double)xnorm[r0 + r] : sqrt(sqnorm(xr, d)) * (1.0 + 1e-12);
@@ -315,13 +381,14 @@ done:
   free(z.cand);
   free(z.ecand);
   free(z.chunks);
+  product_free(&pr);
   return rc;
 }
 
 int kmeans_assign(const float *x, int64_t n, int d, const float *c,
                   const float *cnorm, int k, int32_t *labels, double *dist) {
   if (n <= 0) return KMEANS_OK;
-  return assign_blocked(x, NULL, NULL, n, d, c, cnorm, k, labels, dist, NULL);
+  return assign_blocked(x, NULL, NULL, NULL, n, d, c, cnorm, k, labels, dist, NULL);
 }
 
 /* k-means++ (one candidate per step), with the distances to new centres
@@ -345,6 +412,7 @@ typedef struct {
   double *d2, *cum;
   float *dots; /* rows_per_block x KM_PENDING */
   int64_t rows_per_block;
+  Product pr;
 } PlusPlus;
 
 /* Applies centres c[0 .. np-1] (rows rows[0 .. np-1] of x) to d2 and
@@ -356,8 +424,7 @@ static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, i
   for (int64_t r0 = 0; r0 < pp->n; r0 += pp->rows_per_block) {
     int64_t nb = pp->n - r0 < pp->rows_per_block ? pp->n - r0 : pp->rows_per_block;
     const float *xb = pp->x + r0 * d;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, np, d, 1.0f, xb, d,
-                c, d, 0.0f, pp->dots, np);
+    product_rows(&pp->pr, pp->x, r0, nb, d, c, np, 1.0f, pp->dots);
     for (int64_t r = 0; r < nb; r++) {
       int64_t i = r0 + r;
       double best = pp->d2[i];
@@ -399,7 +466,7 @@ static int64_t search_cum(const double *cum, int64_t n, double t) {
 }
 
 static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
-                          const KmeansConfig *cfg, float *centroids) {
+                          const uint8_t *mask, const KmeansConfig *cfg, float *centroids) {
   int k = cfg->k;
   PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2};
   pp.rows_per_block = KMEANS_BLOCK_FLOATS / KM_PENDING;
@@ -408,8 +475,8 @@ static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
   pp.cum = malloc((size_t)n * sizeof(double));
   pp.dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
   int64_t *rows = malloc((size_t)k * sizeof(int64_t));
-  int rc = KMEANS_OK;
-  if (!pp.d2 || !pp.cum || !pp.dots || !rows) {
+  int rc = product_init(&pp.pr, mask, d, pp.rows_per_block, KM_PENDING);
+  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !pp.dots || !rows) {
     rc = KMEANS_NOMEM;
     goto done;
   }
@@ -464,12 +531,13 @@ done:
   free(pp.cum);
   free(pp.dots);
   free(rows);
+  product_free(&pp.pr);
   return rc;
 }
 
 /* Means of the clusters of labels; an empty cluster takes the point
 ** farthest from its own centroid (dist), moved out of its cluster. */
-static int update_centroids(const float *x, int64_t n, int d, int k,
+static int update_centroids(const float *x, const uint8_t *mask, int64_t n, int d, int k,
                             const int32_t *labels, double *dist,
                             float *centroids, int64_t *counts,
                             int64_t *reseeded) {
@@ -479,7 +547,17 @@ static int update_centroids(const float *x, int64_t n, int d, int k,
   for (int64_t i = 0; i < n; i++) {
     const float *xi = x + i * d;
     double *s = sums + (int64_t)labels[i] * d;
-    for (int j = 0; j < d; j++) s[j] += (double)xi[j];
+    if (mask) {
+      /* Adding a zero leaves a sum as it is: the empty blocks are skipped. */
+      int nbk = (d + KM_BLOCK - 1) / KM_BLOCK;
+      for (int b = 0; b < nbk; b++) {
+        if (!mask[i * nbk + b]) continue;
+        int e = (b + 1) * KM_BLOCK < d ? (b + 1) * KM_BLOCK : d;
+        for (int j = b * KM_BLOCK; j < e; j++) s[j] += (double)xi[j];
+      }
+    } else {
+      for (int j = 0; j < d; j++) s[j] += (double)xi[j];
+    }
     counts[labels[i]]++;
   }
   for (int e = 0; e < k; e++) {
@@ -526,20 +604,37 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
   float *xnorm = malloc((size_t)n * sizeof *xnorm);
   float *xn2 = malloc((size_t)n * sizeof *xn2);
   int32_t *nnz = malloc((size_t)n * sizeof *nnz);
+  int nbk = (d + KM_BLOCK - 1) / KM_BLOCK;
+  uint8_t *mask = nbk >= 4 ? malloc((size_t)n * (size_t)nbk) : NULL;
   int rc = KMEANS_NOMEM;
   if (!lab || !prev || !dist || !cnorm || !counts || !xnorm || !xn2 || !nnz) goto done;
+  int64_t blocks_nonzero = 0;
   for (int64_t i = 0; i < n; i++) {
-    double q = sqnorm(x + i * d, d);
+    const float *xi = x + i * d;
+    double q = sqnorm(xi, d);
     xn2[i] = (float)q;
     /* Rounded up a little: it only widens the shortlist tolerance. */
     xnorm[i] = (float)(sqrt(q) * (1 + 1e-6));
-    nnz[i] = count_nonzero(x + i * d, d);
+    int m = 0;
+    for (int b = 0; b < nbk; b++) {
+      int j0 = b * KM_BLOCK, w = d - j0 < KM_BLOCK ? d - j0 : KM_BLOCK;
+      int mb = count_nonzero(xi + j0, w);
+      m += mb;
+      blocks_nonzero += mb > 0;
+      if (mask) mask[i * nbk + b] = mb > 0;
+    }
+    nnz[i] = m;
+  }
+  /* Block by block only pays when most blocks are empty. */
+  if (mask && blocks_nonzero > (int64_t)n * nbk / 2) {
+    free(mask);
+    mask = NULL;
   }
 
-  rc = init_plus_plus(x, n, d, xn2, cfg, centroids);
+  rc = init_plus_plus(x, n, d, xn2, mask, cfg, centroids);
   if (rc != KMEANS_OK) goto done;
   kmeans_centroid_norms(centroids, k, d, cnorm);
-  rc = assign_blocked(x, xnorm, nnz, n, d, centroids, cnorm, k, lab, dist, cfg);
+  rc = assign_blocked(x, xnorm, nnz, mask, n, d, centroids, cnorm, k, lab, dist, cfg);
   if (rc != KMEANS_OK) goto done;
   double inertia = 0.0;
   for (int64_t i = 0; i < n; i++) inertia += dist[i];
@@ -549,13 +644,13 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
     goto done;
   }
   for (int it = 1; it <= cfg->max_iter; it++) {
-    rc = update_centroids(x, n, d, k, lab, dist, centroids, counts, &res->reseeded);
+    rc = update_centroids(x, mask, n, d, k, lab, dist, centroids, counts, &res->reseeded);
     if (rc != KMEANS_OK) goto done;
     kmeans_centroid_norms(centroids, k, d, cnorm);
     int32_t *t = prev;
     prev = lab;
     lab = t;
-    rc = assign_blocked(x, xnorm, nnz, n, d, centroids, cnorm, k, lab, dist, cfg);
+    rc = assign_blocked(x, xnorm, nnz, mask, n, d, centroids, cnorm, k, lab, dist, cfg);
     if (rc != KMEANS_OK) goto done;
     int64_t changed = 0;
     inertia = 0.0;
@@ -587,5 +682,6 @@ done:
   free(xnorm);
   free(xn2);
   free(nnz);
+  free(mask);
   return rc;
 }

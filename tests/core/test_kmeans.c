@@ -185,6 +185,129 @@ static void test_seeds(void) {
   free(b);
 }
 
+/* Canonical nearest centroid by brute force: kmeans_sqdist over all, ties
+** by smaller id. */
+static int canon_nearest(const float *x, const float *c, int k, int d, double *dist) {
+  int best = -1;
+  double bd = 0;
+  for (int j = 0; j < k; j++) {
+    double s = kmeans_sqdist(x, c + (int64_t)j * d, d);
+    if (best < 0 || s < bd) {
+      best = j;
+      bd = s;
+    }
+  }
+  if (dist) *dist = bd;
+  return best;
+}
+
+/* Rows like the input features: 128-float blocks, most of them zero, then
+** a few scalars, L2-normalised. */
+static float *block_sparse_data(int64_t n, int d, int centres, uint64_t seed) {
+  Rng r;
+  rng_seed(&r, seed, 7);
+  float *mu = malloc((size_t)centres * d * sizeof(float));
+  for (int64_t i = 0; i < (int64_t)centres * d; i++) mu[i] = (float)(2.0 * rng_normal(&r));
+  float *x = malloc((size_t)n * d * sizeof(float));
+  for (int64_t i = 0; i < n; i++) {
+    int c = (int)rng_below(&r, (uint64_t)centres);
+    for (int t = 0; t < d; t++) x[i * d + t] = mu[c * d + t] + (float)rng_normal(&r);
+    for (int b = 0; b < d / 128; b++)
+      if (rng_uniform(&r) >= 0.35)
+        for (int t = 0; t < 128; t++) x[i * d + b * 128 + t] = 0.0f;
+    double s = 0;
+    for (int t = 0; t < d; t++) s += (double)x[i * d + t] * x[i * d + t];
+    for (int t = 0; t < d; t++) x[i * d + t] = (float)(x[i * d + t] / sqrt(s));
+  }
+  free(mu);
+  return x;
+}
+
+/* The block-sparse path (sgemm per column block, empty blocks skipped):
+** labels, single-point assignments and inertia against brute force. */
+static void test_block_sparse_fit(void) {
+  int64_t n = 2000;
+  int d = 5 * 128 + 7, k = 15;
+  float *x = block_sparse_data(n, d, 4, 21);
+  float *c = malloc((size_t)k * d * sizeof(float));
+  int32_t *lab = malloc((size_t)n * sizeof(int32_t));
+  float *cn = malloc((size_t)k * sizeof(float));
+  KmeansConfig cfg = {.k = k, .max_iter = 8, .seed = 3};
+  KmeansResult res;
+  CHECK(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK, "sparse fit failed");
+  kmeans_centroid_norms(c, k, d, cn);
+  int bad = 0, bad1 = 0;
+  double inertia = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double e;
+    bad += canon_nearest(x + i * d, c, k, d, &e) != lab[i];
+    bad += brute_nearest(x + i * d, c, k, d) != lab[i];
+    inertia += e;
+    int32_t one;
+    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
+    bad1 += one != lab[i];
+  }
+  CHECK(bad == 0, "block-sparse: %d labels differ from brute force", bad);
+  CHECK(bad1 == 0, "block-sparse: %d single-point assignments differ from the fit", bad1);
+  CHECK(fabs(inertia - res.inertia) <= 1e-9 * inertia, "block-sparse inertia %.10g vs %.10g",
+        res.inertia, inertia);
+  free(x);
+  free(c);
+  free(lab);
+  free(cn);
+}
+
+/* Clear winners (a point near one centroid: one candidate after sgemm)
+** and near-ties (midpoints of two centroids, nudged by an ulp or not at
+** all, and a duplicated centroid: exact ties to the smaller id), each
+** checked against brute force, as a batch and one by one. */
+static void test_near_ties(void) {
+  int d = 4 * 128 + 3, k = 24, n = 3 * k * k;
+  float *c = block_sparse_data(k, d, k, 31);
+  memcpy(c + 17 * d, c + 5 * d, (size_t)d * sizeof(float)); /* 5 and 17 tie */
+  float *x = malloc((size_t)n * d * sizeof(float));
+  Rng r;
+  rng_seed(&r, 77, 1);
+  int64_t i = 0;
+  for (int a = 0; a < k; a++)
+    for (int b = 0; b < k; b++, i += 3) {
+      float *p = x + i * d;
+      for (int t = 0; t < d; t++) {
+        p[t] = c[a * d + t] + (float)(0.01 * rng_normal(&r)); /* clear */
+        p[d + t] = 0.5f * (c[a * d + t] + c[b * d + t]);      /* tie or nearly */
+        p[2 * d + t] = p[d + t];
+      }
+      int t = (int)rng_below(&r, (uint64_t)d);
+      p[2 * d + t] = nextafterf(p[2 * d + t], rng_uniform(&r) < 0.5 ? -1.0f : 1.0f);
+    }
+  float *cn = malloc((size_t)k * sizeof(float));
+  kmeans_centroid_norms(c, k, d, cn);
+  int32_t *lab = malloc((size_t)n * sizeof(int32_t));
+  double *dist = malloc((size_t)n * sizeof(double));
+  CHECK(kmeans_assign(x, n, d, c, cn, k, lab, dist) == KMEANS_OK, "assign failed");
+  int bad = 0, bad1 = 0, badd = 0, dup = 0;
+  for (i = 0; i < n; i++) {
+    double e;
+    int b = canon_nearest(x + i * d, c, k, d, &e);
+    bad += b != lab[i];
+    badd += e != dist[i];
+    dup += lab[i] == 17;
+    int32_t one;
+    double e1;
+    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, &e1);
+    bad1 += one != b || e1 != e;
+  }
+  CHECK(bad == 0, "near ties: %d labels differ from brute force", bad);
+  CHECK(badd == 0, "near ties: %d distances differ from kmeans_sqdist", badd);
+  CHECK(bad1 == 0, "near ties: %d single-point assignments differ", bad1);
+  CHECK(dup == 0, "near ties: the duplicated centroid 17 won %d ties over 5", dup);
+  free(c);
+  free(x);
+  free(cn);
+  free(lab);
+  free(dist);
+}
+
 static int stop_now(void *arg) {
   (void)arg;
   return 1;
@@ -229,6 +352,8 @@ int main(void) {
   test_monotone_and_assign(3000, 16, 40, 100);
   test_monotone_and_assign(2500, 300, 9, 4); /* wide rows: K split in sgemm */
   test_seeds();
+  test_block_sparse_fit();
+  test_near_ties();
   test_edges();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
