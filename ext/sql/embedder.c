@@ -56,6 +56,7 @@
 #include "../core/mlp.h"
 #include "../core/rng.h"
 #include "../core/topk.h"
+#include "../core/vec.h"
 #include "common.h"
 #include "modules.h"
 #include "query.h"
@@ -957,7 +958,25 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
   }
   if (rows == 0) return SQLITE_NOTFOUND;
   n_layers++;
-  if (bad || mlp_init(net, n_layers, dims, 0) != 0) {
+  /* The sizes must account for exactly the floats stored, checked before
+  ** allocating: a tampered row must not make us allocate gigabytes. */
+  size_t n_stats = 0, n_params = bad ? 0 : mlp_count_params(n_layers, dims, &n_stats);
+  sqlite3_int64 stored = -1;
+  rc = sqlite3_prepare_v2(db, "SELECT sum(length(data)) FROM semiperso_model_params "
+                          "WHERE model = ?1", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) stored = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  uint64_t need = (uint64_t)(n_params + n_stats) * sizeof(float);
+  if (n_params != 0 && (stored < 0 || (uint64_t)stored != need)) {
+    *err = sqlite3_mprintf(EMBED_FN "(): model \"%s\" is corrupt (its sizes in semiperso_models "
+                           "need %llu bytes of parameters, semiperso_model_params holds %lld)",
+                           name, (unsigned long long)need, stored);
+    return SQLITE_CORRUPT;
+  }
+  if (n_params == 0 || mlp_init(net, n_layers, dims, 0) != 0) {
     *err = sqlite3_mprintf(EMBED_FN "(): model \"%s\" is corrupt (bad sizes in semiperso_models)", name);
     return SQLITE_CORRUPT;
   }
@@ -979,6 +998,10 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
         break;
       }
       memcpy(t[i].data, sqlite3_column_blob(st, 3), bytes);
+      if (!vec_all_finite(t[i].data, bytes / sizeof(float))) {
+        bad = 1;
+        break;
+      }
       got++;
     }
   }
@@ -993,7 +1016,7 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
   if (bad || got != nt) {
     mlp_free(net);
     *err = sqlite3_mprintf(EMBED_FN "(): model \"%s\" is corrupt (semiperso_model_params "
-                           "does not match its sizes)", name);
+                           "does not match its sizes, or holds NaN or Inf)", name);
     return SQLITE_CORRUPT;
   }
   return SQLITE_OK;

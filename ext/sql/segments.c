@@ -457,6 +457,25 @@ static void finalize_stmt(void *p) { sqlite3_finalize(p); }
 static char *seg_cache_load(sqlite3 *db, SegCache *c, const char *name,
                             sqlite3_int64 gen, int k, int d, int normalize) {
   seg_cache_clear(c);
+  /* k rows of d floats must be stored, checked before allocating them. */
+  sqlite3_stmt *st = NULL;
+  sqlite3_int64 rows = -1, bytes = -1;
+  if (sqlite3_prepare_v2(db, "SELECT count(*), sum(length(centroid)) FROM semiperso_segments"
+                         " WHERE segmentation = ?1", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      rows = sqlite3_column_int64(st, 0);
+      bytes = sqlite3_column_int64(st, 1);
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rows != k || bytes != (sqlite3_int64)k * d * (sqlite3_int64)sizeof(float)) {
+    return sqlite3_mprintf("assign_segment(): segmentation '%s' is damaged: "
+                           "semiperso_segmentations says k = %d of %d floats, "
+                           "semiperso_segments holds %lld rows of %lld bytes in all "
+                           "(retrain it with train_segments())", name, k, d, rows, bytes);
+  }
   c->name = sqlite3_mprintf("%s", name);
   c->cent = sqlite3_malloc64((sqlite3_uint64)k * d * sizeof(float));
   c->cnorm = sqlite3_malloc64((sqlite3_uint64)k * sizeof(float));
@@ -464,7 +483,6 @@ static char *seg_cache_load(sqlite3 *db, SegCache *c, const char *name,
     seg_cache_clear(c);
     return sqlite3_mprintf("assign_segment(): out of memory");
   }
-  sqlite3_stmt *st = NULL;
   char *err = NULL;
   int rc = sqlite3_prepare_v2(db, "SELECT segment_id, centroid FROM semiperso_segments"
                               " WHERE segmentation = ?1 ORDER BY segment_id", -1, &st, NULL);
@@ -473,12 +491,17 @@ static char *seg_cache_load(sqlite3 *db, SegCache *c, const char *name,
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       if (seen >= k || sqlite3_column_int64(st, 0) != seen ||
+          sqlite3_column_type(st, 1) != SQLITE_BLOB ||
           sqlite3_column_bytes(st, 1) != d * (int)sizeof(float)) {
         rc = SQLITE_CORRUPT;
         break;
       }
       memcpy(c->cent + (int64_t)seen * d, sqlite3_column_blob(st, 1),
              (size_t)d * sizeof(float));
+      if (!vec_all_finite(c->cent + (int64_t)seen * d, (size_t)d)) {
+        rc = SQLITE_CORRUPT;
+        break;
+      }
       seen++;
     }
   }
