@@ -9,6 +9,11 @@
 #   tests/sql/*.sql       run through the sqlite3 shell with the extension
 #                         loaded; output must equal tests/sql/*.expected
 #   tests/scripts/*.sh    end-to-end checks (examples, python); exit 0 = pass
+#   tests/fuzz/fuzz_sql.c a bounded libFuzzer pass (FUZZ_TEST_SECONDS, 50 s)
+#                         over the seed corpus and what it finds: no crash,
+#                         sanitizer report, leak or timeout.  One test, in
+#                         the san variant only (it carries its own ASan and
+#                         UBSan); skipped, saying so, when clang is missing
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -88,6 +93,33 @@ for variant in $VARIANTS; do
       echo "sql/$name: FAILED"
     fi
   done
+
+  if [ "$variant" = san ]; then
+    if ! command -v clang >/dev/null 2>&1; then
+      echo "fuzz/fuzz_sql: SKIPPED (clang not installed; apt-get install clang libclang-rt-14-dev)"
+    elif ! make -s build/fuzz/fuzz_sql >"$tmp/cc.log" 2>&1; then
+      tail -n 40 "$tmp/cc.log"
+      record "fuzz/fuzz_sql (build)" 1
+      echo "fuzz/fuzz_sql: FAILED to build"
+    else
+      mkdir -p "$tmp/fuzz-new" build/fuzz/artifacts
+      if OPENBLAS_NUM_THREADS=1 \
+          ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" \
+          UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+          build/fuzz/fuzz_sql -dict=tests/fuzz/sql.dict -timeout=20 \
+            -rss_limit_mb=4096 -max_len=4096 \
+            -max_total_time="${FUZZ_TEST_SECONDS:-50}" \
+            -artifact_prefix=build/fuzz/artifacts/ \
+            "$tmp/fuzz-new" tests/fuzz/corpus >"$tmp/out" 2>&1; then
+        record "fuzz/fuzz_sql" 0
+        echo "fuzz/fuzz_sql: ok ($(grep -E '^#[0-9]+' "$tmp/out" | tail -n 1 | cut -d' ' -f1) runs)"
+      else
+        grep -v '^train_\|^synthesize_dataset' "$tmp/out" | tail -n 60
+        record "fuzz/fuzz_sql" 1
+        echo "fuzz/fuzz_sql: FAILED (reproducer in build/fuzz/artifacts/)"
+      fi
+    fi
+  fi
 
   for script in tests/scripts/*.sh; do
     [ -f "$script" ] || continue
