@@ -20,6 +20,18 @@ static int check_passed, check_failed;
     }                                                                      \
   } while (0)
 
+/* CHECK with a printf-style explanation printed when it fails. */
+#define CHECK_MSG(cond, ...)                                               \
+  do {                                                                     \
+    if (cond) check_passed++;                                              \
+    else {                                                                 \
+      check_failed++;                                                      \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                          \
+      printf(__VA_ARGS__);                                                 \
+      printf("\n");                                                        \
+    }                                                                      \
+  } while (0)
+
 /* |got - want| <= tol, printing both when it fails. */
 #define CHECK_NEAR(got, want, tol)                                         \
   do {                                                                     \

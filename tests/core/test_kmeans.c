@@ -4,22 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "kmeans.h"
 #include "rng.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                          \
-  do {                                            \
-    if (cond) {                                   \
-      passed++;                                   \
-    } else {                                      \
-      failed++;                                   \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                        \
-      printf("\n");                               \
-    }                                             \
-  } while (0)
 
 /* Independent nearest centroid: plain double sum, ties by smaller id. */
 static int brute_nearest(const float *x, const float *c, int k, int d) {
@@ -67,7 +55,7 @@ static void test_blobs(void) {
     KmeansConfig cfg = {.k = k, .max_iter = 50, .seed = seed};
     KmeansResult res;
     int rc = kmeans_fit(x, n, d, &cfg, c, lab, sizes, &res);
-    CHECK(rc == KMEANS_OK, "blobs seed %llu: rc %d", (unsigned long long)seed, rc);
+    CHECK_MSG(rc == KMEANS_OK, "blobs seed %llu: rc %d", (unsigned long long)seed, rc);
     /* The partition must be the blobs': one label per blob, all distinct. */
     int map[6], ok = 1;
     for (int b = 0; b < k; b++) map[b] = -1;
@@ -77,11 +65,11 @@ static void test_blobs(void) {
     }
     for (int a = 0; a < k; a++)
       for (int b = a + 1; b < k; b++) ok &= map[a] != map[b];
-    CHECK(ok, "blobs seed %llu: partition differs from the blobs", (unsigned long long)seed);
+    CHECK_MSG(ok, "blobs seed %llu: partition differs from the blobs", (unsigned long long)seed);
     int sizes_ok = 1;
     for (int j = 0; j < k; j++) sizes_ok &= sizes[j] == per;
-    CHECK(sizes_ok, "blobs: every segment must hold %d points", per);
-    CHECK(res.converged && res.iterations <= 3, "blobs: converged=%d after %d iterations",
+    CHECK_MSG(sizes_ok, "blobs: every segment must hold %d points", per);
+    CHECK_MSG(res.converged && res.iterations <= 3, "blobs: converged=%d after %d iterations",
           res.converged, res.iterations);
     /* Centroids are the blob means. */
     double err = 0;
@@ -93,7 +81,7 @@ static void test_blobs(void) {
         err = fmax(err, fabs(m - c[map[b] * d + t]));
       }
     }
-    CHECK(err < 1e-4, "blobs: centroid off the blob mean by %g", err);
+    CHECK_MSG(err < 1e-4, "blobs: centroid off the blob mean by %g", err);
     free(c);
     free(lab);
   }
@@ -126,14 +114,14 @@ static void test_monotone_and_assign(int64_t n, int d, int k, int max_iter) {
   History h = {0};
   KmeansConfig cfg = {.k = k, .max_iter = max_iter, .seed = 11, .progress = record, .arg = &h};
   KmeansResult res;
-  CHECK(kmeans_fit(x, n, d, &cfg, c, lab, sizes, &res) == KMEANS_OK, "fit failed");
-  CHECK(h.n == res.iterations + 1, "progress called %d times for %d iterations", h.n,
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, lab, sizes, &res) == KMEANS_OK, "fit failed");
+  CHECK_MSG(h.n == res.iterations + 1, "progress called %d times for %d iterations", h.n,
         res.iterations);
   int mono = 1;
   for (int t = 1; t < h.n; t++) mono &= h.inertia[t] <= h.inertia[t - 1] * (1 + 1e-12);
-  CHECK(mono, "inertia increased between iterations (n=%lld k=%d)", (long long)n, k);
-  CHECK(h.n > 2 && h.inertia[h.n - 1] < h.inertia[0], "inertia did not decrease");
-  CHECK(fabs(h.inertia[h.n - 1] - res.inertia) <= 1e-9 * res.inertia,
+  CHECK_MSG(mono, "inertia increased between iterations (n=%lld k=%d)", (long long)n, k);
+  CHECK_MSG(h.n > 2 && h.inertia[h.n - 1] < h.inertia[0], "inertia did not decrease");
+  CHECK_MSG(fabs(h.inertia[h.n - 1] - res.inertia) <= 1e-9 * res.inertia,
         "reported inertia is not the last iteration's");
   /* Labels and inertia agree with brute force over the final centroids. */
   int bad = 0, bad1 = 0;
@@ -153,11 +141,11 @@ static void test_monotone_and_assign(int64_t n, int d, int k, int max_iter) {
     }
   }
   for (int j = 0; j < k; j++) count += sizes[j];
-  CHECK(bad == 0, "%d labels differ from brute force (n=%lld k=%d)", bad, (long long)n, k);
-  CHECK(bad1 == 0, "%d single-point assignments differ from the fit's labels", bad1);
-  CHECK(fabs(inertia - res.inertia) <= 1e-9 * inertia, "inertia %.10g, brute force %.10g",
+  CHECK_MSG(bad == 0, "%d labels differ from brute force (n=%lld k=%d)", bad, (long long)n, k);
+  CHECK_MSG(bad1 == 0, "%d single-point assignments differ from the fit's labels", bad1);
+  CHECK_MSG(fabs(inertia - res.inertia) <= 1e-9 * inertia, "inertia %.10g, brute force %.10g",
         res.inertia, inertia);
-  CHECK(count == n, "sizes sum to %lld, not %lld", (long long)count, (long long)n);
+  CHECK_MSG(count == n, "sizes sum to %lld, not %lld", (long long)count, (long long)n);
   free(cn);
   free(x);
   free(c);
@@ -174,11 +162,11 @@ static void test_seeds(void) {
   KmeansResult ra, rb;
   kmeans_fit(x, n, d, &cfg, a, NULL, NULL, &ra);
   kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
-  CHECK(memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 && ra.inertia == rb.inertia,
+  CHECK_MSG(memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 && ra.inertia == rb.inertia,
         "the same seed must give the same centroids");
   cfg.seed = 43;
   kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
-  CHECK(memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
+  CHECK_MSG(memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
         "another seed should give other centroids");
   free(x);
   free(a);
@@ -234,7 +222,7 @@ static void test_block_sparse_fit(void) {
   float *cn = malloc((size_t)k * sizeof(float));
   KmeansConfig cfg = {.k = k, .max_iter = 8, .seed = 3};
   KmeansResult res;
-  CHECK(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK, "sparse fit failed");
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK, "sparse fit failed");
   kmeans_centroid_norms(c, k, d, cn);
   int bad = 0, bad1 = 0;
   double inertia = 0;
@@ -247,9 +235,9 @@ static void test_block_sparse_fit(void) {
     kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
     bad1 += one != lab[i];
   }
-  CHECK(bad == 0, "block-sparse: %d labels differ from brute force", bad);
-  CHECK(bad1 == 0, "block-sparse: %d single-point assignments differ from the fit", bad1);
-  CHECK(fabs(inertia - res.inertia) <= 1e-9 * inertia, "block-sparse inertia %.10g vs %.10g",
+  CHECK_MSG(bad == 0, "block-sparse: %d labels differ from brute force", bad);
+  CHECK_MSG(bad1 == 0, "block-sparse: %d single-point assignments differ from the fit", bad1);
+  CHECK_MSG(fabs(inertia - res.inertia) <= 1e-9 * inertia, "block-sparse inertia %.10g vs %.10g",
         res.inertia, inertia);
   free(x);
   free(c);
@@ -284,7 +272,7 @@ static void test_near_ties(void) {
   kmeans_centroid_norms(c, k, d, cn);
   int32_t *lab = malloc((size_t)n * sizeof(int32_t));
   double *dist = malloc((size_t)n * sizeof(double));
-  CHECK(kmeans_assign(x, n, d, c, cn, k, lab, dist) == KMEANS_OK, "assign failed");
+  CHECK_MSG(kmeans_assign(x, n, d, c, cn, k, lab, dist) == KMEANS_OK, "assign failed");
   int bad = 0, bad1 = 0, badd = 0, dup = 0;
   for (i = 0; i < n; i++) {
     double e;
@@ -297,10 +285,10 @@ static void test_near_ties(void) {
     kmeans_assign(x + i * d, 1, d, c, cn, k, &one, &e1);
     bad1 += one != b || e1 != e;
   }
-  CHECK(bad == 0, "near ties: %d labels differ from brute force", bad);
-  CHECK(badd == 0, "near ties: %d distances differ from kmeans_sqdist", badd);
-  CHECK(bad1 == 0, "near ties: %d single-point assignments differ", bad1);
-  CHECK(dup == 0, "near ties: the duplicated centroid 17 won %d ties over 5", dup);
+  CHECK_MSG(bad == 0, "near ties: %d labels differ from brute force", bad);
+  CHECK_MSG(badd == 0, "near ties: %d distances differ from kmeans_sqdist", badd);
+  CHECK_MSG(bad1 == 0, "near ties: %d single-point assignments differ", bad1);
+  CHECK_MSG(dup == 0, "near ties: the duplicated centroid 17 won %d ties over 5", dup);
   free(c);
   free(x);
   free(cn);
@@ -321,28 +309,28 @@ static void test_edges(void) {
   int64_t sizes[21];
   KmeansResult res;
   KmeansConfig cfg = {.k = (int)n, .max_iter = 10, .seed = 1};
-  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, sizes, &res) == KMEANS_OK && res.inertia == 0.0,
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, sizes, &res) == KMEANS_OK && res.inertia == 0.0,
         "k = n must put every point in its own segment (inertia %g)", res.inertia);
   int ones = 1;
   for (int j = 0; j < n; j++) ones &= sizes[j] == 1;
-  CHECK(ones, "k = n: every size must be 1");
+  CHECK_MSG(ones, "k = n: every size must be 1");
   cfg.k = (int)n + 1;
-  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG, "k > n accepted");
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG, "k > n accepted");
   cfg.k = 0;
-  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG, "k = 0 accepted");
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG, "k = 0 accepted");
   cfg.k = 3;
   cfg.should_stop = stop_now;
-  CHECK(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_ABORTED,
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_ABORTED,
         "should_stop must abort the fit");
   /* max_iter 0: k-means++ only, labels still consistent. */
   cfg.should_stop = NULL;
   cfg.max_iter = 0;
   int32_t lab[20];
-  CHECK(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK && res.iterations == 0,
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK && res.iterations == 0,
         "max_iter 0 must run no iteration");
   int bad = 0;
   for (int i = 0; i < n; i++) bad += brute_nearest(x + i * d, c, 3, d) != lab[i];
-  CHECK(bad == 0, "max_iter 0: labels must match the initial centroids");
+  CHECK_MSG(bad == 0, "max_iter 0: labels must match the initial centroids");
   free(x);
   free(c);
 }
@@ -355,6 +343,5 @@ int main(void) {
   test_block_sparse_fit();
   test_near_ties();
   test_edges();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

@@ -4,22 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "rng.h"
 #include "topk.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                      \
-  do {                                        \
-    if (cond) {                               \
-      passed++;                               \
-    } else {                                  \
-      failed++;                               \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                    \
-      printf("\n");                           \
-    }                                         \
-  } while (0)
 
 typedef struct {
   double s;
@@ -57,7 +45,7 @@ static void test_select(void) {
       for (int j = 0; j < m; j++) {
         if (idx[j] != ref[j].i || sc[j] != (float)ref[j].s) bad++;
       }
-      CHECK(bad == 0, "select n=%d k=%d: %d ranks differ from a sort", n, k, bad);
+      CHECK_MSG(bad == 0, "select n=%d k=%d: %d ranks differ from a sort", n, k, bad);
       free(s);
       free(ref);
       free(idx);
@@ -90,7 +78,7 @@ static void test_cosine(int n, int d, int nq, int k) {
   int m = n < k ? n : k;
   int32_t *idx = malloc((size_t)nq * k * sizeof *idx);
   float *sc = malloc((size_t)nq * k * sizeof *sc);
-  CHECK(topk_cosine(q, nq, items, n, d, k, idx, sc) == 0, "topk_cosine failed");
+  CHECK_MSG(topk_cosine(q, nq, items, n, d, k, idx, sc) == 0, "topk_cosine failed");
   Scored *ref = malloc((size_t)n * sizeof *ref);
   int bad_idx = 0, bad_score = 0;
   for (int a = 0; a < nq; a++) {
@@ -113,14 +101,14 @@ static void test_cosine(int n, int d, int nq, int k) {
       if (fabs(sc[(size_t)a * k + j] - ref[j].s) > 1e-5) bad_score++;
     }
   }
-  CHECK(bad_idx == 0, "cosine n=%d d=%d nq=%d k=%d: %d ranks differ from brute force",
+  CHECK_MSG(bad_idx == 0, "cosine n=%d d=%d nq=%d k=%d: %d ranks differ from brute force",
         n, d, nq, k, bad_idx);
-  CHECK(bad_score == 0, "cosine n=%d k=%d: %d scores off by more than 1e-5", n, k,
+  CHECK_MSG(bad_score == 0, "cosine n=%d k=%d: %d scores off by more than 1e-5", n, k,
         bad_score);
   /* Query 0 is zero: every item scores 0, so the first ids in order. */
   int zero_ok = 1;
   for (int j = 0; j < m; j++) zero_ok &= idx[j] == j && sc[j] == 0.0f;
-  CHECK(zero_ok, "a zero query must return ids 0..k-1 with score 0");
+  CHECK_MSG(zero_ok, "a zero query must return ids 0..k-1 with score 0");
   /* Scoring queries one at a time gives the same answer as in blocks. */
   int32_t *one = malloc((size_t)k * sizeof *one);
   int same = 1;
@@ -128,7 +116,7 @@ static void test_cosine(int n, int d, int nq, int k) {
     topk_cosine(q + (size_t)a * d, 1, items, n, d, k, one, NULL);
     same &= memcmp(one, idx + (size_t)a * k, (size_t)m * sizeof *one) == 0;
   }
-  CHECK(same, "one query at a time differs from the batch (n=%d k=%d)", n, k);
+  CHECK_MSG(same, "one query at a time differs from the batch (n=%d k=%d)", n, k);
   free(one);
   free(pv);
   free(items);
@@ -146,10 +134,9 @@ int main(void) {
   test_cosine(997, 33, 40, 50);
   /* More queries than one block holds: the blocked path. */
   test_cosine(3000, 4, 1500, 3);
-  CHECK(topk_block_rows(1000000, 50000) >= 1 &&
+  CHECK_MSG(topk_block_rows(1000000, 50000) >= 1 &&
             topk_block_rows(1000000, 50000) * 50000 <= (1 << 22),
         "the score block must stay bounded");
-  CHECK(topk_block_rows(3, 10) == 3, "a small batch is one block");
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  CHECK_MSG(topk_block_rows(3, 10) == 3, "a small batch is one block");
+  return check_report();
 }
