@@ -296,10 +296,12 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr);
 }
 
+/* One thread per online CPU, up to the tile count: more would only wait
+** at the barriers while the products run. */
 static int default_threads(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) n = 1;
-  if (n > MLP_MAX_THREADS) n = MLP_MAX_THREADS;
+  if (n > SPLIT_TILES) n = SPLIT_TILES;
   return (int)n;
 }
 
