@@ -86,5 +86,9 @@ fuzz: build/fuzz/fuzz_sql
 	  build/fuzz/fuzz_sql $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
 	  -artifact_prefix=build/fuzz/artifacts/ build/fuzz/corpus tests/fuzz/corpus
 
+# The SQL golden tests under valgrind memcheck (slow; not part of make test).
+memcheck: semiperso.so
+	@sh tests/memcheck.sh
+
 clean:
 	rm -rf semiperso.so build .deps-ok
