@@ -112,7 +112,7 @@ for variant in $VARIANTS; do
             -artifact_prefix=build/fuzz/artifacts/ \
             "$tmp/fuzz-new" tests/fuzz/corpus >"$tmp/out" 2>&1; then
         record "fuzz/fuzz_sql" 0
-        echo "fuzz/fuzz_sql: ok ($(grep -E '^#[0-9]+' "$tmp/out" | tail -n 1 | cut -d' ' -f1) runs)"
+        echo "fuzz/fuzz_sql: ok ($(sed -n 's/^#\([0-9]*\).*DONE.*/\1/p' "$tmp/out" | tail -n 1) runs)"
       else
         grep -v '^train_\|^synthesize_dataset' "$tmp/out" | tail -n 60
         record "fuzz/fuzz_sql" 1
