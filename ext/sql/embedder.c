@@ -59,6 +59,7 @@
 #include "../core/vec.h"
 #include "common.h"
 #include "modules.h"
+#include "options.h"
 #include "query.h"
 
 #define TRAIN_FN "train_embedder"
@@ -150,16 +151,7 @@ static void options_free(Options *o) {
   o->validation = o->validation_table = NULL;
 }
 
-/* Reads a JSON integer value into *out within [lo, hi]. */
-static int opt_int(const char *type, sqlite3_value *v, sqlite3_int64 lo, sqlite3_int64 hi,
-                   sqlite3_int64 *out) {
-  if (strcmp(type, "integer") != 0) return 0;
-  sqlite3_int64 x = sqlite3_value_int64(v);
-  if (x < lo || x > hi) return 0;
-  *out = x;
-  return 1;
-}
-
+/* The layer widths of option "hidden" (a JSON array). */
 static int parse_hidden(sqlite3 *db, const char *json, Options *o, char **err) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &st, NULL);
@@ -171,10 +163,10 @@ static int parse_hidden(sqlite3 *db, const char *json, Options *o, char **err) {
   o->n_hidden = 0;
   int bad = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    sqlite3_int64 w;
     const char *type = (const char *)sqlite3_column_text(st, 1);
-    if (o->n_hidden >= MLP_MAX_LAYERS - 1 ||
-        !opt_int(type ? type : "", sqlite3_column_value(st, 0), 1, 1000000, &w)) {
+    sqlite3_int64 w = sqlite3_column_int64(st, 0);
+    if (o->n_hidden >= MLP_MAX_LAYERS - 1 || type == NULL || strcmp(type, "integer") != 0 ||
+        w < 1 || w > 1000000) {
       bad = 1;
       break;
     }
@@ -190,136 +182,43 @@ static int parse_hidden(sqlite3 *db, const char *json, Options *o, char **err) {
   return SQLITE_OK;
 }
 
+/* Fills o with the defaults, then what the options JSON sets. */
 static int parse_options(sqlite3 *db, sqlite3_value *arg, Options *o, char **err) {
   static const int default_hidden[] = {400, 300, 200};
   memset(o, 0, sizeof *o);
   memcpy(o->hidden, default_hidden, sizeof default_hidden);
   o->n_hidden = 3;
-  o->epochs = 130;
-  o->batch_size = 512;
   o->learning_rate = 1e-5;
   o->sparse_input = 1;
-  o->validation_every = 10;
-  o->validation_k = 50;
   o->validation_table = sqlite3_mprintf("tracks");
   if (o->validation_table == NULL) return SQLITE_NOMEM;
-  if (arg == NULL || sqlite3_value_type(arg) == SQLITE_NULL) return SQLITE_OK;
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(
-      db, "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END", -1, &st, NULL);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_value(st, 1, arg);
-    rc = sqlite3_step(st);
+  sqlite3_int64 epochs = 130, batch_size = 512, validation_every = 10, validation_k = 50;
+  char *hidden = NULL;
+  const SpOption spec[] = {
+      {"hidden", SP_OPT_ARRAY, 0, 0, 0, &hidden, "a non-empty array of positive integers"},
+      {"epochs", SP_OPT_INT, 1, 1000000, 0, &epochs, "a positive integer (at most 1000000)"},
+      {"batch_size", SP_OPT_INT, 2, 1 << 20, 0, &batch_size, "an integer between 2 and 1048576"},
+      {"learning_rate", SP_OPT_REAL, 0, 1e300, 1, &o->learning_rate, "a positive number"},
+      {"weight_decay", SP_OPT_REAL, 0, 1e300, 0, &o->weight_decay, "a non-negative number"},
+      {"seed", SP_OPT_INT, -9.2e18, 9.2e18, 0, &o->seed, "an integer"},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &o->quiet, NULL},
+      {"sparse_input", SP_OPT_BOOL, 0, 0, 0, &o->sparse_input, NULL},
+      {"validation", SP_OPT_TEXT, 0, 0, 0, &o->validation, "a SELECT query (text) or null"},
+      {"validation_every", SP_OPT_INT, 1, 1000000, 0, &validation_every, "a positive integer"},
+      {"validation_table", SP_OPT_TEXT, 0, 0, 0, &o->validation_table, "a table name"},
+      {"validation_k", SP_OPT_INT, 1, 100000, 0, &validation_k, "an integer between 1 and 100000"},
+  };
+  int rc = sp_parse_options(db, TRAIN_FN, 3, arg, spec, (int)(sizeof spec / sizeof *spec), err);
+  if (rc == SQLITE_OK && o->validation_table == NULL) {
+    *err = sqlite3_mprintf(TRAIN_FN "(): option \"validation_table\" must be a table name");
+    rc = SQLITE_ERROR;
   }
-  if (rc != SQLITE_ROW) {
-    *err = sqlite3_mprintf(TRAIN_FN "(): %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
-  }
-  const char *top = (const char *)sqlite3_column_text(st, 0);
-  int is_object = sqlite3_value_type(arg) == SQLITE_TEXT && top && strcmp(top, "object") == 0;
-  sqlite3_finalize(st);
-  if (!is_object) {
-    *err = sqlite3_mprintf(TRAIN_FN "(): argument 3 (options) must be a JSON object");
-    return SQLITE_ERROR;
-  }
-  rc = sqlite3_prepare_v2(db, "SELECT key, value, type FROM json_each(?1)", -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf(TRAIN_FN "(): %s", sqlite3_errmsg(db));
-    return rc;
-  }
-  sqlite3_bind_value(st, 1, arg);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *key = (const char *)sqlite3_column_text(st, 0);
-    const char *type = (const char *)sqlite3_column_text(st, 2);
-    sqlite3_value *v = sqlite3_column_value(st, 1);
-    sqlite3_int64 i = 0;
-    const char *want = NULL;
-    if (key == NULL || type == NULL) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    int is_num = strcmp(type, "integer") == 0 || strcmp(type, "real") == 0;
-    int is_bool = strcmp(type, "true") == 0 || strcmp(type, "false") == 0;
-    if (strcmp(key, "hidden") == 0) {
-      if (strcmp(type, "array") != 0) {
-        want = "a non-empty array of positive integers";
-      } else {
-        const char *json = (const char *)sqlite3_column_text(st, 1);
-        rc = parse_hidden(db, json ? json : "[]", o, err);
-        if (rc != SQLITE_OK) break;
-      }
-    } else if (strcmp(key, "epochs") == 0) {
-      if (opt_int(type, v, 1, 1000000, &i)) o->epochs = (int)i;
-      else want = "a positive integer (at most 1000000)";
-    } else if (strcmp(key, "batch_size") == 0) {
-      if (opt_int(type, v, 2, 1 << 20, &i)) o->batch_size = (int)i;
-      else want = "an integer between 2 and 1048576";
-    } else if (strcmp(key, "learning_rate") == 0) {
-      double x = sqlite3_value_double(v);
-      if (is_num && x > 0 && isfinite(x)) o->learning_rate = x;
-      else want = "a positive number";
-    } else if (strcmp(key, "weight_decay") == 0) {
-      double x = sqlite3_value_double(v);
-      if (is_num && x >= 0 && isfinite(x)) o->weight_decay = x;
-      else want = "a non-negative number";
-    } else if (strcmp(key, "seed") == 0) {
-      if (strcmp(type, "integer") == 0) o->seed = sqlite3_value_int64(v);
-      else want = "an integer";
-    } else if (strcmp(key, "quiet") == 0 || strcmp(key, "sparse_input") == 0) {
-      int b;
-      if (is_bool) b = strcmp(type, "true") == 0;
-      else if (opt_int(type, v, 0, 1, &i)) b = (int)i;
-      else {
-        want = "true or false";
-        b = 0;
-      }
-      if (key[0] == 'q') o->quiet = b;
-      else o->sparse_input = b;
-    } else if (strcmp(key, "validation") == 0) {
-      if (strcmp(type, "null") == 0) {
-        sqlite3_free(o->validation);
-        o->validation = NULL;
-      } else if (strcmp(type, "text") == 0) {
-        sqlite3_free(o->validation);
-        o->validation = sqlite3_mprintf("%s", sqlite3_value_text(v));
-        if (o->validation == NULL) rc = SQLITE_NOMEM;
-      } else {
-        want = "a SELECT query (text) or null";
-      }
-    } else if (strcmp(key, "validation_table") == 0) {
-      const char *t = strcmp(type, "text") == 0 ? (const char *)sqlite3_value_text(v) : NULL;
-      if (t && t[0]) {
-        sqlite3_free(o->validation_table);
-        o->validation_table = sqlite3_mprintf("%s", t);
-        if (o->validation_table == NULL) rc = SQLITE_NOMEM;
-      } else {
-        want = "a table name";
-      }
-    } else if (strcmp(key, "validation_every") == 0) {
-      if (opt_int(type, v, 1, 1000000, &i)) o->validation_every = (int)i;
-      else want = "a positive integer";
-    } else if (strcmp(key, "validation_k") == 0) {
-      if (opt_int(type, v, 1, 100000, &i)) o->validation_k = (int)i;
-      else want = "an integer between 1 and 100000";
-    } else {
-      *err = sqlite3_mprintf(TRAIN_FN "(): unknown option \"%s\" (known: hidden, epochs, "
-                             "batch_size, learning_rate, weight_decay, seed, quiet, "
-                             "sparse_input, validation, validation_every, "
-                             "validation_table, validation_k)", key);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    if (rc == SQLITE_NOMEM) break;
-    if (want) {
-      *err = sqlite3_mprintf(TRAIN_FN "(): option \"%s\" must be %s", key, want);
-      rc = SQLITE_ERROR;
-      break;
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc == SQLITE_DONE) return SQLITE_OK;
-  if (rc == SQLITE_ROW) rc = SQLITE_ERROR;
+  if (rc == SQLITE_OK && hidden != NULL) rc = parse_hidden(db, hidden, o, err);
+  sqlite3_free(hidden);
+  o->epochs = (int)epochs;
+  o->batch_size = (int)batch_size;
+  o->validation_every = (int)validation_every;
+  o->validation_k = (int)validation_k;
   return rc;
 }
 

@@ -37,6 +37,7 @@
 #include "../core/vec.h"
 #include "common.h"
 #include "modules.h"
+#include "options.h"
 #include "query.h"
 
 static const char *const kSchema =
@@ -68,8 +69,7 @@ typedef struct {
   int quiet, normalize;
 } SegOptions;
 
-/* Parses the options JSON with SQLite's own json_each; errors name the
-** option and say what is allowed. */
+/* Fills o with the defaults, then what the options JSON sets. */
 static int parse_options(sqlite3 *db, sqlite3_value *json, SegOptions *o,
                          char **err) {
   o->k = 1000;
@@ -77,101 +77,15 @@ static int parse_options(sqlite3 *db, sqlite3_value *json, SegOptions *o,
   o->seed = 0;
   o->quiet = 0;
   o->normalize = 0;
-  if (json == NULL || sqlite3_value_type(json) == SQLITE_NULL) return SQLITE_OK;
-  if (sqlite3_value_type(json) != SQLITE_TEXT) {
-    *err = sqlite3_mprintf("train_segments(): argument 3 (options) must be a JSON "
-                           "object such as '{\"k\": 100}'");
-    return SQLITE_ERROR;
-  }
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(
-      db, "SELECT json_type(?1), key, value, type FROM json_each(?1)", -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("train_segments(): cannot read options: %s", sqlite3_errmsg(db));
-    return rc;
-  }
-  sqlite3_bind_value(st, 1, json);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *top = (const char *)sqlite3_column_text(st, 0);
-    const char *key = (const char *)sqlite3_column_text(st, 1);
-    const char *type = (const char *)sqlite3_column_text(st, 3);
-    if (top == NULL || strcmp(top, "object") != 0 || key == NULL || type == NULL) {
-      *err = sqlite3_mprintf("train_segments(): options must be a JSON object such "
-                             "as '{\"k\": 100}'");
-      rc = SQLITE_ERROR;
-      break;
-    }
-    sqlite3_int64 *ip = NULL, lo = 0, hi = 0;
-    int *bp = NULL;
-    if (strcmp(key, "k") == 0) {
-      ip = &o->k, lo = 1, hi = 1000000;
-    } else if (strcmp(key, "max_iter") == 0) {
-      ip = &o->max_iter, lo = 0, hi = 1000000;
-    } else if (strcmp(key, "seed") == 0) {
-      ip = &o->seed, lo = 0, hi = INT64_MAX;
-    } else if (strcmp(key, "quiet") == 0) {
-      bp = &o->quiet;
-    } else if (strcmp(key, "normalize") == 0) {
-      bp = &o->normalize;
-    } else {
-      *err = sqlite3_mprintf("train_segments(): unknown option \"%s\" (known: k, "
-                             "max_iter, seed, normalize, quiet)", key);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    if (ip) {
-      if (strcmp(type, "integer") != 0) {
-        *err = sqlite3_mprintf("train_segments(): option \"%s\" must be an integer, "
-                               "not %s", key, type);
-        rc = SQLITE_ERROR;
-        break;
-      }
-      sqlite3_int64 v = sqlite3_column_int64(st, 2);
-      if (v < lo || v > hi) {
-        *err = sqlite3_mprintf("train_segments(): option \"%s\" must be between %lld "
-                               "and %lld, got %lld", key, lo, hi, v);
-        rc = SQLITE_ERROR;
-        break;
-      }
-      *ip = v;
-    } else {
-      if (strcmp(type, "true") != 0 && strcmp(type, "false") != 0) {
-        *err = sqlite3_mprintf("train_segments(): option \"%s\" must be true or "
-                               "false, not %s", key, type);
-        rc = SQLITE_ERROR;
-        break;
-      }
-      *bp = strcmp(type, "true") == 0;
-    }
-  }
-  if (rc == SQLITE_DONE) {
-    rc = SQLITE_OK;
-  } else if (rc != SQLITE_ERROR || *err == NULL) {
-    if (*err == NULL)
-      *err = sqlite3_mprintf("train_segments(): options are not valid JSON: %s",
-                             sqlite3_errmsg(db));
-    rc = SQLITE_ERROR;
-  }
-  /* '{}' and '[]' give no rows: tell an array apart from an empty object. */
-  if (rc == SQLITE_OK) {
-    sqlite3_reset(st);
-    sqlite3_finalize(st);
-    st = NULL;
-    rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_value(st, 1, json);
-      if (sqlite3_step(st) != SQLITE_ROW ||
-          strcmp((const char *)sqlite3_column_text(st, 0), "object") != 0) {
-        *err = sqlite3_mprintf("train_segments(): options must be a JSON object "
-                               "such as '{\"k\": 100}'");
-        rc = SQLITE_ERROR;
-      }
-    } else {
-      *err = sqlite3_mprintf("train_segments(): %s", sqlite3_errmsg(db));
-    }
-  }
-  sqlite3_finalize(st);
-  return rc;
+  const SpOption spec[] = {
+      {"k", SP_OPT_INT, 1, 1000000, 0, &o->k, NULL},
+      {"max_iter", SP_OPT_INT, 0, 1000000, 0, &o->max_iter, NULL},
+      {"seed", SP_OPT_INT, 0, 9.2e18, 0, &o->seed, NULL},
+      {"normalize", SP_OPT_BOOL, 0, 0, 0, &o->normalize, NULL},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &o->quiet, NULL},
+  };
+  return sp_parse_options(db, "train_segments", 3, json, spec,
+                          (int)(sizeof spec / sizeof *spec), err);
 }
 
 /* ---- training --------------------------------------------------------- */

@@ -31,6 +31,7 @@
 #include "../core/synth.h"
 #include "common.h"
 #include "modules.h"
+#include "options.h"
 #include "query.h"
 #include "schema_sql.h"
 
@@ -52,116 +53,44 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* An integer option within [lo, hi]. */
-static int int_option(const char *key, const char *type, sqlite3_stmt *st,
-                      sqlite3_int64 lo, sqlite3_int64 hi, sqlite3_int64 *out,
-                      char **err) {
-  if (strcmp(type, "integer") != 0) {
-    *err = sqlite3_mprintf(FN "(): option \"%s\" must be an integer, not %s",
-                           key, type);
-    return SQLITE_ERROR;
-  }
-  sqlite3_int64 v = sqlite3_column_int64(st, 1);
-  if (v < lo || v > hi) {
-    *err = sqlite3_mprintf(FN "(): option \"%s\" must be between %lld and "
-                           "%lld, got %lld", key, lo, hi, v);
-    return SQLITE_ERROR;
-  }
-  *out = v;
-  return SQLITE_OK;
-}
-
-static int bool_option(const char *key, const char *type, int *out, char **err) {
-  if (strcmp(type, "true") == 0) *out = 1;
-  else if (strcmp(type, "false") == 0) *out = 0;
-  else {
-    *err = sqlite3_mprintf(FN "(): option \"%s\" must be true or false, not %s",
-                           key, type);
-    return SQLITE_ERROR;
-  }
-  return SQLITE_OK;
-}
-
-/* Reads the options object with SQLite's own json_each. */
+/* Reads the options object over the defaults already in o. */
 static int parse_options(sqlite3 *db, sqlite3_value *arg, Options *o,
                          char **err) {
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_value(st, 1, arg);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-      const char *t = (const char *)sqlite3_column_text(st, 0);
-      rc = t && strcmp(t, "object") == 0 ? SQLITE_OK : SQLITE_ERROR;
-      if (rc != SQLITE_OK)
-        *err = sqlite3_mprintf(FN "(): options must be a JSON object, not %s",
-                               t ? t : "NULL");
-    } else {
-      *err = sqlite3_mprintf(FN "(): options must be a JSON object: %s",
-                             sqlite3_errmsg(db));
-      rc = SQLITE_ERROR;
-    }
-  }
-  sqlite3_finalize(st);
+  SynthOptions *s = &o->synth;
+  sqlite3_int64 tracks = s->tracks, warm = s->warm, validation = s->validation,
+                test = s->test, dim = s->dim, genres = s->genres,
+                countries = s->countries, playlists = s->playlists,
+                seed = (sqlite3_int64)s->seed;
+  const SpOption spec[] = {
+      {"tracks", SP_OPT_INT, SYNTH_MIN_TRACKS, SYNTH_MAX_TRACKS, 0, &tracks, NULL},
+      {"warm", SP_OPT_INT, 1, SYNTH_MAX_USERS, 0, &warm, NULL},
+      {"validation", SP_OPT_INT, 0, SYNTH_MAX_USERS, 0, &validation, NULL},
+      {"test", SP_OPT_INT, 0, SYNTH_MAX_USERS, 0, &test, NULL},
+      {"dim", SP_OPT_INT, 2, SYNTH_MAX_DIM, 0, &dim, NULL},
+      {"seed", SP_OPT_INT, 0, 9.2e18, 0, &seed, NULL},
+      {"genres", SP_OPT_INT, 2, SYNTH_MAX_GENRES, 0, &genres, NULL},
+      {"countries", SP_OPT_INT, 1, SYNTH_MAX_COUNTRIES, 0, &countries, NULL},
+      {"playlists", SP_OPT_INT, 0, SYNTH_MAX_TRACKS, 0, &playlists, NULL},
+      {"replace", SP_OPT_BOOL, 0, 0, 0, &o->replace, NULL},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &o->quiet, NULL},
+  };
+  int rc = sp_parse_options(db, FN, 1, arg, spec, (int)(sizeof spec / sizeof *spec), err);
   if (rc != SQLITE_OK) return rc;
-  rc = sqlite3_prepare_v2(db, "SELECT key, value, type FROM json_each(?1)", -1,
-                          &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_value(st, 1, arg);
-  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-    const char *key = (const char *)sqlite3_column_text(st, 0);
-    const char *type = (const char *)sqlite3_column_text(st, 2);
-    sqlite3_int64 v = 0;
-    SynthOptions *s = &o->synth;
-    if (!key || !type) {
-      rc = SQLITE_NOMEM;
-    } else if (strcmp(key, "tracks") == 0) {
-      rc = int_option(key, type, st, SYNTH_MIN_TRACKS, SYNTH_MAX_TRACKS, &v, err);
-      s->tracks = v;
-    } else if (strcmp(key, "warm") == 0) {
-      rc = int_option(key, type, st, 1, SYNTH_MAX_USERS, &v, err);
-      s->warm = v;
-    } else if (strcmp(key, "validation") == 0) {
-      rc = int_option(key, type, st, 0, SYNTH_MAX_USERS, &v, err);
-      s->validation = v;
-    } else if (strcmp(key, "test") == 0) {
-      rc = int_option(key, type, st, 0, SYNTH_MAX_USERS, &v, err);
-      s->test = v;
-    } else if (strcmp(key, "dim") == 0) {
-      rc = int_option(key, type, st, 2, SYNTH_MAX_DIM, &v, err);
-      s->dim = (int)v;
-    } else if (strcmp(key, "genres") == 0) {
-      rc = int_option(key, type, st, 2, SYNTH_MAX_GENRES, &v, err);
-      s->genres = (int)v;
-    } else if (strcmp(key, "countries") == 0) {
-      rc = int_option(key, type, st, 1, SYNTH_MAX_COUNTRIES, &v, err);
-      s->countries = (int)v;
-    } else if (strcmp(key, "playlists") == 0) {
-      rc = int_option(key, type, st, 0, SYNTH_MAX_TRACKS, &v, err);
-      s->playlists = v;
-    } else if (strcmp(key, "seed") == 0) {
-      rc = int_option(key, type, st, 0, INT64_MAX, &v, err);
-      s->seed = (uint64_t)v;
-    } else if (strcmp(key, "replace") == 0) {
-      rc = bool_option(key, type, &o->replace, err);
-    } else if (strcmp(key, "quiet") == 0) {
-      rc = bool_option(key, type, &o->quiet, err);
-    } else {
-      *err = sqlite3_mprintf(FN "(): unknown option \"%s\" (known: tracks, "
-                             "warm, validation, test, dim, seed, genres, "
-                             "countries, playlists, replace, quiet)", key);
-      rc = SQLITE_ERROR;
-    }
+  s->tracks = tracks;
+  s->warm = warm;
+  s->validation = validation;
+  s->test = test;
+  s->dim = (int)dim;
+  s->genres = (int)genres;
+  s->countries = (int)countries;
+  s->playlists = playlists;
+  s->seed = (uint64_t)seed;
+  const char *msg = synth_check_options(s);
+  if (msg) {
+    *err = sqlite3_mprintf(FN "(): %s", msg);
+    return SQLITE_ERROR;
   }
-  sqlite3_finalize(st);
-  if (rc == SQLITE_OK) {
-    const char *msg = synth_check_options(&o->synth);
-    if (msg) {
-      *err = sqlite3_mprintf(FN "(): %s", msg);
-      rc = SQLITE_ERROR;
-    }
-  }
-  return rc;
+  return SQLITE_OK;
 }
 
 /* Runs a one-row, one-integer query; -1 on error. */

@@ -91,7 +91,7 @@ SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 0}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 2.5}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"max_iter": -1}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"seed": "zero"}');
-SELECT train_segments('x', 'SELECT v FROM pts', '{"quiet": 1}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"quiet": "yes"}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"clusters": 3}');
 SELECT train_segments('x', 'SELECT v FROM pts', '[2]');
 SELECT train_segments('x', 'SELECT v FROM pts', 'not json');

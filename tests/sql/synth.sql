@@ -120,7 +120,7 @@ SELECT synthesize_dataset('{"replace": true, "dim": 2.5}');
 SELECT synthesize_dataset('{"replace": true, "warm": "many"}');
 SELECT synthesize_dataset('{"replace": true, "genres": 100, "tracks": 1000}');
 SELECT synthesize_dataset('{"replace": true, "countries": 31}');
-SELECT synthesize_dataset('{"replace": 1}');
+SELECT synthesize_dataset('{"replace": "yes"}');
 SELECT synthesize_dataset('{"replace": true, "users": 10}');
 SELECT synthesize_dataset('[1, 2]');
 SELECT synthesize_dataset('{"tracks": ');
