@@ -27,6 +27,9 @@
 #define ADAM_EPS 1e-8f
 #define NORM_FLOOR 1e-12f
 #define INFER_CHUNK 256
+/* Up to this many rows, inference skips zero input blocks row by row
+** (embed_user is one row); larger batches are one sgemm. */
+#define SPARSE_INFER_ROWS 8
 
 /* Parameter and statistic counts, with overflow checks (0 when invalid). */
 size_t mlp_count_params(int n_layers, const int *dims, size_t *n_stats) {
@@ -169,6 +172,29 @@ static void linear(const float *in, int n, int din, const float *W, const float 
               W, din, 1.0f, out, dout);
 }
 
+/* The first layer for a few rows of block-sparse input: one matrix-vector
+** product per nonzero block (and the dense tail), so a single user reads
+** only the weight columns their data touches.  Same function as linear(). */
+static void first_layer_sparse(const Mlp *net, const float *X, int n, float *out) {
+  int din = net->dims[0], dout = net->dims[1], bs = net->block_size;
+  int tail = net->n_blocks * bs;
+  for (int i = 0; i < n; i++) {
+    const float *x = X + (size_t)i * (size_t)din;
+    float *y = out + (size_t)i * (size_t)dout;
+    uint64_t mask = row_mask(x, bs, net->n_blocks);
+    memcpy(y, net->b[0], (size_t)dout * sizeof(float));
+    for (int g = 0; g < net->n_blocks; g++) {
+      if (!(mask >> g & 1)) continue;
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, dout, bs, 1.0f, net->W[0] + (size_t)g * bs,
+                  din, x + (size_t)g * bs, 1, 1.0f, y, 1);
+    }
+    if (tail < din) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, dout, din - tail, 1.0f, net->W[0] + tail, din,
+                  x + tail, 1, 1.0f, y, 1);
+    }
+  }
+}
+
 int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
   int mw = max_width(net);
   size_t chunk = n < INFER_CHUNK ? (size_t)(n > 0 ? n : 1) : INFER_CHUNK;
@@ -188,7 +214,10 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
     for (int l = 0; l < L; l++) {
       int di = net->dims[l], dn = net->dims[l + 1];
       float *dst = l == L - 1 ? out + (size_t)r0 * (size_t)dout : c;
-      linear(in, m, di, net->W[l], net->b[l], dn, dst);
+      if (l == 0 && net->n_blocks > 0 && m <= SPARSE_INFER_ROWS)
+        first_layer_sparse(net, in, m, dst);
+      else
+        linear(in, m, di, net->W[l], net->b[l], dn, dst);
       if (l < L - 1) {
         const float *g = net->gamma[l], *be = net->beta[l];
         const float *rm = net->run_mean[l], *rv = net->run_var[l];

@@ -28,7 +28,8 @@
 ** block_size floats followed by a dense tail (the reference feature layout
 ** is 20 groups of d then 19 scalars), mlp_set_input_blocks() lets training
 ** skip the all-zero groups of each row in the first layer's forward and
-** weight-gradient products.  The result is the same function (zeros
+** weight-gradient products, and inference of a few rows (one user at a
+** time) skip them too.  The result is the same function (zeros
 ** contribute nothing), only the float summation order differs.
 **
 ** All heavy arithmetic is sgemm on whole batches (training: split among

@@ -132,6 +132,15 @@ static int exec_sql(sqlite3 *db, const char *sql, char **err) {
   return rc;
 }
 
+/* Tells the network the input has the reference feature layout (20 groups
+** of d floats, then 19 scalars) when its width fits it, so all-zero groups
+** can be skipped; the function computed is the same. */
+static void declare_feature_layout(Mlp *net) {
+  int in = net->dims[0];
+  if (in > FEATURE_SCALARS && (in - FEATURE_SCALARS) % FEATURE_GROUPS == 0)
+    mlp_set_input_blocks(net, (in - FEATURE_SCALARS) / FEATURE_GROUPS, FEATURE_GROUPS);
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct {
@@ -663,9 +672,7 @@ static void train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = SQLITE_NOMEM;
     goto done;
   }
-  if (o.sparse_input && dims[0] > FEATURE_SCALARS && (dims[0] - FEATURE_SCALARS) % FEATURE_GROUPS == 0) {
-    mlp_set_input_blocks(&net, (dims[0] - FEATURE_SCALARS) / FEATURE_GROUPS, FEATURE_GROUPS);
-  }
+  if (o.sparse_input) declare_feature_layout(&net);
   if (o.validation) {
     rc = load_validation(db, &o, dims[0], dims[L], &val, &err);
     if (rc != SQLITE_OK) goto done;
@@ -879,6 +886,7 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
     *err = sqlite3_mprintf(EMBED_FN "(): model \"%s\" is corrupt (bad sizes in semiperso_models)", name);
     return SQLITE_CORRUPT;
   }
+  declare_feature_layout(net); /* one user reads only the weights of their groups */
   Tensor t[6 * MLP_MAX_LAYERS];
   int nt = net_tensors(net, t), got = 0;
   rc = sqlite3_prepare_v2(db,

@@ -8,21 +8,9 @@
 #include <string.h>
 
 #include "mlp.h"
+#include "check.h"
 #include "rng.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                      \
-  do {                                        \
-    if (cond) {                               \
-      passed++;                               \
-    } else {                                  \
-      failed++;                               \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                    \
-      printf("\n");                           \
-    }                                         \
-  } while (0)
 
 /* Random input rows in the block layout of the net: some blocks zero. */
 static void random_inputs(Rng *r, const Mlp *net, float *X, int n) {
@@ -113,8 +101,8 @@ static void test_forward_and_gradients(void) {
   /* Input: 3 blocks of 4 floats and a tail of 3; hidden 7, 6; output 5. */
   int dims[] = {15, 7, 6, 5};
   Mlp net;
-  CHECK(mlp_init(&net, 3, dims, 11) == 0, "mlp_init");
-  CHECK(mlp_set_input_blocks(&net, 4, 3) == 0, "blocks");
+  CHECK_MSG(mlp_init(&net, 3, dims, 11) == 0, "mlp_init");
+  CHECK_MSG(mlp_set_input_blocks(&net, 4, 3) == 0, "blocks");
   Rng r;
   rng_seed(&r, 5, 1);
   /* Non-trivial BatchNorm scale/shift and running statistics. */
@@ -133,27 +121,27 @@ static void test_forward_and_gradients(void) {
   uint32_t rows[B] = {9, 2, 4, 0, 7, 1, 5, 3};
   uint64_t masks[N];
   mlp_block_masks(&net, X, N, masks);
-  CHECK(masks[2] == 0, "all-zero row mask %llu", (unsigned long long)masks[2]);
+  CHECK_MSG(masks[2] == 0, "all-zero row mask %llu", (unsigned long long)masks[2]);
 
   /* Inference forward against the naive one. */
   float out[N * 5];
   double ref[N * 5];
   uint32_t all[N];
   for (int i = 0; i < N; i++) all[i] = (uint32_t)i;
-  CHECK(mlp_forward(&net, X, N, out) == 0, "forward");
+  CHECK_MSG(mlp_forward(&net, X, N, out) == 0, "forward");
   naive_forward(&net, X, NULL, all, N, 0, ref);
   double md = 0;
   for (int i = 0; i < N * 5; i++) md = fmax(md, fabs(out[i] - ref[i]));
-  CHECK(md < 1e-5, "inference forward differs from naive by %g", md);
+  CHECK_MSG(md < 1e-5, "inference forward differs from naive by %g", md);
 
   MlpTrainer *tr = mlp_trainer_new(&net, B, 1e-3f, 0.0f);
-  CHECK(tr != NULL, "trainer");
+  CHECK_MSG(tr != NULL, "trainer");
   float *saved_stats = malloc(net.n_stats * sizeof(float));
   memcpy(saved_stats, net.stats, net.n_stats * sizeof(float));
   double loss = mlp_loss_grad(tr, &net, X, masks, T, rows, B, 0);
-  CHECK(memcmp(saved_stats, net.stats, net.n_stats * sizeof(float)) == 0, "stats untouched");
+  CHECK_MSG(memcmp(saved_stats, net.stats, net.n_stats * sizeof(float)) == 0, "stats untouched");
   double nloss = naive_forward(&net, X, T, rows, B, 1, ref);
-  CHECK(fabs(loss - nloss) < 1e-6, "training loss %.9g vs naive %.9g", loss, nloss);
+  CHECK_MSG(fabs(loss - nloss) < 1e-6, "training loss %.9g vs naive %.9g", loss, nloss);
 
   /* Dense path (no block layout, masks NULL) gives the same gradient. */
   float *grad = malloc(net.n_params * sizeof(float));
@@ -164,21 +152,21 @@ static void test_forward_and_gradients(void) {
   double dloss = mlp_loss_grad(trd, &dense, X, NULL, T, rows, B, 0);
   md = 0;
   for (size_t i = 0; i < net.n_params; i++) md = fmax(md, fabs(grad[i] - mlp_trainer_grad(trd)[i]));
-  CHECK(fabs(dloss - loss) < 1e-7 && md < 1e-6, "sparse vs dense: loss %g/%g grad diff %g", loss, dloss, md);
+  CHECK_MSG(fabs(dloss - loss) < 1e-7 && md < 1e-6, "sparse vs dense: loss %g/%g grad diff %g", loss, dloss, md);
   mlp_trainer_free(trd);
   /* Blocks planned as dense (block 1 claimed always set, though some rows
   ** have it zero) give the same gradient. */
-  CHECK(mlp_always_blocks(&net, masks, N) == 0, "always blocks %llu",
+  CHECK_MSG(mlp_always_blocks(&net, masks, N) == 0, "always blocks %llu",
         (unsigned long long)mlp_always_blocks(&net, masks, N));
   mlp_trainer_plan(tr, &net, 2);
   mlp_loss_grad(tr, &net, X, masks, T, rows, B, 0);
   md = 0;
   for (size_t i = 0; i < net.n_params; i++) md = fmax(md, fabs(grad[i] - mlp_trainer_grad(tr)[i]));
-  CHECK(md < 1e-6, "planned dense block: grad diff %g", md);
+  CHECK_MSG(md < 1e-6, "planned dense block: grad diff %g", md);
   mlp_trainer_plan(tr, &net, 0);
   /* Sparse without precomputed masks: identical. */
   mlp_loss_grad(tr, &net, X, NULL, T, rows, B, 0);
-  CHECK(memcmp(grad, mlp_trainer_grad(tr), net.n_params * sizeof(float)) == 0, "inline masks");
+  CHECK_MSG(memcmp(grad, mlp_trainer_grad(tr), net.n_params * sizeof(float)) == 0, "inline masks");
 
   /* Central differences on every parameter, by group. */
   const char *group_names[] = {"weight", "bias", "bn_scale", "bn_shift"};
@@ -201,7 +189,7 @@ static void test_forward_and_gradients(void) {
         double err = fabs(fd - an) / (1e-3 * gmax + fmax(fabs(fd), fabs(an)) + 1e-12);
         worst = fmax(worst, err);
       }
-      CHECK(gmax > 1e-6 && worst < 1e-2, "layer %d %s: gradient relative error %g (max |g| %g)", l,
+      CHECK_MSG(gmax > 1e-6 && worst < 1e-2, "layer %d %s: gradient relative error %g (max |g| %g)", l,
             group_names[k], worst, gmax);
     }
   }
@@ -224,7 +212,7 @@ static void test_forward_and_gradients(void) {
     md = fmax(md, fabs(net.run_mean[0][o] - (0.9 * saved_stats[o] + 0.1 * mean)));
     md = fmax(md, fabs(net.run_var[0][o] - (0.9 * saved_stats[7 + o] + 0.1 * var)));
   }
-  CHECK(md < 1e-5, "running statistics update off by %g", md);
+  CHECK_MSG(md < 1e-5, "running statistics update off by %g", md);
 
   /* Adam's first step moves each parameter by lr * sign(gradient). */
   float *before = malloc(net.n_params * sizeof(float));
@@ -241,7 +229,7 @@ static void test_forward_and_gradients(void) {
       if (fabs(delta - want) > 2e-5) bad++;
     }
   }
-  CHECK(moved > 100 && bad == 0, "adam first step: %d of %d parameters off", bad, moved);
+  CHECK_MSG(moved > 100 && bad == 0, "adam first step: %d of %d parameters off", bad, moved);
 
   free(before);
   free(grad);
@@ -299,13 +287,13 @@ static void test_learning_and_determinism(void) {
   double first, fa, fb, fc;
   double la = train_synthetic(7, 150, &a, &fa);
   first = fa;
-  CHECK(la < 0.02 && la < first / 8, "synthetic regression: loss %g after, %g first epoch", la, first);
+  CHECK_MSG(la < 0.02 && la < first / 8, "synthetic regression: loss %g after, %g first epoch", la, first);
   double lb = train_synthetic(7, 150, &b, &fb);
-  CHECK(la == lb && memcmp(a.params, b.params, a.n_params * sizeof(float)) == 0 &&
+  CHECK_MSG(la == lb && memcmp(a.params, b.params, a.n_params * sizeof(float)) == 0 &&
             memcmp(a.stats, b.stats, a.n_stats * sizeof(float)) == 0,
         "same seed, different weights");
   train_synthetic(8, 150, &c, &fc);
-  CHECK(memcmp(a.params, c.params, a.n_params * sizeof(float)) != 0, "seed ignored");
+  CHECK_MSG(memcmp(a.params, c.params, a.n_params * sizeof(float)) != 0, "seed ignored");
 
   /* Inference uses running statistics: one row alone equals the same row
   ** inside a batch, and two single rows differ. */
@@ -322,9 +310,9 @@ static void test_learning_and_determinism(void) {
     diff = fmax(diff, fabs(one[o] - other[o]));
     norm += (double)one[o] * one[o];
   }
-  CHECK(md < 1e-6, "single row vs in batch differ by %g", md);
-  CHECK(diff > 1e-3, "two single rows give the same output");
-  CHECK(fabs(sqrt(norm) - 1.0) < 1e-5, "output norm %g", sqrt(norm));
+  CHECK_MSG(md < 1e-6, "single row vs in batch differ by %g", md);
+  CHECK_MSG(diff > 1e-3, "two single rows give the same output");
+  CHECK_MSG(fabs(sqrt(norm) - 1.0) < 1e-5, "output norm %g", sqrt(norm));
   mlp_free(&a);
   mlp_free(&b);
   mlp_free(&c);
@@ -348,7 +336,7 @@ static double train_threads(int threads, int separate, float *out) {
   uint64_t masks[N];
   mlp_block_masks(&net, X, N, masks);
   MlpTrainer *tr = mlp_trainer_new(&net, B + 1, 1e-2f, 1e-3f);
-  CHECK(tr != NULL && mlp_trainer_set_threads(tr, threads) == 0 && mlp_trainer_threads(tr) == threads,
+  CHECK_MSG(tr != NULL && mlp_trainer_set_threads(tr, threads) == 0 && mlp_trainer_threads(tr) == threads,
         "trainer with %d threads", threads);
   uint32_t idx[N];
   for (int i = 0; i < N; i++) idx[i] = (uint32_t)i;
@@ -381,19 +369,19 @@ static void test_threads_identical(void) {
   double l1 = train_threads(1, 0, one);
   for (int t = 2; t <= 5; t++) {
     double lt = train_threads(t, 0, many);
-    CHECK(lt == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
+    CHECK_MSG(lt == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
           "%d threads: weights differ from one thread (loss %.17g vs %.17g)", t, lt, l1);
   }
   double ls = train_threads(2, 1, many);
-  CHECK(ls == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
+  CHECK_MSG(ls == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
         "loss_grad + adam_step differs from train_step");
   Mlp net;
   mlp_init(&net, 4, dims, 1);
   MlpTrainer *tr = mlp_trainer_new(&net, 8, 1e-3f, 0);
-  CHECK(mlp_trainer_threads(tr) >= 1, "default threads %d", mlp_trainer_threads(tr));
-  CHECK(mlp_trainer_set_threads(tr, -1) == -2 && mlp_trainer_set_threads(tr, MLP_MAX_THREADS + 1) == -2,
+  CHECK_MSG(mlp_trainer_threads(tr) >= 1, "default threads %d", mlp_trainer_threads(tr));
+  CHECK_MSG(mlp_trainer_set_threads(tr, -1) == -2 && mlp_trainer_set_threads(tr, MLP_MAX_THREADS + 1) == -2,
         "bad thread counts accepted");
-  CHECK(mlp_trainer_set_threads(tr, 0) == 0 && mlp_trainer_threads(tr) >= 1, "threads 0");
+  CHECK_MSG(mlp_trainer_set_threads(tr, 0) == 0 && mlp_trainer_threads(tr) >= 1, "threads 0");
   mlp_trainer_free(tr);
   mlp_free(&net);
   free(one);
@@ -403,14 +391,47 @@ static void test_threads_identical(void) {
 static void test_bad_sizes(void) {
   Mlp net;
   int zero[] = {4, 0, 3};
-  CHECK(mlp_init(&net, 2, zero, 1) == -2, "zero width accepted");
+  CHECK_MSG(mlp_init(&net, 2, zero, 1) == -2, "zero width accepted");
   int huge[] = {2000000000, 2000000000, 3};
-  CHECK(mlp_init(&net, 2, huge, 1) == -2, "overflowing sizes accepted");
+  CHECK_MSG(mlp_init(&net, 2, huge, 1) == -2, "overflowing sizes accepted");
   int ok[] = {4, 3};
-  CHECK(mlp_init(&net, 0, ok, 1) == -2, "zero layers accepted");
-  CHECK(mlp_init(&net, 1, ok, 1) == 0, "linear-only net rejected");
-  CHECK(mlp_set_input_blocks(&net, 3, 2) == -2 && net.n_blocks == 0, "blocks wider than input");
-  CHECK(mlp_trainer_new(&net, 1, 1e-3f, 0) == NULL, "batch of one accepted");
+  CHECK_MSG(mlp_init(&net, 0, ok, 1) == -2, "zero layers accepted");
+  CHECK_MSG(mlp_init(&net, 1, ok, 1) == 0, "linear-only net rejected");
+  CHECK_MSG(mlp_set_input_blocks(&net, 3, 2) == -2 && net.n_blocks == 0, "blocks wider than input");
+  CHECK_MSG(mlp_trainer_new(&net, 1, 1e-3f, 0) == NULL, "batch of one accepted");
+  mlp_free(&net);
+}
+
+/* Inference of a few rows skips zero input blocks with one matrix-vector
+** product per block; it must compute what the dense sgemm path computes
+** for the same rows inside a large batch. */
+static void test_sparse_inference(void) {
+  enum { BS = 4, NB = 3, TAIL = 2, IN = BS * NB + TAIL, ROWS = 12 };
+  int dims[] = {IN, 6, 3};
+  Mlp net;
+  CHECK_MSG(mlp_init(&net, 2, dims, 11) == 0, "init");
+  CHECK_MSG(mlp_set_input_blocks(&net, BS, NB) == 0, "blocks");
+  /* Non-trivial BatchNorm statistics, so inference uses them. */
+  for (int j = 0; j < 6; j++) {
+    net.run_mean[0][j] = 0.1f * (float)j;
+    net.run_var[0][j] = 0.5f + 0.2f * (float)j;
+  }
+  float X[ROWS * IN], batch[ROWS * 3], one[3];
+  Rng r;
+  rng_seed(&r, 5, 1);
+  for (int i = 0; i < ROWS * IN; i++) X[i] = (float)rng_normal(&r);
+  for (int i = 0; i < ROWS; i++) {
+    /* Row i lacks the blocks of the bits of i (all three for i = 7). */
+    for (int g = 0; g < NB; g++)
+      if (i >> g & 1) memset(X + i * IN + g * BS, 0, BS * sizeof(float));
+  }
+  CHECK_MSG(mlp_forward(&net, X, ROWS, batch) == 0, "batch forward");
+  double worst = 0;
+  for (int i = 0; i < ROWS; i++) {
+    CHECK_MSG(mlp_forward(&net, X + i * IN, 1, one) == 0, "row forward");
+    for (int o = 0; o < 3; o++) worst = fmax(worst, fabs(one[o] - batch[i * 3 + o]));
+  }
+  CHECK_MSG(worst < 1e-6, "sparse single-row inference differs from the batch by %g", worst);
   mlp_free(&net);
 }
 
@@ -419,6 +440,6 @@ int main(void) {
   test_learning_and_determinism();
   test_threads_identical();
   test_bad_sizes();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  test_sparse_inference();
+  return check_report();
 }
