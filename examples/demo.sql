@@ -3,14 +3,16 @@
 .bail on
 .load ./semiperso
 
--- A small Deezer-shaped dataset, deterministic by seed.
-SELECT synthesize_dataset('{"seed": 42, "quiet": true}') AS dataset;
+-- A Deezer-shaped dataset a fifth of the paper's size, deterministic by
+-- seed (d = 64 instead of 128).
+SELECT synthesize_dataset('{"tracks": 10000, "warm": 14000, "validation": 2000,
+                            "test": 4000, "dim": 64, "seed": 42, "quiet": true}') AS dataset;
 
 -- Hyperparameters for this scale: fewer segments than the paper's 1000
--- (there are fewer warm users), and a larger learning rate so that few
+-- (there are fewer warm users), and a larger learning rate so that 40
 -- epochs suffice.
 INSERT OR REPLACE INTO settings(name, value) VALUES
-  ('segments', 100), ('input_segments', 20),
+  ('segments', 200), ('input_segments', 50),
   ('epochs', 40), ('learning_rate', 1e-3), ('quiet', 1);
 
 .read sql/pipeline.sql
