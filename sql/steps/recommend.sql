@@ -48,7 +48,7 @@ INSERT INTO cold_segments
   FROM cold_embeddings;
 INSERT INTO cold_segments
   SELECT 'input_features', u.user_id,
-         assign_segment('input_features', vec_normalize(f.features))
+         assign_segment('input_features', f.features)  -- normalised by it
   FROM users AS u JOIN user_features AS f USING (user_id)
   WHERE u.split IN ('validation', 'test');
 

@@ -31,11 +31,12 @@ SELECT train_segments(
 
 SELECT train_segments(
   'input_features',
-  'SELECT vec_normalize(f.features)
+  'SELECT f.features
      FROM users AS u JOIN user_features AS f USING (user_id)
     WHERE u.split = ''warm'' AND u.embedding IS NOT NULL ORDER BY u.user_id',
   json_object(
     'k',        (SELECT value FROM run_settings WHERE name = 'input_segments'),
+    'normalize', json('true'),  -- L2-normalised rows; assign_segment() does the same
     'max_iter', (SELECT value FROM run_settings WHERE name = 'kmeans_iterations'),
     'seed',     (SELECT value FROM run_settings WHERE name = 'seed'),
     'quiet',    json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
@@ -57,6 +58,6 @@ INSERT INTO segment_members(segmentation, user_id, segment_id)
 
 INSERT INTO segment_members(segmentation, user_id, segment_id)
   SELECT 'input_features', u.user_id,
-         assign_segment('input_features', vec_normalize(f.features))
+         assign_segment('input_features', f.features)
   FROM users AS u JOIN user_features AS f USING (user_id)
   WHERE u.split = 'warm' AND u.embedding IS NOT NULL;
