@@ -205,3 +205,15 @@ void sp_result_vector(sqlite3_context *ctx, float *v, int n) {
   sqlite3_result_blob64(ctx, v, (sqlite3_uint64)n * sizeof(float), sqlite3_free);
   sqlite3_result_subtype(ctx, SP_SUBTYPE_FLOAT32);
 }
+
+void sp_result_json_str(sqlite3_context *ctx, sqlite3_str *s) {
+  int rc = sqlite3_str_errcode(s);
+  char *json = sqlite3_str_finish(s);
+  if (rc != SQLITE_OK || json == NULL) {
+    sqlite3_free(json);
+    sqlite3_result_error_code(ctx, rc == SQLITE_OK ? SQLITE_NOMEM : rc);
+    return;
+  }
+  sqlite3_result_text(ctx, json, -1, sqlite3_free);
+  sqlite3_result_subtype(ctx, 'J');
+}

@@ -63,6 +63,10 @@ int sp_int_arg(sqlite3_context *ctx, sqlite3_value *v, int argno,
 ** ownership of v. */
 void sp_result_vector(sqlite3_context *ctx, float *v, int n);
 
+/* Finishes s and returns its text as the JSON result (subtype 'J', as
+** SQLite's json functions mark theirs), or the error s ran into. */
+void sp_result_json_str(sqlite3_context *ctx, sqlite3_str *s);
+
 /* The largest vector (in floats) a BLOB may hold on this connection. */
 int sp_max_vector_len(sqlite3_context *ctx);
 

@@ -73,15 +73,7 @@ static void top_items_final(sqlite3_context *ctx) {
   }
   sqlite3_str_appendchar(s, 1, ']');
   sqlite3_free(items);
-  int rc = sqlite3_str_errcode(s);
-  char *json = sqlite3_str_finish(s);
-  if (rc != SQLITE_OK || json == NULL) {
-    sqlite3_free(json);
-    sqlite3_result_error_code(ctx, rc == SQLITE_OK ? SQLITE_NOMEM : rc);
-    return;
-  }
-  sqlite3_result_text(ctx, json, -1, sqlite3_free);
-  sqlite3_result_subtype(ctx, 'J');
+  sp_result_json_str(ctx, s);
 }
 
 static const SpFunction top_items_functions[] = {

@@ -42,15 +42,7 @@ static void vec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
   }
   sqlite3_str_appendchar(s, 1, ']');
   sqlite3_free(v);
-  int rc = sqlite3_str_errcode(s);
-  char *json = sqlite3_str_finish(s);
-  if (rc != SQLITE_OK || json == NULL) {
-    sqlite3_free(json);
-    sqlite3_result_error_code(ctx, rc == SQLITE_OK ? SQLITE_NOMEM : rc);
-    return;
-  }
-  sqlite3_result_text(ctx, json, -1, sqlite3_free);
-  sqlite3_result_subtype(ctx, 'J'); /* JSON, as SQLite's json functions mark it */
+  sp_result_json_str(ctx, s);
 }
 
 static void vec_normalize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
