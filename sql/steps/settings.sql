@@ -20,6 +20,8 @@ INSERT INTO run_settings(name, value)
         UNION ALL SELECT 'learning_rate', 1e-5
         UNION ALL SELECT 'batch_size', 512
         UNION ALL SELECT 'weight_decay', 0
+        UNION ALL SELECT 'validation_every', 0      -- score validation users every
+                                                    -- N epochs (0: never)
         UNION ALL SELECT 'top_k', 50                -- length of every list
         UNION ALL SELECT 'seed', 0
         UNION ALL SELECT 'quiet', 0) AS d

@@ -4,6 +4,9 @@
 -- output) is trained on warm users, whose vector is known, with the
 -- hyperparameters of run_settings.  The model is stored under the name
 -- 'user_embedder' (semiperso_models and friends); re-running replaces it.
+-- With the setting validation_every = N > 0, precision@top_k of the nearest
+-- tracks is measured on the validation users every N epochs and kept in
+-- semiperso_model_history, to choose the number of epochs.
 
 SELECT train_embedder(
   'user_embedder',
@@ -18,6 +21,14 @@ SELECT train_embedder(
     'batch_size',    (SELECT value FROM run_settings WHERE name = 'batch_size'),
     'weight_decay',  (SELECT value FROM run_settings WHERE name = 'weight_decay'),
     'seed',          (SELECT value FROM run_settings WHERE name = 'seed'),
+    'validation',    CASE WHEN (SELECT value FROM run_settings WHERE name = 'validation_every') > 0
+                     THEN 'SELECT f.features,
+                                  (SELECT json_group_array(DISTINCT l.track_id)
+                                   FROM future_listens AS l WHERE l.user_id = u.user_id)
+                             FROM users AS u JOIN user_features AS f USING (user_id)
+                            WHERE u.split = ''validation''' END,
+    'validation_every', max(1, (SELECT value FROM run_settings WHERE name = 'validation_every')),
+    'validation_k',  (SELECT value FROM run_settings WHERE name = 'top_k'),
     'quiet',         json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
                                THEN 'true' ELSE 'false' END)))
   AS embedder_summary;
