@@ -4,6 +4,7 @@
 #   make test     unit + SQL + example tests, then again under ASan/UBSan
 #   make demo     the whole pipeline on a small synthetic dataset
 #   make bench    the pipeline at the paper's scale, timed per stage
+#   make bench-components   the embedder, k-means and top-k alone
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
 
@@ -18,7 +19,7 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench clean deps fuzz memcheck
+.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck
 
 all: semiperso.so
 
@@ -62,6 +63,18 @@ demo: semiperso.so
 # stage, written to bench/results.json.
 bench: semiperso.so build/sgemm_rate
 	/usr/bin/python3 bench/run.py
+
+# Component benchmarks of the numeric core, each against the sgemm rate
+# measured in the same run: the embedder's epoch, k-means, top-k.
+bench-components: build/bench_embedder build/bench_kmeans build/bench_topk
+	build/bench_embedder
+	build/bench_kmeans
+	build/bench_kmeans 70000 2579 100 20 2
+	build/bench_topk
+
+build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
+	@mkdir -p build
+	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 
 build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
 	@mkdir -p build
