@@ -98,11 +98,14 @@ int sp_query_matrices(sqlite3 *db, const char *fn, const char *sql,
                       int n_cols, const char *const *col_names, SpMatrix *mats,
                       char **err) {
   sqlite3_stmt *stmt;
+  if (n_cols < 1 || n_cols > SP_MAX_QUERY_COLS) {
+    *err = sqlite3_mprintf("%s(): internal error: %d vector columns requested", fn, n_cols);
+    return SQLITE_MISUSE;
+  }
   int rc = sp_prepare_user_query(db, fn, sql, n_cols, &stmt, err);
   if (rc != SQLITE_OK) return rc;
-  int64_t caps[8] = {0};
+  int64_t caps[SP_MAX_QUERY_COLS] = {0};
   int64_t row = 0;
-  if (n_cols > 8) n_cols = 8;
   for (int c = 0; c < n_cols; c++) {
     mats[c].data = NULL;
     mats[c].rows = 0;

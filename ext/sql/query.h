@@ -26,8 +26,12 @@ typedef struct {
 int sp_prepare_user_query(sqlite3 *db, const char *fn, const char *sql,
                           int n_cols, sqlite3_stmt **out, char **err);
 
+/* Most vector columns one user query may have. */
+#define SP_MAX_QUERY_COLS 8
+
 /* Runs sql and fills mats[0..n_cols-1] from its columns (names used in
-** messages).  An empty result is an error.  Polls for interrupts. */
+** messages); 1 <= n_cols <= SP_MAX_QUERY_COLS.  An empty result is an
+** error; sqlite3_interrupt() stops it (the query reports it). */
 int sp_query_matrices(sqlite3 *db, const char *fn, const char *sql,
                       int n_cols, const char *const *col_names, SpMatrix *mats,
                       char **err);
