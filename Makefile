@@ -66,8 +66,8 @@ bench: semiperso.so build/sgemm_rate
 
 # Component benchmarks of the numeric core, each against the sgemm rate
 # measured in the same run: the embedder's epoch, k-means, top-k.
-bench-components: build/bench_embedder build/bench_kmeans build/bench_topk
-	build/bench_embedder
+bench-components: build/bench_mlp build/bench_kmeans build/bench_topk
+	build/bench_mlp
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk

@@ -1,5 +1,5 @@
 /*
-** bench_embedder.c - training epochs of the user embedder at the paper's
+** bench_mlp.c - training epochs of the user embedder at the paper's
 ** scale (70 000 warm users x 2579 inputs -> 400 -> 300 -> 200 -> 128,
 ** batch 512), next to this machine's own sgemm rate measured in the same
 ** run.  The inputs have the reference layout (20 groups of 128 floats, then
@@ -7,8 +7,8 @@
 ** country always set, each interaction group present with its own
 ** probability (streams ~77 % of users, bans ~8 %).
 **
-**   cc -O2 -Iext/core $(pkg-config --cflags openblas) bench/bench_embedder.c \
-**      ext/core/mlp.c ext/core/parallel.c ext/core/rng.c \
+**   cc -O2 -Iext/core $(pkg-config --cflags openblas) bench/bench_mlp.c \
+**      ext/core/mlp.c ext/core/team.c ext/core/rng.c \
 **      $(pkg-config --libs openblas) -lm -lpthread
 **   ./a.out [rows epochs dense threads]
 **     dense = 1 turns the block skipping off; threads 0 (default) = one
