@@ -1,5 +1,5 @@
 /*
-** segments.c - k-means segmentations from SQL (DESIGN.md section 4).
+** kmeans.c - segmentations from SQL, on ext/core/kmeans.h.
 **
 **   train_segments(name TEXT, query TEXT [, options JSON]) -> JSON summary
 **       query yields one float32 vector per row.  Options: k (1000),
@@ -10,8 +10,8 @@
 **       the nearest centroid (squared Euclidean, ties by smaller id): the
 **       id k-means gave a training row at convergence.
 **
-** What a training leaves, replaced atomically under its name (one
-** SAVEPOINT, written only after the fit succeeded):
+** What a training leaves, replaced atomically under its name by the model
+** store (store.h), written only after the fit succeeded:
 **   semiperso_segmentations(name PRIMARY KEY, k, dims, train_rows,
 **       iterations, converged, inertia, reseeded, options JSON, seconds,
 **       trained_at, generation)
@@ -19,28 +19,28 @@
 **   semiperso_segmentation_history(segmentation, iteration, inertia,
 **       changed, seconds)      iteration 0 is the k-means++ assignment
 **
-** Caching: assign_segment() keeps the centroids (and their norms) of the
-** last segmentation it used, per connection, tagged with its generation, a
-** random 64-bit number drawn at every training.  Every call re-reads the
-** generation (one prepared statement, kept for the running statement as
-** auxiliary data of the name argument) and reloads on any difference, so a
-** retrain or drop, by this connection or another, is never served stale.
-** Edit these tables only through train_segments(), or give the row a new
-** generation yourself.
+** assign_segment() serves the centroids (and their norms) from the
+** per-connection model cache of store.h, which checks the stored
+** generation once per statement: a retrain or drop, by this connection or
+** another, is never served stale.  Edit these tables only through
+** train_segments(), or give the row a new generation yourself.
 */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "../core/kmeans.h"
 #include "../core/vec.h"
+#include "args.h"
 #include "common.h"
 #include "modules.h"
 #include "options.h"
 #include "query.h"
+#include "store.h"
 
-static const char *const kSchema =
+#define TRAIN_FN "train_segments"
+
+static const SpModelKind segmentations_kind = {
+    "segmentation",
     "CREATE TABLE IF NOT EXISTS semiperso_segmentations("
     " name TEXT PRIMARY KEY, k INTEGER NOT NULL, dims INTEGER NOT NULL,"
     " train_rows INTEGER NOT NULL, iterations INTEGER NOT NULL,"
@@ -54,486 +54,365 @@ static const char *const kSchema =
     "CREATE TABLE IF NOT EXISTS semiperso_segmentation_history("
     " segmentation TEXT NOT NULL, iteration INTEGER NOT NULL,"
     " inertia REAL NOT NULL, changed INTEGER NOT NULL, seconds REAL NOT NULL,"
-    " PRIMARY KEY (segmentation, iteration)) WITHOUT ROWID;";
+    " PRIMARY KEY (segmentation, iteration)) WITHOUT ROWID;",
+    {{"semiperso_segmentations", "name"},
+     {"semiperso_segments", "segmentation"},
+     {"semiperso_segmentation_history", "segmentation"}},
+    3,
+};
 
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* ---- options ---------------------------------------------------------- */
-
-typedef struct {
-  sqlite3_int64 k, max_iter, seed;
-  int quiet, normalize;
-} SegOptions;
-
-/* Fills o with the defaults, then what the options JSON sets. */
-static int parse_options(sqlite3 *db, sqlite3_value *json, SegOptions *o,
-                         char **err) {
-  o->k = 1000;
-  o->max_iter = 20;
-  o->seed = 0;
-  o->quiet = 0;
-  o->normalize = 0;
-  const SpOption spec[] = {
-      {"k", SP_OPT_INT, 1, 1000000, 0, &o->k, NULL},
-      {"max_iter", SP_OPT_INT, 0, 1000000, 0, &o->max_iter, NULL},
-      {"seed", SP_OPT_INT, 0, 9.2e18, 0, &o->seed, NULL},
-      {"normalize", SP_OPT_BOOL, 0, 0, 0, &o->normalize, NULL},
-      {"quiet", SP_OPT_BOOL, 0, 0, 0, &o->quiet, NULL},
-  };
-  return sp_parse_options(db, "train_segments", 3, json, spec,
-                          (int)(sizeof spec / sizeof *spec), err);
-}
-
-/* ---- training --------------------------------------------------------- */
+/* ---- train_segments: parse, load, fit, persist, summarise ---------------- */
 
 typedef struct {
   sqlite3 *db;
   const char *name;
-  int quiet, max_iter;
-  double t0, t_last;
+  sqlite3_int64 k, max_iter, seed;
+  int quiet, normalize;
+  SpMatrix rows;
+  float *centroids;
+  int64_t *sizes;
+  KmeansResult result;
+  /* per iteration (0: k-means++), max_iter + 1 of each */
   int n_hist;
-  double *h_inertia, *h_seconds;
-  int64_t *h_changed;
-} TrainRun;
+  double *inertia, *seconds;
+  int64_t *changed;
+  double started, last, fit_seconds;
+} Segmenting;
 
-static int train_should_stop(void *arg) {
-  TrainRun *t = arg;
-  return sp_check_interrupt(t->db) != SQLITE_OK;
+static void segmenting_free(Segmenting *t) {
+  sp_matrix_free(&t->rows);
+  sqlite3_free(t->centroids);
+  sqlite3_free(t->sizes);
+  sqlite3_free(t->inertia);
+  sqlite3_free(t->seconds);
+  sqlite3_free(t->changed);
 }
 
-static int train_progress(void *arg, int it, double inertia, int64_t changed) {
-  TrainRun *t = arg;
-  double now = now_seconds();
-  t->h_inertia[t->n_hist] = inertia;
-  t->h_changed[t->n_hist] = changed;
-  t->h_seconds[t->n_hist] = now - t->t_last;
-  t->n_hist++;
-  if (!t->quiet) {
-    if (it == 0) {
-      fprintf(stderr, "train_segments(%s): k-means++ done, inertia %.6g (%.2f s)\n",
-              t->name, inertia, now - t->t_last);
-    } else {
-      fprintf(stderr, "train_segments(%s): iteration %d/%d, inertia %.6g, %lld "
-              "changed (%.2f s)\n", t->name, it, t->max_iter, inertia,
-              (long long)changed, now - t->t_last);
-    }
-  }
-  t->t_last = now;
-  return sp_check_interrupt(t->db) != SQLITE_OK;
-}
-
-static int exec_bound(sqlite3 *db, const char *sql, const char *name) {
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* Writes one training, replacing any of the same name, in one savepoint. */
-static int persist(sqlite3 *db, const char *name, const SegOptions *o, int d,
-                   int64_t rows, const KmeansResult *res, double seconds,
-                   const float *cent, const int64_t *sizes, const TrainRun *run,
-                   char **err) {
-  int rc = sqlite3_exec(db, "SAVEPOINT semiperso_train_segments", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("train_segments(): cannot start saving: %s", sqlite3_errmsg(db));
-    return rc;
-  }
-  sqlite3_stmt *st = NULL;
-  rc = sqlite3_exec(db, kSchema, NULL, NULL, NULL);
+/* Arguments and options, over the defaults. */
+static int parse_segmenting(int argc, sqlite3_value **argv, Segmenting *t, const char **sql,
+                            char **err) {
+  t->k = 1000;
+  t->max_iter = 20;
+  const SpOption spec[] = {
+      {"k", SP_OPT_INT, 1, 1000000, 0, &t->k, NULL},
+      {"max_iter", SP_OPT_INT, 0, 1000000, 0, &t->max_iter, NULL},
+      {"seed", SP_OPT_INT, 0, 9.2e18, 0, &t->seed, NULL},
+      {"normalize", SP_OPT_BOOL, 0, 0, 0, &t->normalize, NULL},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->quiet, NULL},
+  };
+  int rc = sp_read_text((SpArg){TRAIN_FN, 1, "name"}, argv[0], "a non-empty TEXT", 1, &t->name,
+                        err);
   if (rc == SQLITE_OK)
-    rc = exec_bound(db, "DELETE FROM semiperso_segments WHERE segmentation = ?1", name);
+    rc = sp_read_text((SpArg){TRAIN_FN, 2, "query"}, argv[1],
+                      "TEXT, a SELECT yielding one vector per row", 0, sql, err);
   if (rc == SQLITE_OK)
-    rc = exec_bound(db, "DELETE FROM semiperso_segmentation_history WHERE segmentation = ?1", name);
-  if (rc == SQLITE_OK)
-    rc = exec_bound(db, "DELETE FROM semiperso_segmentations WHERE name = ?1", name);
-  if (rc == SQLITE_OK) {
-    sqlite3_int64 gen;
-    sqlite3_randomness(sizeof gen, &gen);
-    rc = sqlite3_prepare_v2(
-        db, "INSERT INTO semiperso_segmentations VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-            " ?8, json_object('k', ?2, 'max_iter', ?9, 'seed', ?10, 'normalize',"
-            " json(?11), 'quiet', json(?12)), ?13,"
-            " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?14)", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(st, 2, o->k);
-      sqlite3_bind_int(st, 3, d);
-      sqlite3_bind_int64(st, 4, rows);
-      sqlite3_bind_int(st, 5, res->iterations);
-      sqlite3_bind_int(st, 6, res->converged);
-      sqlite3_bind_double(st, 7, res->inertia);
-      sqlite3_bind_int64(st, 8, res->reseeded);
-      sqlite3_bind_int64(st, 9, o->max_iter);
-      sqlite3_bind_int64(st, 10, o->seed);
-      sqlite3_bind_text(st, 11, o->normalize ? "true" : "false", -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 12, o->quiet ? "true" : "false", -1, SQLITE_STATIC);
-      sqlite3_bind_double(st, 13, seconds);
-      sqlite3_bind_int64(st, 14, gen);
-      rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-  }
-  if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2(db, "INSERT INTO semiperso_segments VALUES (?1, ?2, ?3, ?4)",
-                            -1, &st, NULL);
-  for (int j = 0; rc == SQLITE_OK && j < (int)o->k; j++) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, j);
-    sqlite3_bind_int64(st, 3, sizes[j]);
-    sqlite3_bind_blob64(st, 4, cent + (int64_t)j * d, (sqlite3_uint64)d * sizeof(float),
-                        SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    sqlite3_reset(st);
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2(
-        db, "INSERT INTO semiperso_segmentation_history VALUES (?1, ?2, ?3, ?4, ?5)",
-        -1, &st, NULL);
-  for (int i = 0; rc == SQLITE_OK && i < run->n_hist; i++) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, i);
-    sqlite3_bind_double(st, 3, run->h_inertia[i]);
-    sqlite3_bind_int64(st, 4, run->h_changed[i]);
-    sqlite3_bind_double(st, 5, run->h_seconds[i]);
-    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    sqlite3_reset(st);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("train_segments(): cannot save segmentation '%s': %s",
-                           name, sqlite3_errmsg(db));
-    sqlite3_exec(db, "ROLLBACK TO semiperso_train_segments", NULL, NULL, NULL);
-    sqlite3_exec(db, "RELEASE semiperso_train_segments", NULL, NULL, NULL);
-    return rc;
-  }
-  rc = sqlite3_exec(db, "RELEASE semiperso_train_segments", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("train_segments(): cannot commit segmentation '%s': %s",
-                           name, sqlite3_errmsg(db));
-    sqlite3_exec(db, "ROLLBACK TO semiperso_train_segments", NULL, NULL, NULL);
-    sqlite3_exec(db, "RELEASE semiperso_train_segments", NULL, NULL, NULL);
-  }
+    rc = sp_parse_options(t->db, TRAIN_FN, 3, argc > 2 ? argv[2] : NULL, spec, SP_COUNT(spec),
+                          err);
   return rc;
+}
+
+/* The rows, normalised when asked. */
+static int load_segmenting(Segmenting *t, const char *sql, char **err) {
+  static const char *const cols[] = {"vector"};
+  int rc = sp_query_matrices(t->db, TRAIN_FN, sql, 1, cols, &t->rows, err);
+  if (rc != SQLITE_OK) return rc;
+  if (t->k > t->rows.rows) {
+    *err = sqlite3_mprintf(TRAIN_FN "(): k = %lld is larger than the number of rows of the "
+                           "query (%lld); lower option \"k\"", t->k, (long long)t->rows.rows);
+    return SQLITE_ERROR;
+  }
+  if (t->normalize)
+    for (int64_t i = 0; i < t->rows.rows; i++)
+      vec_normalize(t->rows.data + i * t->rows.dims, (size_t)t->rows.dims);
+  return SQLITE_OK;
+}
+
+static int fit_should_stop(void *arg) {
+  return sp_check_interrupt(((Segmenting *)arg)->db) != SQLITE_OK;
+}
+
+/* After k-means++ (iteration 0) and each Lloyd iteration: history, progress. */
+static int fit_progress(void *arg, int it, double inertia, int64_t changed) {
+  Segmenting *t = arg;
+  double now = sp_now();
+  t->inertia[t->n_hist] = inertia;
+  t->changed[t->n_hist] = changed;
+  t->seconds[t->n_hist] = now - t->last;
+  t->n_hist++;
+  if (!t->quiet && it == 0) {
+    fprintf(stderr, TRAIN_FN "(%s): k-means++ done, inertia %.6g (%.2f s)\n", t->name, inertia,
+            now - t->last);
+  } else if (!t->quiet) {
+    fprintf(stderr, TRAIN_FN "(%s): iteration %d/%d, inertia %.6g, %lld changed (%.2f s)\n",
+            t->name, it, (int)t->max_iter, inertia, (long long)changed, now - t->last);
+  }
+  t->last = now;
+  return fit_should_stop(arg);
+}
+
+static int fit(Segmenting *t, char **err) {
+  sqlite3_uint64 k = (sqlite3_uint64)t->k, iters = (sqlite3_uint64)t->max_iter + 1;
+  t->centroids = sqlite3_malloc64(k * (sqlite3_uint64)t->rows.dims * sizeof(float));
+  t->sizes = sqlite3_malloc64(k * sizeof *t->sizes);
+  t->inertia = sqlite3_malloc64(iters * sizeof(double));
+  t->seconds = sqlite3_malloc64(iters * sizeof(double));
+  t->changed = sqlite3_malloc64(iters * sizeof(int64_t));
+  if (!t->centroids || !t->sizes || !t->inertia || !t->seconds || !t->changed)
+    return SQLITE_NOMEM;
+  if (!t->quiet)
+    fprintf(stderr, TRAIN_FN "(%s): k-means, k = %lld on %lld x %d rows\n", t->name, t->k,
+            (long long)t->rows.rows, t->rows.dims);
+  KmeansConfig cfg = {.k = (int)t->k, .max_iter = (int)t->max_iter, .seed = (uint64_t)t->seed,
+                      .should_stop = fit_should_stop, .progress = fit_progress, .arg = t};
+  t->started = t->last = sp_now();
+  int rc = kmeans_fit(t->rows.data, t->rows.rows, t->rows.dims, &cfg, t->centroids, NULL,
+                      t->sizes, &t->result);
+  t->fit_seconds = sp_now() - t->started;
+  switch (rc) {
+    case KMEANS_OK:
+      return SQLITE_OK;
+    case KMEANS_ABORTED:
+      *err = sp_interrupted(TRAIN_FN, "the previous segmentation is kept");
+      return SQLITE_INTERRUPT;
+    case KMEANS_NOMEM:
+      return SQLITE_NOMEM;
+    default:
+      *err = sqlite3_mprintf(TRAIN_FN "(): invalid k-means arguments");
+      return SQLITE_ERROR;
+  }
+}
+
+/* The options in effect as JSON (stored with the segmentation). */
+static char *options_json(const Segmenting *t) {
+  sqlite3_str *s = sqlite3_str_new(t->db);
+  sp_json_open(s, '{');
+  sp_json_int(s, "k", t->k);
+  sp_json_int(s, "max_iter", t->max_iter);
+  sp_json_int(s, "seed", t->seed);
+  sp_json_bool(s, "normalize", t->normalize);
+  sp_json_bool(s, "quiet", t->quiet);
+  sp_json_close(s, '}');
+  return sqlite3_str_finish(s);
+}
+
+typedef struct {
+  const Segmenting *t;
+  const char *options;
+  sqlite3_int64 generation;
+} SegmentationRow;
+
+static int bind_segmentation(sqlite3_stmt *st, int64_t i, const void *arg) {
+  (void)i;
+  const SegmentationRow *r = arg;
+  const Segmenting *t = r->t;
+  sqlite3_bind_int64(st, 2, t->k);
+  sqlite3_bind_int(st, 3, t->rows.dims);
+  sqlite3_bind_int64(st, 4, t->rows.rows);
+  sqlite3_bind_int(st, 5, t->result.iterations);
+  sqlite3_bind_int(st, 6, t->result.converged);
+  sqlite3_bind_double(st, 7, t->result.inertia);
+  sqlite3_bind_int64(st, 8, t->result.reseeded);
+  sqlite3_bind_text(st, 9, r->options, -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 10, t->fit_seconds);
+  return sqlite3_bind_int64(st, 11, r->generation);
+}
+
+static int bind_segment(sqlite3_stmt *st, int64_t j, const void *arg) {
+  const Segmenting *t = arg;
+  sqlite3_bind_int64(st, 2, j);
+  sqlite3_bind_int64(st, 3, t->sizes[j]);
+  return sqlite3_bind_blob64(st, 4, t->centroids + j * t->rows.dims,
+                             (sqlite3_uint64)t->rows.dims * sizeof(float), SQLITE_STATIC);
+}
+
+static int bind_iteration(sqlite3_stmt *st, int64_t i, const void *arg) {
+  const Segmenting *t = arg;
+  sqlite3_bind_int64(st, 2, i);
+  sqlite3_bind_double(st, 3, t->inertia[i]);
+  sqlite3_bind_int64(st, 4, t->changed[i]);
+  return sqlite3_bind_double(st, 5, t->seconds[i]);
+}
+
+/* Replaces the stored segmentation of that name by the fitted one. */
+static int persist(const Segmenting *t, char **err) {
+  char *options = options_json(t);
+  SpStore s;
+  sp_store_begin(&s, t->db, TRAIN_FN, &segmentations_kind, t->name);
+  SegmentationRow row = {t, options, s.generation};
+  if (options == NULL) s.rc = SQLITE_NOMEM;
+  sp_store_rows(&s,
+                "INSERT INTO semiperso_segmentations VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                "?10, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?11)",
+                1, bind_segmentation, &row);
+  sp_store_rows(&s, "INSERT INTO semiperso_segments VALUES (?1, ?2, ?3, ?4)", t->k, bind_segment,
+                t);
+  sp_store_rows(&s, "INSERT INTO semiperso_segmentation_history VALUES (?1, ?2, ?3, ?4, ?5)",
+                t->n_hist, bind_iteration, t);
+  int rc = sp_store_end(&s, err);
+  sqlite3_free(options);
+  return rc;
+}
+
+static void summarise(sqlite3_context *ctx, const Segmenting *t) {
+  sqlite3_str *s = sqlite3_str_new(t->db);
+  sp_json_open(s, '{');
+  sp_json_text(s, "name", t->name);
+  sp_json_int(s, "k", t->k);
+  sp_json_int(s, "dims", t->rows.dims);
+  sp_json_int(s, "rows", t->rows.rows);
+  sp_json_int(s, "iterations", t->result.iterations);
+  sp_json_bool(s, "converged", t->result.converged);
+  sp_json_real(s, "inertia", t->result.inertia);
+  sp_json_int(s, "reseeded", t->result.reseeded);
+  sp_json_seconds(s, "seconds", t->fit_seconds);
+  sp_json_close(s, '}');
+  sp_result_json(ctx, s);
 }
 
 static void train_segments_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  Segmenting t;
+  memset(&t, 0, sizeof t);
+  t.db = sqlite3_context_db_handle(ctx);
+  const char *sql = NULL;
   char *err = NULL;
-  SegOptions o;
-  SpMatrix m = {NULL, 0, 0};
-  float *cent = NULL;
-  int64_t *sizes = NULL;
-  TrainRun run = {0};
-  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT || sqlite3_value_bytes(argv[0]) == 0) {
-    sp_result_errorf(ctx, "train_segments(): argument 1 (name) must be a non-empty TEXT");
-    return;
-  }
-  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
-    sp_result_errorf(ctx, "train_segments(): argument 2 (query) must be TEXT, a SELECT "
-                     "yielding one vector per row");
-    return;
-  }
-  const char *name = (const char *)sqlite3_value_text(argv[0]);
-  if (parse_options(db, argc > 2 ? argv[2] : NULL, &o, &err) != SQLITE_OK) goto fail;
-  const char *cols[] = {"vector"};
-  int rc = sp_query_matrices(db, "train_segments",
-                             (const char *)sqlite3_value_text(argv[1]), 1, cols, &m, &err);
-  if (rc != SQLITE_OK) {
-    if (rc == SQLITE_NOMEM && err == NULL) {
-      sqlite3_result_error_nomem(ctx);
-      return;
-    }
-    goto fail;
-  }
-  if (o.k > m.rows) {
-    err = sqlite3_mprintf("train_segments(): k = %lld is larger than the number of "
-                          "rows of the query (%lld); lower option \"k\"",
-                          o.k, (long long)m.rows);
-    goto fail;
-  }
-  if (o.normalize)
-    for (int64_t i = 0; i < m.rows; i++) vec_normalize(m.data + i * m.dims, (size_t)m.dims);
-  cent = sqlite3_malloc64((sqlite3_uint64)o.k * m.dims * sizeof(float));
-  sizes = sqlite3_malloc64((sqlite3_uint64)o.k * sizeof *sizes);
-  run.h_inertia = sqlite3_malloc64((sqlite3_uint64)(o.max_iter + 1) * sizeof(double));
-  run.h_seconds = sqlite3_malloc64((sqlite3_uint64)(o.max_iter + 1) * sizeof(double));
-  run.h_changed = sqlite3_malloc64((sqlite3_uint64)(o.max_iter + 1) * sizeof(int64_t));
-  if (!cent || !sizes || !run.h_inertia || !run.h_seconds || !run.h_changed) {
-    sqlite3_result_error_nomem(ctx);
-    goto done;
-  }
-  run.db = db;
-  run.name = name;
-  run.quiet = o.quiet;
-  run.max_iter = (int)o.max_iter;
-  run.t0 = run.t_last = now_seconds();
-  if (!o.quiet)
-    fprintf(stderr, "train_segments(%s): k-means, k = %lld on %lld x %d rows\n", name,
-            o.k, (long long)m.rows, m.dims);
-  KmeansConfig cfg = {.k = (int)o.k, .max_iter = (int)o.max_iter,
-                      .seed = (uint64_t)o.seed, .should_stop = train_should_stop,
-                      .progress = train_progress, .arg = &run};
-  KmeansResult res;
-  rc = kmeans_fit(m.data, m.rows, m.dims, &cfg, cent, NULL, sizes, &res);
-  if (rc == KMEANS_NOMEM) {
-    sqlite3_result_error_nomem(ctx);
-    goto done;
-  } else if (rc == KMEANS_ABORTED) {
-    sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
-    goto done;
-  } else if (rc != KMEANS_OK) {
-    err = sqlite3_mprintf("train_segments(): invalid k-means arguments");
-    goto fail;
-  }
-  double seconds = now_seconds() - run.t0;
-  if (persist(db, name, &o, m.dims, m.rows, &res, seconds, cent, sizes, &run, &err) !=
-      SQLITE_OK)
-    goto fail;
-  sqlite3_stmt *js = NULL;
-  rc = sqlite3_prepare_v2(
-      db, "SELECT json_object('name', ?1, 'k', ?2, 'dims', ?3, 'rows', ?4,"
-          " 'iterations', ?5, 'converged', json(?6), 'inertia', ?7,"
-          " 'reseeded', ?8, 'seconds', round(?9, 3))", -1, &js, NULL);
+  int rc = parse_segmenting(argc, argv, &t, &sql, &err);
+  if (rc == SQLITE_OK) rc = load_segmenting(&t, sql, &err);
+  if (rc == SQLITE_OK) rc = fit(&t, &err);
+  if (rc == SQLITE_OK) rc = persist(&t, &err);
   if (rc == SQLITE_OK) {
-    sqlite3_bind_text(js, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(js, 2, o.k);
-    sqlite3_bind_int(js, 3, m.dims);
-    sqlite3_bind_int64(js, 4, m.rows);
-    sqlite3_bind_int(js, 5, res.iterations);
-    sqlite3_bind_text(js, 6, res.converged ? "true" : "false", -1, SQLITE_STATIC);
-    sqlite3_bind_double(js, 7, res.inertia);
-    sqlite3_bind_int64(js, 8, res.reseeded);
-    sqlite3_bind_double(js, 9, seconds);
-    rc = sqlite3_step(js);
-  }
-  if (rc == SQLITE_ROW) {
-    sqlite3_result_value(ctx, sqlite3_column_value(js, 0));
-    sqlite3_result_subtype(ctx, 'J');
+    sp_cache_saved(sp_state(ctx));
+    summarise(ctx, &t);
   } else {
-    sqlite3_result_error_nomem(ctx);
+    sp_result_error_rc(ctx, rc, err);
   }
-  sqlite3_finalize(js);
-  goto done;
-fail:
-  if (err) {
-    sqlite3_result_error(ctx, err, -1);
-  } else {
-    sqlite3_result_error_nomem(ctx);
-  }
-done:
-  sqlite3_free(err);
-  sp_matrix_free(&m);
-  sqlite3_free(cent);
-  sqlite3_free(sizes);
-  sqlite3_free(run.h_inertia);
-  sqlite3_free(run.h_seconds);
-  sqlite3_free(run.h_changed);
+  segmenting_free(&t);
 }
 
-/* ---- assign_segment ---------------------------------------------------- */
+/* ---- assign_segment ------------------------------------------------------ */
 
-/* Per connection: the centroids of the segmentation used last. */
+/* A segmentation as served. */
 typedef struct {
-  SpFunction fn; /* first member: sp_function_name() reads it */
-  char *name;
-  sqlite3_int64 generation;
   int k, d, normalize;
-  float *cent, *cnorm;
-} SegCache;
+  float *centroids, *norms;
+} Segmentation;
 
-static void seg_cache_clear(SegCache *c) {
-  sqlite3_free(c->name);
-  sqlite3_free(c->cent);
-  sqlite3_free(c->cnorm);
-  c->name = NULL;
-  c->cent = c->cnorm = NULL;
+static void free_segmentation(void *p) {
+  Segmentation *g = p;
+  sqlite3_free(g->centroids);
+  sqlite3_free(g->norms);
+  sqlite3_free(g);
 }
 
-static void seg_cache_destroy(void *p) {
-  seg_cache_clear(p);
-  sqlite3_free(p);
-}
-
-static void finalize_stmt(void *p) { sqlite3_finalize(p); }
-
-/* Loads the centroids of name into the cache; an error message or NULL. */
-static char *seg_cache_load(sqlite3 *db, SegCache *c, const char *name,
-                            sqlite3_int64 gen, int k, int d, int normalize) {
-  seg_cache_clear(c);
-  /* k rows of d floats must be stored, checked before allocating them. */
+/* Reads segmentation name (the loader of the model cache). */
+static int load_segmentation(sqlite3 *db, const char *fn, const char *name, void **model,
+                             char **err) {
   sqlite3_stmt *st = NULL;
-  sqlite3_int64 rows = -1, bytes = -1;
-  if (sqlite3_prepare_v2(db, "SELECT count(*), sum(length(centroid)) FROM semiperso_segments"
-                         " WHERE segmentation = ?1", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      rows = sqlite3_column_int64(st, 0);
-      bytes = sqlite3_column_int64(st, 1);
-    }
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (rows != k || bytes != (sqlite3_int64)k * d * (sqlite3_int64)sizeof(float)) {
-    return sqlite3_mprintf("assign_segment(): segmentation '%s' is damaged: "
-                           "semiperso_segmentations says k = %d of %d floats, "
-                           "semiperso_segments holds %lld rows of %lld bytes in all "
-                           "(retrain it with train_segments())", name, k, d, rows, bytes);
-  }
-  c->name = sqlite3_mprintf("%s", name);
-  c->cent = sqlite3_malloc64((sqlite3_uint64)k * d * sizeof(float));
-  c->cnorm = sqlite3_malloc64((sqlite3_uint64)k * sizeof(float));
-  if (!c->name || !c->cent || !c->cnorm) {
-    seg_cache_clear(c);
-    return sqlite3_mprintf("assign_segment(): out of memory");
-  }
-  char *err = NULL;
-  int rc = sqlite3_prepare_v2(db, "SELECT segment_id, centroid FROM semiperso_segments"
-                              " WHERE segmentation = ?1 ORDER BY segment_id", -1, &st, NULL);
-  int seen = 0;
+  int rc = sqlite3_prepare_v2(db, "SELECT s.k, s.dims, json_extract(s.options, '$.normalize'),"
+                              " (SELECT count(*) FROM semiperso_segments WHERE segmentation = ?1),"
+                              " (SELECT sum(length(centroid)) FROM semiperso_segments"
+                              "  WHERE segmentation = ?1)"
+                              " FROM semiperso_segmentations AS s WHERE s.name = ?1",
+                              -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      if (seen >= k || sqlite3_column_int64(st, 0) != seen ||
-          sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-          sqlite3_column_bytes(st, 1) != d * (int)sizeof(float)) {
-        rc = SQLITE_CORRUPT;
-        break;
-      }
-      memcpy(c->cent + (int64_t)seen * d, sqlite3_column_blob(st, 1),
-             (size_t)d * sizeof(float));
-      if (!vec_all_finite(c->cent + (int64_t)seen * d, (size_t)d)) {
-        rc = SQLITE_CORRUPT;
-        break;
-      }
-      seen++;
-    }
+    rc = sqlite3_step(st);
   }
-  if (rc != SQLITE_DONE || seen != k) {
-    err = sqlite3_mprintf("assign_segment(): segmentation '%s' is damaged in "
-                          "semiperso_segments (retrain it with train_segments())", name);
-    seg_cache_clear(c);
-  } else {
-    kmeans_centroid_norms(c->cent, k, d, c->cnorm);
-    c->generation = gen;
-    c->k = k;
-    c->d = d;
-    c->normalize = normalize;
+  int k = 0, d = 0, normalize = 0;
+  sqlite3_int64 rows = 0, bytes = 0;
+  if (rc == SQLITE_ROW) {
+    k = sqlite3_column_int(st, 0);
+    d = sqlite3_column_int(st, 1);
+    normalize = sqlite3_column_int(st, 2);
+    rows = sqlite3_column_int64(st, 3);
+    bytes = sqlite3_column_int64(st, 4);
   }
   sqlite3_finalize(st);
-  return err;
+  if (rc == SQLITE_DONE) return SQLITE_NOTFOUND;
+  if (rc != SQLITE_ROW) {
+    *err = sqlite3_mprintf("%s(): %s", fn, sqlite3_errmsg(db));
+    return rc;
+  }
+  if (k < 1 || d < 1) {
+    *err = sqlite3_mprintf("%s(): segmentation '%s' is damaged", fn, name);
+    return SQLITE_CORRUPT;
+  }
+  /* k rows of d floats must be stored, checked before allocating them. */
+  if (rows != k || bytes != (sqlite3_int64)k * d * (sqlite3_int64)sizeof(float)) {
+    *err = sqlite3_mprintf("%s(): segmentation '%s' is damaged: semiperso_segmentations says "
+                           "k = %d of %d floats, semiperso_segments holds %lld rows of %lld "
+                           "bytes in all (retrain it with train_segments())", fn, name, k, d,
+                           rows, bytes);
+    return SQLITE_CORRUPT;
+  }
+  Segmentation *g = sqlite3_malloc(sizeof *g);
+  if (g == NULL) return SQLITE_NOMEM;
+  *g = (Segmentation){k, d, normalize, NULL, NULL};
+  SpMatrix m = {NULL, NULL, 0, 0, d};
+  SpColumn centroid = {fn, "semiperso_segments", 1, 0, "centroid"};
+  int64_t seen = 0;
+  rc = sqlite3_prepare_v2(db, "SELECT segment_id, centroid FROM semiperso_segments"
+                          " WHERE segmentation = ?1 ORDER BY segment_id", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sp_matrix_read(&m, st, &centroid, k + 1, &seen, NULL);
+  }
+  sqlite3_finalize(st);
+  g->centroids = m.data;
+  g->norms = sqlite3_malloc64((sqlite3_uint64)k * sizeof(float));
+  for (int64_t j = 0; rc == SQLITE_DONE && j < m.rows; j++) {
+    if (m.ids[j] != j) rc = SQLITE_CORRUPT;
+  }
+  sqlite3_free(m.ids);
+  if (rc == SQLITE_DONE && m.rows == k && g->norms) {
+    kmeans_centroid_norms(g->centroids, k, d, g->norms);
+    *model = g;
+    return SQLITE_OK;
+  }
+  free_segmentation(g);
+  if (rc == SQLITE_NOMEM || (rc == SQLITE_DONE && m.rows == k)) return SQLITE_NOMEM;
+  *err = sqlite3_mprintf("%s(): segmentation '%s' is damaged in semiperso_segments (retrain it "
+                         "with train_segments())", fn, name);
+  return SQLITE_CORRUPT;
 }
+
+static const SpModelLoader segmentation_loader = {
+    &segmentations_kind,
+    "no segmentation named '%s' (see SELECT name FROM semiperso_segmentations)",
+    load_segmentation, free_segmentation};
 
 static void assign_segment_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  SegCache *c = sqlite3_user_data(ctx);
-  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    sp_result_errorf(ctx, "assign_segment(): argument 1 must be the TEXT name of a "
-                     "segmentation made by train_segments()");
-    return;
-  }
-  const char *name = (const char *)sqlite3_value_text(argv[0]);
-  /* The generation lookup, prepared once per running statement. */
-  sqlite3_stmt *st = sqlite3_get_auxdata(ctx, 0);
-  int own = 0;
-  if (st == NULL) {
-    if (sqlite3_prepare_v2(db, "SELECT generation, k, dims,"
-                           " json_extract(options, '$.normalize')"
-                           " FROM semiperso_segmentations WHERE name = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-      sqlite3_finalize(st);
-      sp_result_errorf(ctx, "assign_segment(): no segmentation named '%s' (none "
-                       "trained yet: see train_segments())", name);
-      return;
-    }
-    own = 1;
-  }
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  sqlite3_int64 gen = 0;
-  int k = 0, d = 0, normalize = 0;
-  if (rc == SQLITE_ROW) {
-    gen = sqlite3_column_int64(st, 0);
-    k = sqlite3_column_int(st, 1);
-    d = sqlite3_column_int(st, 2);
-    normalize = sqlite3_column_int(st, 3);
-  }
-  sqlite3_reset(st);
-  if (own) sqlite3_set_auxdata(ctx, 0, st, finalize_stmt);
-  if (rc != SQLITE_ROW) {
-    if (rc == SQLITE_DONE) {
-      sp_result_errorf(ctx, "assign_segment(): no segmentation named '%s' (see "
-                       "SELECT name FROM semiperso_segmentations)", name);
-    } else {
-      sp_result_errorf(ctx, "assign_segment(): %s", sqlite3_errmsg(db));
-    }
-    return;
-  }
-  if (k < 1 || d < 1) {
-    sp_result_errorf(ctx, "assign_segment(): segmentation '%s' is damaged", name);
-    return;
-  }
-  if (c->name == NULL || strcmp(c->name, name) != 0 || c->generation != gen) {
-    char *err = seg_cache_load(db, c, name, gen, k, d, normalize);
-    if (err) {
-      sqlite3_result_error(ctx, err, -1);
-      sqlite3_free(err);
-      return;
-    }
-  }
-  float *x;
+  const char *name;
+  float *x = NULL;
   int n;
-  if (sp_vector_arg(ctx, argv[1], 2, &x, &n) != SQLITE_OK) return;
-  if (n != c->d) {
-    sqlite3_free(x);
-    sp_result_errorf(ctx, "assign_segment(): argument 2 has %d floats, segmentation "
-                     "'%s' has %d", n, name, c->d);
+  if (sp_text_arg(ctx, argv[0], 1, NULL, "the TEXT name of a segmentation made by "
+                  "train_segments()", 0, &name) != SQLITE_OK)
     return;
-  }
-  if (c->normalize) vec_normalize(x, (size_t)n);
+  const Segmentation *g = sp_cache_get(ctx, sp_state(ctx), &segmentation_loader, name);
+  if (g == NULL || sp_vector_arg(ctx, argv[1], 2, &x, &n) != SQLITE_OK) return;
   int32_t label;
-  rc = kmeans_assign(x, 1, n, c->cent, c->cnorm, c->k, &label, NULL);
-  sqlite3_free(x);
-  if (rc != KMEANS_OK) {
-    sqlite3_result_error_nomem(ctx);
-    return;
+  if (n != g->d) {
+    sp_result_errorf(ctx, "assign_segment(): argument 2 has %d floats, segmentation '%s' has %d",
+                     n, name, g->d);
+  } else {
+    if (g->normalize) vec_normalize(x, (size_t)n);
+    if (kmeans_assign(x, 1, n, g->centroids, g->norms, g->k, &label, NULL) == KMEANS_OK)
+      sqlite3_result_int(ctx, label);
+    else
+      sqlite3_result_error_nomem(ctx);
   }
-  sqlite3_result_int(ctx, label);
+  sqlite3_free(x);
 }
 
-static const SpFunction kFunctions[] = {
-    {"train_segments", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, train_segments_func,
-     NULL, NULL, NULL, NULL},
-    {"train_segments", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, train_segments_func,
-     NULL, NULL, NULL, NULL},
+static void clear_segmentations(void *state) { sp_cache_clear(state, &segmentation_loader); }
+
+static const SpFunction kmeans_functions[] = {
+    {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, NULL, train_segments_func, NULL, NULL, NULL, NULL},
+    {TRAIN_FN, 3, SP_DIRECT | SP_SUBTYPED, NULL, train_segments_func, NULL, NULL, NULL, NULL},
+    /* Reads tables, so not deterministic; no side effects, so innocuous. */
+    {"assign_segment", 2, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL, assign_segment_func, NULL, NULL,
+     NULL, NULL},
 };
 
-int sp_register_segments(sqlite3 *db, char **pzErrMsg) {
-  int rc = sp_register_functions(db, kFunctions, 2, pzErrMsg);
-  if (rc != SQLITE_OK) return rc;
-  SegCache *c = sqlite3_malloc(sizeof *c);
-  if (c == NULL) return SQLITE_NOMEM;
-  memset(c, 0, sizeof *c);
-  c->fn.name = "assign_segment";
-  c->fn.n_arg = 2;
-  /* Reads tables, so not deterministic; no side effects, so innocuous. */
-  c->fn.flags = SQLITE_UTF8 | SQLITE_INNOCUOUS;
-  rc = sqlite3_create_function_v2(db, "assign_segment", 2, c->fn.flags, c,
-                                  assign_segment_func, NULL, NULL, seg_cache_destroy);
-  if (rc != SQLITE_OK && pzErrMsg) {
-    *pzErrMsg = sqlite3_mprintf("semiperso: error creating function assign_segment: %s",
-                                sqlite3_errmsg(db));
-  }
-  return rc;
-}
+const SpBinding sp_kmeans_binding = {kmeans_functions, SP_COUNT(kmeans_functions), NULL, 0,
+                                     sizeof(SpModelCache), clear_segmentations};

@@ -110,3 +110,13 @@ CREATE VIEW trains AS SELECT train_segments('y', 'SELECT v FROM pts', '{"k": 1}'
 SELECT * FROM trains;
 SELECT 'failed trainings left nothing', group_concat(name, ',') FROM
   (SELECT name FROM semiperso_segmentations ORDER BY name);
+-- The summary is JSON (subtype J): json_array() nests it as an object.
+SELECT json_type(json_array(train_segments('j', 'SELECT v FROM pts', '{"k": 1, "quiet": true}')),
+                 '$[0]');
+-- Generations are drawn as the embedder's are: random and non-negative
+-- (before, half of them were negative: 24 in a row has odds 2^-24).
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 24)
+SELECT 'trained', count(json_extract(train_segments('g' || n, 'SELECT v FROM pts',
+                                                    '{"k": 1, "quiet": true}'), '$.k')) FROM i;
+SELECT 'generations >= 0', count(*), count(DISTINCT generation)
+  FROM semiperso_segmentations WHERE name GLOB 'g*' AND generation >= 0;

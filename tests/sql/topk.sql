@@ -109,3 +109,13 @@ SELECT * FROM topk_tracks_batch('SELECT qid, vec_f32(''[1, 2]'') FROM q', 3);
 CREATE VIEW unsafe AS SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 3);
 SELECT count(*) FROM unsafe;
 SELECT 'tracks intact', count(*) FROM tracks;
+-- Arguments are read as by every other function: the same checks and
+-- messages as vec_f32 and sp_int_arg (a float out of range is refused,
+-- not read as a shorter vector), with the argument named.
+SELECT * FROM topk_tracks('[1e40, 0, 0, 0, 0]', 2);
+SELECT vec_f32('[1e40, 0, 0, 0, 0]');
+SELECT * FROM topk_tracks(X'0000803F000000000000C07F0000000000000000', 2);
+SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 2.5);
+SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 'three');
+SELECT * FROM topk_tracks_batch(NULL, 3);
+SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 3, 42);
