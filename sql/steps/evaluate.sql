@@ -35,9 +35,9 @@ CREATE TABLE user_metrics(
 -- subquery fixes the order json_group_array sees.)
 INSERT INTO user_metrics
   SELECT r.method, r.user_id,
-         precision_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         recall_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         ndcg_at(r.tracks, coalesce(t.tracks, '[]'), k.value)
+         precision_at(r.tracks, coalesce(t.tracks, '[]'), c.top_k),
+         recall_at(r.tracks, coalesce(t.tracks, '[]'), c.top_k),
+         ndcg_at(r.tracks, coalesce(t.tracks, '[]'), c.top_k)
   FROM (SELECT method, user_id, json_group_array(track_id) AS tracks
         FROM (SELECT rec.method, rec.user_id, rec.track_id
               FROM recommendations AS rec JOIN users AS u USING (user_id)
@@ -45,7 +45,7 @@ INSERT INTO user_metrics
               ORDER BY rec.method, rec.user_id, rec.rank)
         GROUP BY method, user_id) AS r
   LEFT JOIN relevant AS t USING (user_id),
-  (SELECT value FROM run_settings WHERE name = 'top_k') AS k;
+  run_config AS c;
 
 -- Two repetitions of a 5-fold split of the test users.
 DROP TABLE IF EXISTS temp.folds;
@@ -54,11 +54,11 @@ CREATE TEMP TABLE folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
 INSERT INTO folds
   SELECT r.repetition, u.user_id,
          (row_number() OVER (PARTITION BY r.repetition
-            ORDER BY ((u.user_id % 2147483647) + 7919 * (r.repetition + 2 * s.value))
+            ORDER BY ((u.user_id % 2147483647) + 7919 * (r.repetition + 2 * c.seed))
                      * 48271 % 2147483647, u.user_id) - 1) % 5
   FROM users AS u,
        (SELECT 0 AS repetition UNION ALL SELECT 1) AS r,
-       (SELECT value FROM run_settings WHERE name = 'seed') AS s
+       run_config AS c
   WHERE u.split = 'test';
 
 DROP TABLE IF EXISTS results;
@@ -85,11 +85,11 @@ INSERT INTO results
     FROM (SELECT *, avg(p) OVER w AS mp, avg(r) OVER w AS mr, avg(n) OVER w AS mn
           FROM fold_means WINDOW w AS (PARTITION BY method))
     GROUP BY method)
-  SELECT m.method, k.value,
+  SELECT m.method, c.top_k,
          100 * avg(m.precision), s.p_sd,
          100 * avg(m.recall), s.r_sd,
          100 * avg(m.ndcg), s.n_sd,
          count(m.precision)
   FROM user_metrics AS m JOIN spread AS s USING (method),
-       (SELECT value FROM run_settings WHERE name = 'top_k') AS k
+       run_config AS c
   GROUP BY m.method;

@@ -63,14 +63,14 @@ INSERT INTO recommendations
 INSERT INTO recommendations
   SELECT user_id, 'full_personalized', rank, track_id
   FROM topk_tracks_batch('SELECT user_id, embedding FROM cold_embeddings',
-                         (SELECT value FROM run_settings WHERE name = 'top_k'));
+                         (SELECT top_k FROM run_config));
 
 -- Popularity.
 INSERT INTO recommendations
   SELECT u.user_id, 'popularity', p.rank, p.track_id
   FROM users AS u, popular_tracks AS p
   WHERE u.split IN ('validation', 'test')
-    AND p.rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+    AND p.rank <= (SELECT top_k FROM run_config);
 
 -- Registration Day Streams: the mean of the streamed tracks' vectors...
 DROP TABLE IF EXISTS temp.stream_embeddings;
@@ -87,7 +87,7 @@ INSERT INTO stream_embeddings
 INSERT INTO recommendations
   SELECT user_id, 'registration_day_streams', rank, track_id
   FROM topk_tracks_batch('SELECT user_id, embedding FROM temp.stream_embeddings',
-                         (SELECT value FROM run_settings WHERE name = 'top_k'));
+                         (SELECT top_k FROM run_config));
 
 -- ...and Popularity for those who streamed nothing.
 INSERT INTO recommendations
@@ -95,7 +95,7 @@ INSERT INTO recommendations
   FROM users AS u, popular_tracks AS p
   WHERE u.split IN ('validation', 'test')
     AND u.user_id NOT IN (SELECT user_id FROM temp.stream_embeddings)
-    AND p.rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+    AND p.rank <= (SELECT top_k FROM run_config);
 
 -- Input Features Clustering: no network, the raw feature vector's segment.
 INSERT INTO recommendations

@@ -3,8 +3,10 @@
 -- Every key has the paper's default; a row in the `settings` table with the
 -- same name overrides it, so a small database can carry its own values:
 --   INSERT OR REPLACE INTO settings VALUES ('segments', 50);
--- The merged values land in the table `run_settings(name, value)` that the
--- later steps read (a real table, so each step can also run on its own).
+-- The merged values land in the table `run_settings(name, value)` (a real
+-- table, so each step can also run on its own).  The later steps read them
+-- through the view `run_config`: the same values in one row, one column per
+-- key, e.g. (SELECT top_k FROM run_config).
 
 CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value);
 
@@ -32,4 +34,27 @@ INSERT INTO run_settings(name, value)
 SELECT raise_error('settings: unknown key(s) ' || group_concat('"' || name || '"', ', ')
                    || '; known keys: ' || (SELECT group_concat(name, ', ') FROM run_settings))
 FROM settings WHERE name NOT IN (SELECT name FROM run_settings)
+HAVING count(*) > 0;
+
+-- One row, a column per key, as the steps read them.
+DROP VIEW IF EXISTS run_config;
+CREATE VIEW run_config AS
+  SELECT max(value) FILTER (WHERE name = 'segments')          AS segments,
+         max(value) FILTER (WHERE name = 'input_segments')    AS input_segments,
+         max(value) FILTER (WHERE name = 'kmeans_iterations') AS kmeans_iterations,
+         max(value) FILTER (WHERE name = 'hidden')            AS hidden,
+         max(value) FILTER (WHERE name = 'epochs')            AS epochs,
+         max(value) FILTER (WHERE name = 'learning_rate')     AS learning_rate,
+         max(value) FILTER (WHERE name = 'batch_size')        AS batch_size,
+         max(value) FILTER (WHERE name = 'weight_decay')      AS weight_decay,
+         max(value) FILTER (WHERE name = 'validation_every')  AS validation_every,
+         max(value) FILTER (WHERE name = 'top_k')             AS top_k,
+         max(value) FILTER (WHERE name = 'seed')              AS seed,
+         max(value) FILTER (WHERE name = 'quiet')             AS quiet
+  FROM run_settings;
+
+-- The view must name every key (one added above and forgotten there would
+-- read as NULL).
+SELECT raise_error('settings.sql: run_config lacks the key(s) ' || group_concat(name, ', '))
+FROM run_settings WHERE name NOT IN (SELECT name FROM pragma_table_info('run_config'))
 HAVING count(*) > 0;

@@ -22,7 +22,7 @@ CREATE TABLE popular_tracks(
 INSERT INTO popular_tracks(rank, track_id, listeners)
   SELECT t.key + 1, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
   FROM (SELECT top_items(f.user_id, f.track_id,
-                         2 * (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
+                         2 * (SELECT top_k FROM run_config)) AS top
         FROM future_listens AS f JOIN users AS u USING (user_id)
         WHERE u.split = 'warm') AS p,
        json_each(p.top) AS t;
@@ -44,7 +44,7 @@ INSERT INTO segment_top_tracks
          json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
   FROM (SELECT m.segmentation, m.segment_id,
                top_items(f.user_id, f.track_id,
-                         (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
+                         (SELECT top_k FROM run_config)) AS top
         FROM segment_members AS m JOIN future_listens AS f USING (user_id)
         GROUP BY m.segmentation, m.segment_id) AS s,
        json_each(s.top) AS t;
@@ -61,9 +61,9 @@ INSERT INTO segment_top_tracks
               LEFT JOIN segment_top_tracks AS t USING (segmentation, segment_id)
               GROUP BY m.segmentation, m.segment_id) AS s
         JOIN popular_tracks AS p
-        WHERE s.have < (SELECT value FROM run_settings WHERE name = 'top_k')
+        WHERE s.have < (SELECT top_k FROM run_config)
           AND NOT EXISTS (SELECT 1 FROM segment_top_tracks AS t
                           WHERE t.segmentation = s.segmentation
                             AND t.segment_id = s.segment_id
                             AND t.track_id = p.track_id))
-  WHERE rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+  WHERE rank <= (SELECT top_k FROM run_config);
