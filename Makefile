@@ -7,6 +7,8 @@
 #   make bench-components   the embedder, k-means and top-k alone
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
+#   make install  the library, the SQL scripts and semiperso-pipeline under
+#                 PREFIX (/usr/local), staged under DESTDIR if set
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -19,7 +21,8 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck
+.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck \
+	install
 
 all: semiperso.so
 
@@ -102,6 +105,25 @@ fuzz: build/fuzz/fuzz_sql
 # The SQL golden tests under valgrind memcheck (slow; not part of make test).
 memcheck: semiperso.so
 	@sh tests/memcheck.sh
+
+# Installed layout: $(LIBDIR)/semiperso.so, the scripts under $(SQLDIR)
+# (the installed pipeline.sql reads its steps by absolute path, so it runs
+# from any directory), and $(BINDIR)/semiperso-pipeline DB.
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+SQLDIR = $(PREFIX)/share/semiperso/sql
+SQL_SCRIPTS = sql/schema.sql sql/features.sql $(wildcard sql/steps/*.sql)
+
+install: semiperso.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SQLDIR)/steps
+	install -m 755 semiperso.so $(DESTDIR)$(LIBDIR)/semiperso.so
+	for f in $(SQL_SCRIPTS); do install -m 644 $$f $(DESTDIR)$(SQLDIR)/$${f#sql/}; done
+	sed 's|^\.read sql/|.read $(SQLDIR)/|' sql/pipeline.sql > $(DESTDIR)$(SQLDIR)/pipeline.sql
+	chmod 644 $(DESTDIR)$(SQLDIR)/pipeline.sql
+	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@SQLDIR@|$(SQLDIR)|' tools/semiperso-pipeline.in \
+	  > $(DESTDIR)$(BINDIR)/semiperso-pipeline
+	chmod 755 $(DESTDIR)$(BINDIR)/semiperso-pipeline
 
 clean:
 	rm -rf semiperso.so build .deps-ok

@@ -5,7 +5,10 @@
 --   sqlite> .load ./semiperso
 --   sqlite> .read sql/pipeline.sql
 --
--- Run it from the project directory (the steps are read by relative path).
+-- In the source tree run it from the project directory (the steps are read
+-- by relative path); the copy `make install` puts under
+-- PREFIX/share/semiperso/sql reads them by absolute path and runs from any
+-- directory (also as `semiperso-pipeline music.db`).
 -- Hyperparameters come from the `settings` table (see steps/settings.sql);
 -- each step replaces what an earlier run of it produced.  Outputs:
 --   user_features         input feature vectors        (features.sql)
