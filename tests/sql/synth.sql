@@ -1,5 +1,5 @@
 -- synthesize_dataset(): the statistics of a small generated set fall in the
--- ranges the paper reports (DESIGN.md section 6), the structure is there,
+-- ranges the paper reports (README.md, A synthetic dataset), the structure is there,
 -- the same seed gives the same rows, and bad options are errors.
 .bail off
 .headers off
