@@ -37,34 +37,43 @@ static char *column_error(const SpColumn *c, int64_t row, const char *problem) {
   return msg;
 }
 
-int sp_matrix_append(SpMatrix *m, sqlite3_stmt *st, const SpColumn *c, int64_t row, char **err) {
+int sp_column_vector(sqlite3_stmt *st, const SpColumn *c, int64_t row, float *dst, int n,
+                     char **err) {
   char *problem = NULL;
   int type = sqlite3_column_type(st, c->col);
   int bytes = sqlite3_column_bytes(st, c->col);
-  int dims = bytes / (int)sizeof(float);
   if (type != SQLITE_BLOB) {
     problem = sqlite3_mprintf("expected a float32 vector BLOB, got %s",
                               type == SQLITE_NULL ? "NULL" : type == SQLITE_TEXT ? "TEXT"
                                                                               : "a number");
   } else if (bytes == 0 || bytes % (int)sizeof(float)) {
     problem = sqlite3_mprintf("BLOB of %d bytes is not a float32 vector", bytes);
-  } else if (m->dims != 0 && dims != m->dims) {
-    problem = sqlite3_mprintf("vector has %d floats, expected %d", dims, m->dims);
+  } else if (bytes != n * (int)sizeof(float)) {
+    problem = sqlite3_mprintf("vector has %d floats, expected %d", bytes / (int)sizeof(float), n);
   } else {
-    if (m->dims == 0) m->dims = dims;
-    if (sp_grow((void **)&m->data, &m->cap, m->rows + 1, (size_t)dims * sizeof(float)))
-      return SQLITE_NOMEM;
-    float *dst = m->data + m->rows * (int64_t)dims;
+    /* Copied: the BLOB need not be aligned. */
     memcpy(dst, sqlite3_column_blob(st, c->col), (size_t)bytes);
-    if (vec_all_finite(dst, (size_t)dims)) {
-      m->rows++;
-      return SQLITE_OK;
-    }
+    if (vec_all_finite(dst, (size_t)n)) return SQLITE_OK;
     problem = sqlite3_mprintf("vector contains NaN or Inf");
   }
   if (err) *err = problem ? column_error(c, row, problem) : NULL;
   sqlite3_free(problem);
   return SQLITE_MISMATCH;
+}
+
+int sp_matrix_append(SpMatrix *m, sqlite3_stmt *st, const SpColumn *c, int64_t row, char **err) {
+  int bytes = sqlite3_column_bytes(st, c->col);
+  /* The first usable row sets the width; a bad one is refused below. */
+  if (m->dims == 0 && sqlite3_column_type(st, c->col) == SQLITE_BLOB &&
+      bytes % (int)sizeof(float) == 0)
+    m->dims = bytes / (int)sizeof(float);
+  if (m->dims > 0 &&
+      sp_grow((void **)&m->data, &m->cap, m->rows + 1, (size_t)m->dims * sizeof(float)))
+    return SQLITE_NOMEM;
+  float *dst = m->dims > 0 ? m->data + m->rows * (int64_t)m->dims : NULL;
+  int rc = sp_column_vector(st, c, row, dst, m->dims, err);
+  if (rc == SQLITE_OK) m->rows++;
+  return rc;
 }
 
 int sp_matrix_read(SpMatrix *m, sqlite3_stmt *st, const SpColumn *c, int64_t max_rows,

@@ -37,8 +37,13 @@ typedef struct {
   const char *name;   /* what the column holds: "features", "embedding" */
 } SpColumn;
 
-/* Appends c's column of st's current row (number row, for messages) to m.
-** *err is set unless err is NULL (callers with their own message). */
+/* Reads c's column of st's current row (number row, for messages): a
+** vector of exactly n floats, into dst.  *err is set unless err is NULL
+** (callers with their own message). */
+int sp_column_vector(sqlite3_stmt *st, const SpColumn *c, int64_t row, float *dst, int n,
+                     char **err);
+
+/* Appends c's column of st's current row to m, read by sp_column_vector. */
 int sp_matrix_append(SpMatrix *m, sqlite3_stmt *st, const SpColumn *c, int64_t row, char **err);
 
 /* Steps st and appends up to max_rows rows to m, each with the INTEGER of

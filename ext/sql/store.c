@@ -1,9 +1,10 @@
 /* store.c - the model store: atomic replacement and the serving cache (see store.h). */
 #include "store.h"
 
+#include <limits.h>
 #include <string.h>
 
-#include "../core/vec.h"
+#include "columns.h"
 #include "common.h"
 
 const SpModelKind sp_models_kind = {
@@ -156,6 +157,7 @@ sqlite3_int64 sp_stored_tensor_bytes(sqlite3 *db, const char *name) {
 }
 
 int sp_load_tensors(sqlite3 *db, const char *name, SpTensor *t, int n) {
+  static const SpColumn data = {"semiperso", "semiperso_model_params", 3, 0, "data"};
   sqlite3_stmt *st = NULL;
   int got = 0, bad = 0;
   int rc = sqlite3_prepare_v2(db, "SELECT ordinal, rows, cols, data FROM semiperso_model_params "
@@ -163,16 +165,12 @@ int sp_load_tensors(sqlite3 *db, const char *name, SpTensor *t, int n) {
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-      size_t floats = got < n ? (size_t)t[got].rows * (size_t)t[got].cols : 0;
+      /* A BLOB holds at most INT_MAX bytes: a larger shape cannot match. */
       bad = got >= n || sqlite3_column_int(st, 0) != got ||
             sqlite3_column_int(st, 1) != t[got].rows || sqlite3_column_int(st, 2) != t[got].cols ||
-            sqlite3_column_type(st, 3) != SQLITE_BLOB ||
-            (size_t)sqlite3_column_bytes(st, 3) != floats * sizeof(float);
-      if (!bad) {
-        memcpy(t[got].data, sqlite3_column_blob(st, 3), floats * sizeof(float));
-        bad = !vec_all_finite(t[got].data, floats);
-        got++;
-      }
+            (int64_t)t[got].rows * t[got].cols > INT_MAX / (int)sizeof(float) ||
+            sp_column_vector(st, &data, got, t[got].data, t[got].rows * t[got].cols, NULL);
+      got++;
     }
   }
   sqlite3_finalize(st);
