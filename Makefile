@@ -27,7 +27,7 @@ HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 all: semiperso.so
 
 deps: .deps-ok
-.deps-ok: tools/ensure-deps.sh
+.deps-ok: tools/ensure-deps.sh tests/onnx/package-lock.json
 	sh tools/ensure-deps.sh
 	@touch $@
 
