@@ -17,5 +17,9 @@ extern const SpBinding sp_kmeans_binding;     /* kmeans.c: train_segments, assig
 extern const SpBinding sp_topk_binding;       /* topk.c: topk_tracks, topk_tracks_batch */
 extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
 extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
+extern const SpBinding sp_serve_binding;      /* serve.c: age_class, user_input_features,
+                                                 recommend_cold_user */
+extern const SpBinding sp_bundle_binding;     /* bundle.c: export_bundle */
+extern const SpBinding sp_onnx_binding;       /* onnx.c: export_onnx */
 
 #endif
