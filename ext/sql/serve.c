@@ -58,6 +58,7 @@
 ** per-connection caches of embed_user, assign_segment and topk_tracks,
 ** which check at every call that nothing changed (store.h, topk.c).
 */
+#include <stdarg.h>
 #include <string.h>
 
 #include "../core/input_features.h"
@@ -187,26 +188,40 @@ static sqlite3_stmt *lookup(ServeVtab *v, const char *fn, int which, int *rc, ch
   return v->st[which];
 }
 
-/* The failure of a lookup's step (rc neither ROW nor DONE). */
-static int step_failed(ServeVtab *v, const char *fn, int rc, char **err) {
-  if ((rc & 0xff) == SQLITE_INTERRUPT) *err = sp_interrupted(fn, "nothing was served");
-  else if ((rc & 0xff) != SQLITE_NOMEM) *err = sqlite3_mprintf("%s(): %s", fn, sqlite3_errmsg(v->db));
+/* The failure of a lookup's step (rc neither ROW nor DONE): its message,
+** the statement reset. */
+static int step_failed(ServeVtab *v, const char *fn, sqlite3_stmt *st, int rc, char **err) {
+  if ((rc & 0xff) == SQLITE_INTERRUPT)
+    *err = sp_interrupted(fn, "nothing was served");
+  else if ((rc & 0xff) != SQLITE_NOMEM)
+    *err = sqlite3_mprintf("%s(): %s", fn, sqlite3_errmsg(v->db));
+  sqlite3_reset(st);
   return rc;
 }
 
-/* Reads the single vector of d floats a lookup of `what` in table may
-** return: *out NULL when there is no row. */
+/* Reads the single vector of d floats a lookup in table may return: *out
+** NULL when there is no row.  A bad vector is an error naming it by the
+** printf-style what (formatted only then). */
 static int lookup_vector(ServeVtab *v, const char *fn, sqlite3_stmt *st, const char *table,
-                         const char *what, float *buf, int d, const float **out, char **err) {
+                         float *buf, int d, const float **out, char **err, const char *what, ...) {
   *out = NULL;
   int rc = sqlite3_step(st);
   if (rc == SQLITE_DONE) return SQLITE_OK;
-  if (rc != SQLITE_ROW) return step_failed(v, fn, rc, err);
+  if (rc != SQLITE_ROW) return step_failed(v, fn, st, rc, err);
   SpColumn c = {fn, table, 0, 0, "embedding"};
-  if (sp_column_vector(st, &c, 1, buf, d, NULL) != SQLITE_OK) {
-    *err = sqlite3_mprintf("%s(): %s: the vector of %s is not %d finite float32s like the "
-                           "embeddings of tracks (re-run sql/features.sql)", fn, table, what, d);
-    return SQLITE_ERROR;
+  int bad = sp_column_vector(st, &c, 1, buf, d, NULL) != SQLITE_OK;
+  sqlite3_reset(st); /* no statement stays open between calls */
+  if (bad) {
+    va_list ap;
+    va_start(ap, what);
+    char *name = sqlite3_vmprintf(what, ap);
+    va_end(ap);
+    *err = name ? sqlite3_mprintf("%s(): %s: the vector of %s is not %d finite float32s like "
+                                  "the embeddings of tracks (re-run sql/features.sql)", fn, table,
+                                  name, d)
+                : NULL;
+    sqlite3_free(name);
+    return *err ? SQLITE_ERROR : SQLITE_NOMEM;
   }
   *out = buf;
   return SQLITE_OK;
@@ -227,10 +242,12 @@ static int track_dims(ServeVtab *v, const char *fn, int *d, char **err) {
   sqlite3_stmt *st = lookup(v, fn, ST_DIMS, &rc, err);
   if (st == NULL) return rc;
   rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return step_failed(v, fn, rc, err);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return step_failed(v, fn, st, rc, err);
   sqlite3_int64 bytes = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   const char *type = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 1) : NULL;
-  if (rc == SQLITE_DONE || type == NULL || strcmp(type, "blob") != 0 || bytes <= 0 ||
+  int is_blob = type && strcmp(type, "blob") == 0;
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE || !is_blob || bytes <= 0 ||
       bytes % (sqlite3_int64)sizeof(float) != 0 ||
       features_width((int)(bytes / (sqlite3_int64)sizeof(float))) > sp_max_vector_len(v->db)) {
     *err = rc == SQLITE_DONE ? sqlite3_mprintf("%s(): the table tracks is empty: the width of "
@@ -253,7 +270,7 @@ static int event_group(ServeVtab *v, const char *fn, sqlite3_stmt *group, const 
   int rc = sqlite3_step(group);
   *g = 0;
   if (rc == SQLITE_DONE) return SQLITE_OK;
-  if (rc != SQLITE_ROW) return step_failed(v, fn, rc, err);
+  if (rc != SQLITE_ROW) return step_failed(v, fn, group, rc, err);
   sqlite3_int64 index = sqlite3_column_int64(group, 0);
   if (sqlite3_column_type(group, 0) != SQLITE_INTEGER || index < FEATURE_FIRST_EVENT ||
       index >= FEATURE_GROUPS) {
@@ -263,6 +280,7 @@ static int event_group(ServeVtab *v, const char *fn, sqlite3_stmt *group, const 
                            FEATURE_GROUPS - 1);
     return SQLITE_ERROR;
   }
+  sqlite3_reset(group);
   *g = (int)index;
   return SQLITE_OK;
 }
@@ -274,13 +292,18 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
   if (type == SQLITE_NULL) return SQLITE_OK;
   const char *text = type == SQLITE_TEXT ? (const char *)sqlite3_value_text(events) : NULL;
   if (type == SQLITE_TEXT && text == NULL) return SQLITE_NOMEM;
-  sqlite3_stmt *group = text ? lookup(v, fn, ST_GROUP, &rc, err) : NULL;
-  sqlite3_stmt *entity = group ? lookup(v, fn, ST_ENTITY, &rc, err) : NULL;
-  if (text && entity == NULL) return rc;
   JsonEvents it;
   JsonEvent ev;
-  const char *jerr = "must be NULL or a JSON array of events, not a BLOB or a number";
-  int got = text ? json_events_begin(&it, text, (size_t)sqlite3_value_bytes(events), &jerr) : -1;
+  if (text == NULL) {
+    *err = sqlite3_mprintf("%s(): argument 3 (events) must be NULL or the TEXT of a JSON array "
+                           "of events, not %s", fn, type == SQLITE_BLOB ? "a BLOB" : "a number");
+    return SQLITE_ERROR;
+  }
+  const char *jerr = NULL;
+  sqlite3_stmt *group = lookup(v, fn, ST_GROUP, &rc, err);
+  sqlite3_stmt *entity = group ? lookup(v, fn, ST_ENTITY, &rc, err) : NULL;
+  if (entity == NULL) return rc;
+  int got = json_events_begin(&it, text, (size_t)sqlite3_value_bytes(events), &jerr);
   rc = SQLITE_OK;
   while (got >= 0 && rc == SQLITE_OK && (got = json_events_next(&it, &ev, &jerr)) == 1) {
     size_t i = it.index - 1;
@@ -304,17 +327,14 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
       }
     }
     if (rc == SQLITE_OK && problem == NULL) {
-      char *what = sqlite3_mprintf("%.*s %lld", (int)ev.entity_len, ev.entity,
-                                   (long long)ev.entity_id);
       sqlite3_reset(entity);
       sqlite3_bind_text(entity, 1, ev.entity, (int)ev.entity_len, SQLITE_STATIC);
       sqlite3_bind_int64(entity, 2, ev.entity_id);
-      rc = what ? lookup_vector(v, fn, entity, "feature_entity_vectors", what, buf, s->d, &vec,
-                                err)
-                : SQLITE_NOMEM;
+      rc = lookup_vector(v, fn, entity, "feature_entity_vectors", buf, s->d, &vec, err,
+                         "%.*s %lld", (int)ev.entity_len, ev.entity, (long long)ev.entity_id);
       if (rc == SQLITE_OK && vec == NULL && strict)
-        problem = sqlite3_mprintf("%s has no vector in feature_entity_vectors", what);
-      sqlite3_free(what);
+        problem = sqlite3_mprintf("%.*s %lld has no vector in feature_entity_vectors",
+                                  (int)ev.entity_len, ev.entity, (long long)ev.entity_id);
     }
     if (problem) {
       *err = sqlite3_mprintf("%s(): argument 3 (events): events[%lld]: %s", fn, (long long)i,
@@ -329,13 +349,13 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
   }
   if (rc == SQLITE_OK && got == -2) rc = SQLITE_NOMEM;
   if (rc == SQLITE_OK && got == -1) {
-    *err = text && it.index != JSON_EVENTS_NO_INDEX
+    *err = it.index != JSON_EVENTS_NO_INDEX
                ? sqlite3_mprintf("%s(): argument 3 (events): events[%lld]: %s", fn,
                                  (long long)it.index, jerr)
                : sqlite3_mprintf("%s(): argument 3 (events): %s", fn, jerr);
     rc = SQLITE_ERROR;
   }
-  if (text) json_events_free(&it);
+  json_events_free(&it);
   sqlite3_reset(group);
   sqlite3_reset(entity);
   return rc;
@@ -366,15 +386,15 @@ static int user_input(ServeVtab *v, const char *fn, sqlite3_value **args, int st
   sqlite3_stmt *st;
   if (rc == SQLITE_OK && has_age && (st = lookup(v, fn, ST_AGE, &rc, err)) != NULL) {
     sqlite3_bind_int(st, 1, features_age_class(age));
-    rc = lookup_vector(v, fn, st, "feature_age_vectors", "the age class", age_buf, d, &age_vec,
-                       err);
+    rc = lookup_vector(v, fn, st, "feature_age_vectors", age_buf, d, &age_vec, err,
+                       "age class %d", features_age_class(age));
     sqlite3_reset(st);
   }
   if (rc == SQLITE_OK && type == SQLITE_TEXT &&
       (st = lookup(v, fn, ST_COUNTRY, &rc, err)) != NULL) {
     sqlite3_bind_value(st, 1, args[0]);
-    rc = lookup_vector(v, fn, st, "feature_country_vectors", "the country", country_buf, d,
-                       &country_vec, err);
+    rc = lookup_vector(v, fn, st, "feature_country_vectors", country_buf, d, &country_vec, err,
+                       "country %Q", sqlite3_value_text(args[0]));
     sqlite3_reset(st);
     u->unknown_country = rc == SQLITE_OK && country_vec == NULL;
     if (u->unknown_country && strict) {
@@ -471,7 +491,7 @@ static int model_call(ServeVtab *v, int which, const char *name, const void *blo
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 2, blob, bytes, SQLITE_STATIC);
   rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) return step_failed(v, RECOMMEND_FN, rc, err);
+  if (rc != SQLITE_ROW) return step_failed(v, RECOMMEND_FN, st, rc, err);
   *out = st;
   return SQLITE_OK;
 }
@@ -517,7 +537,7 @@ static int recommend(ServeVtab *v, ServeCursor *c, const UserInput *u, char **er
       c->n++;
     }
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
-    else step_failed(v, RECOMMEND_FN, rc, err);
+    else step_failed(v, RECOMMEND_FN, st, rc, err);
     sqlite3_reset(st);
   }
   if (rc == SQLITE_OK && c->n == 0) {
