@@ -183,8 +183,6 @@ static int copy_rows(Export *x, const char *select, const char *table, char **er
     }
     if (rc == SQLITE_DONE) {
       rc = SQLITE_OK;
-    } else if (*err == NULL && (rc & 0xff) == SQLITE_INTERRUPT) {
-      *err = sp_interrupted(FN, "nothing was written");
     } else if (*err == NULL && rc != SQLITE_NOMEM) {
       *err = sqlite3_mprintf(FN "(): cannot read table %s: %s", table, sqlite3_errmsg(x->src));
     }
@@ -341,6 +339,10 @@ static void export_bundle_func(sqlite3_context *ctx, int argc, sqlite3_value **a
     sp_json_close(s, '}');
     sp_result_json(ctx, s);
   } else {
+    if ((rc & 0xff) == SQLITE_INTERRUPT) {
+      sqlite3_free(err);
+      err = sp_interrupted(FN, "nothing was written");
+    }
     sp_result_error_rc(ctx, rc, err);
   }
   sqlite3_free(tables);

@@ -586,6 +586,12 @@ static int load_model(sqlite3 *db, const char *fn, const char *name, void **mode
   ** allocating: a tampered row must not make us allocate gigabytes. */
   size_t n_stats = 0, n_params = n_layers > 0 ? mlp_count_params(n_layers, dims, &n_stats) : 0;
   sqlite3_int64 stored = sp_stored_tensor_bytes(db, name);
+  if (stored < 0 && (rc = sqlite3_errcode(db)) != SQLITE_OK) {
+    /* Unreadable, not damaged: an interrupt, a lock, memory. */
+    if (rc != SQLITE_NOMEM)
+      *err = sqlite3_mprintf("%s(): cannot read model \"%s\": %s", fn, name, sqlite3_errmsg(db));
+    return rc;
+  }
   uint64_t need = (uint64_t)(n_params + n_stats) * sizeof(float);
   if (n_params != 0 && (stored < 0 || (uint64_t)stored != need)) {
     *err = sqlite3_mprintf("%s(): model \"%s\" is corrupt (its sizes in semiperso_models "

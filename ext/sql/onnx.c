@@ -40,7 +40,6 @@ static int sink_write(void *arg, const void *bytes, size_t n) {
   Sink *s = arg;
   if (sp_check_interrupt(s->db) != SQLITE_OK) {
     s->rc = SQLITE_INTERRUPT;
-    s->err = sp_interrupted(FN, "nothing was written");
     return 1;
   }
   s->rc = sp_outfile_write(s->file, bytes, n, &s->err);
@@ -122,6 +121,10 @@ static void export_onnx_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sp_json_close(s, '}');
     sp_result_json(ctx, s);
   } else {
+    if ((rc & 0xff) == SQLITE_INTERRUPT) {
+      sqlite3_free(err);
+      err = sp_interrupted(FN, "nothing was written");
+    }
     sp_result_error_rc(ctx, rc, err);
   }
   if (model) sp_embedder_loader.free(model);

@@ -83,8 +83,9 @@ typedef struct {
 ** of semiperso_model_params, ordinal i for t[i]. */
 int sp_store_tensors(SpStore *s, const SpTensor *t, int n);
 
-/* Bytes of tensor data stored for model name, -1 when unreadable: checked
-** against the sizes a model claims before allocating for it. */
+/* Bytes of tensor data stored for model name, -1 when there is none or it
+** is unreadable (then sqlite3_errcode(db) says why): checked against the
+** sizes a model claims before allocating for it. */
 sqlite3_int64 sp_stored_tensor_bytes(sqlite3 *db, const char *name);
 
 /* Reads the tensors of model name into t[i].data (the caller allocates
