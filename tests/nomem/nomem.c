@@ -14,7 +14,8 @@
 **      under AddressSanitizer, which reserves terabytes of address space).
 ** Each run must end in SQLITE_OK, or an error with a message (SQLITE_NOMEM
 ** or a clear one); never a crash (ASan/UBSan in the san variant) or a
-** leak (LeakSanitizer).  After each failed run: the statement's savepoint
+** leak (LeakSanitizer), nor a temporary file of the exporters left behind.
+** After each failed run: the statement's savepoint
 ** is rolled back, PRAGMA integrity_check says ok, and a reference query
 ** (embed_user, assign_segment, topk_tracks on the fixture) gives the same
 ** bytes as before, so no cache kept a half-loaded model.
@@ -24,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -206,6 +209,16 @@ static const char *const cases[] = {
     "SELECT synthesize_dataset('{\"tracks\": 1000, \"warm\": 5, \"validation\": 2, \"test\": 2,"
     " \"dim\": 2, \"quiet\": true, \"replace\": true}')",
     "SELECT raise_error('stop')",
+    /* Serving (the fixture's serving tables below) and the file writers,
+    ** which write into the working directory (a temporary one). */
+    "SELECT age_class(30), * FROM user_input_features('FR', 30, '[[\"stream\",\"track\",1],"
+    "{\"action\":\"stream\",\"entity\":\"track\",\"entity_id\":2},[\"skip\",\"track\",3],"
+    "[\"stream\",\"track\",99]]')",
+    "SELECT * FROM recommend_cold_user('FR', 30, '[[\"stream\",\"track\",1]]')",
+    "SELECT * FROM recommend_cold_user(NULL, 20, '[[\"stream\",\"track\",4]]',"
+    " '{\"method\": \"full\", \"k\": 3}')",
+    "SELECT export_bundle('nomem_bundle.db', '{\"replace\": true}')",
+    "SELECT export_onnx('user_embedder', 'nomem.onnx', '{\"replace\": true}')",
 };
 #define N_CASES (int)(sizeof cases / sizeof *cases)
 
@@ -243,6 +256,31 @@ int main(int argc, char **argv) {
           " '{\"hidden\": [4], \"epochs\": 2, \"batch_size\": 8, \"quiet\": true}');"
           "SELECT train_segments('s', 'SELECT embedding FROM tracks',"
           " '{\"k\": 3, \"quiet\": true}');");
+  /* What serving reads (sql/features.sql's helper tables, a model of the
+  ** 20 x 4 + 19 input layout, a segmentation and its lists), and a
+  ** temporary working directory for the files the exporters write. */
+  exec_ok("CREATE TABLE feature_groups(group_index INTEGER PRIMARY KEY, action TEXT NOT NULL,"
+          " entity TEXT NOT NULL, UNIQUE (action, entity));"
+          "INSERT INTO feature_groups VALUES (7, 'skip', 'track'), (10, 'stream', 'track');"
+          "CREATE TABLE feature_entity_vectors(entity TEXT NOT NULL, entity_id INTEGER NOT NULL,"
+          " embedding BLOB NOT NULL, PRIMARY KEY (entity, entity_id)) WITHOUT ROWID;"
+          "INSERT INTO feature_entity_vectors SELECT 'track', track_id, embedding FROM tracks;"
+          "CREATE TABLE feature_age_vectors(age_class INTEGER PRIMARY KEY, embedding BLOB NOT NULL);"
+          "INSERT INTO feature_age_vectors VALUES (2, vec_f32('[1, 0, 0, 0]'));"
+          "CREATE TABLE feature_country_vectors(country TEXT PRIMARY KEY, embedding BLOB NOT NULL);"
+          "INSERT INTO feature_country_vectors VALUES ('FR', vec_f32('[0, 1, 0, 0]'));"
+          "SELECT train_embedder('user_embedder', 'SELECT f.features, t.embedding FROM tracks t,"
+          " user_input_features(''FR'', t.track_id, json_array(json_array(''stream'', ''track'',"
+          " t.track_id))) f', '{\"hidden\": [4], \"epochs\": 1, \"batch_size\": 8,"
+          " \"quiet\": true}');"
+          "SELECT train_segments('warm_users', 'SELECT embedding FROM tracks',"
+          " '{\"k\": 2, \"quiet\": true}');"
+          "CREATE TABLE segment_top_tracks(segmentation TEXT, segment_id INTEGER, rank INTEGER,"
+          " track_id INTEGER, listeners INTEGER, PRIMARY KEY (segmentation, segment_id, rank));"
+          "INSERT INTO segment_top_tracks VALUES ('warm_users', 0, 1, 5, 3), ('warm_users', 0, 2, 6, 1),"
+          " ('warm_users', 1, 1, 7, 2);");
+  char workdir[] = "/tmp/semiperso-nomem-XXXXXX";
+  if (mkdtemp(workdir) == NULL || chdir(workdir) != 0) return 2;
   if (run(reference_sql, reference, sizeof reference) != SQLITE_OK) return 2;
 
   for (int c = 0; c < N_CASES; c++) {
@@ -283,7 +321,18 @@ int main(int argc, char **argv) {
     passed++;
     printf("ok big %d: %s: %.60s\n", c + 1, last_msg, big_cases[c]);
   }
+  /* No failed export left its temporary file behind. */
+  DIR *d = opendir(".");
+  for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+    if (strstr(e->d_name, ".tmp-") == NULL) continue;
+    fail("temporary file left", e->d_name, -1, "an export failed without removing it");
+    unlink(e->d_name);
+  }
+  if (d) closedir(d);
   printf("%d passed, %d failed\n", passed, failed);
   sqlite3_close(db);
+  unlink("nomem_bundle.db");
+  unlink("nomem.onnx");
+  rmdir(workdir);
   return failed != 0;
 }
