@@ -339,11 +339,7 @@ static void export_bundle_func(sqlite3_context *ctx, int argc, sqlite3_value **a
     sp_json_close(s, '}');
     sp_result_json(ctx, s);
   } else {
-    if ((rc & 0xff) == SQLITE_INTERRUPT) {
-      sqlite3_free(err);
-      err = sp_interrupted(FN, "nothing was written");
-    }
-    sp_result_error_rc(ctx, rc, err);
+    sp_outfile_result_error(ctx, FN, rc, err);
   }
   sqlite3_free(tables);
   sqlite3_free(x.model);

@@ -121,11 +121,7 @@ static void export_onnx_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sp_json_close(s, '}');
     sp_result_json(ctx, s);
   } else {
-    if ((rc & 0xff) == SQLITE_INTERRUPT) {
-      sqlite3_free(err);
-      err = sp_interrupted(FN, "nothing was written");
-    }
-    sp_result_error_rc(ctx, rc, err);
+    sp_outfile_result_error(ctx, FN, rc, err);
   }
   if (model) sp_embedder_loader.free(model);
 }

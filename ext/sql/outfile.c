@@ -150,3 +150,11 @@ void sp_outfile_free(SpOutFile *f) {
   memset(f, 0, sizeof *f);
   f->fd = -1;
 }
+
+void sp_outfile_result_error(sqlite3_context *ctx, const char *fn, int rc, char *err) {
+  if ((rc & 0xff) == SQLITE_INTERRUPT) {
+    sqlite3_free(err);
+    err = sp_interrupted(fn, "nothing was written");
+  }
+  sp_result_error_rc(ctx, rc, err);
+}

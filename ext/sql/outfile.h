@@ -53,4 +53,8 @@ int sp_outfile_commit(SpOutFile *f, int64_t *size, char **err);
 /* Removes the temporary file unless it was committed, and frees f. */
 void sp_outfile_free(SpOutFile *f);
 
+/* Sets the failure of fn's export on ctx: err (freed here) with rc, an
+** interrupt saying that nothing was written. */
+void sp_outfile_result_error(sqlite3_context *ctx, const char *fn, int rc, char *err);
+
 #endif

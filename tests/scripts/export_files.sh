@@ -186,12 +186,4 @@ print(f"export files ok: both exporters under umasks, replace, missing directori
       f"interrupts, a polling reader; {len(rows)} rows for the ONNX parity")
 PY
 /usr/bin/python3 tests/onnx/check_model.py "$dir"
-if ! command -v node >/dev/null 2>&1; then
-  echo "onnxruntime parity skipped: node is not installed (apt-get install nodejs npm, then tools/ensure-deps.sh)"
-  exit 77
-fi
-[ -d tests/onnx/node_modules/onnxruntime-node ] || {
-  echo "FAIL: tests/onnx/node_modules lacks onnxruntime-node: run tools/ensure-deps.sh" >&2
-  exit 1
-}
-node tests/onnx/parity.js "$dir"
+sh tests/onnx/parity.sh "$dir"

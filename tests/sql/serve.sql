@@ -1,26 +1,13 @@
 -- Read-only serving (ext/sql/serve.c) on the hand-built dataset of
--- features.sql (d = 2), and the refusals of the functions that write files
--- (export_bundle, export_onnx).  Values of user 4 are worked out there by
--- hand; here the same events given as JSON must give the same bits.
+-- data/hand_dataset.sql (d = 2), and the refusals of the functions that
+-- write files (export_bundle, export_onnx).  Values of user 4 are worked
+-- out there by hand; here the same events given as JSON must give the same
+-- bits.
 .bail off
 .headers off
 .mode list
 .read ../../sql/schema.sql
-INSERT INTO tracks VALUES (1, 10, 100, vec_f32('[1, 0]')), (2, 10, 100, vec_f32('[0, 1]')),
-                          (3, 11, 100, vec_f32('[1, 1]')), (4, 12, 200, vec_f32('[2, 0]'));
-INSERT INTO playlist_tracks VALUES (7, 1), (7, 4);
-INSERT INTO users VALUES (1, 'warm', 'FR', 20, vec_f32('[1, 3]')),
-                         (2, 'warm', 'DE', 40, vec_f32('[3, 1]')),
-                         (3, 'warm', 'FR', 22, vec_f32('[3, 5]')),
-                         (4, 'test', 'FR', 19, NULL),
-                         (5, 'validation', 'US', 60, NULL),
-                         (6, 'test', NULL, NULL, NULL);
-INSERT INTO registration_events VALUES
-  (4, 'stream', 'track', 1), (4, 'stream', 'track', 2), (4, 'stream', 'track', 1),
-  (4, 'stream', 'album', 10), (4, 'skip', 'track', 4),
-  (4, 'favorite', 'playlist', 7),
-  (4, 'onboarding_like', 'artist', 100), (4, 'onboarding_like', 'artist', 200),
-  (4, 'search', 'artist', 999), (4, 'share', 'track', 1);
+.read data/hand_dataset.sql
 .read ../../sql/features.sql
 
 -- ---- user_input_features -------------------------------------------------
