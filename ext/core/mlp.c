@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas_threads.h"
 #include "team.h"
 #include "rng.h"
 
@@ -260,11 +261,6 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 #define SPLIT_TILES 4  /* results depend on it: keep it fixed */
 #define COL_ALIGN 8    /* floats: 32-byte tile edges */
 #define PARAM_ALIGN 64
-
-/* OpenBLAS is held to one thread while our own team works (declared here
-** too in case the cblas.h in use does not declare them). */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 
 /* A column range of the input, gathered compactly for the rows of the
 ** batch where it is nonzero (all rows when it is dense). */
@@ -850,10 +846,9 @@ static void pass_member(void *arg, int id, int n) {
 
 /* Runs a pass on the team, with OpenBLAS held to one thread meanwhile. */
 static void run_pass(MlpTrainer *tr, Pass *ps) {
-  int prev = openblas_get_num_threads();
-  if (prev != 1) openblas_set_num_threads(1);
+  int prev = blas_threads_hold_one();
   team_run(tr->team, pass_member, ps);
-  if (prev != 1) openblas_set_num_threads(prev);
+  blas_threads_restore(prev);
 }
 
 /* Bias-corrected Adam factors for step number t. */

@@ -57,10 +57,12 @@
 ** connection; models, centroids and the track matrix come from the
 ** per-connection caches of embed_user, assign_segment and topk_tracks,
 ** which check at every call that nothing changed (store.h, topk.c).
+** OpenBLAS runs on one thread during a recommendation (see below).
 */
 #include <stdarg.h>
 #include <string.h>
 
+#include "../core/blas_threads.h"
 #include "../core/input_features.h"
 #include "../core/json_events.h"
 #include "args.h"
@@ -669,8 +671,16 @@ static int serve_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
   if (rc == SQLITE_OK)
     rc = user_input(v, v->recommend ? RECOMMEND_FN : FEATURES_FN, argv,
                     v->recommend && v->opts.strict, &c->input, &err);
-  if (rc == SQLITE_OK && v->recommend) rc = recommend(v, c, &c->input, &err);
-  else if (rc == SQLITE_OK) c->n = 1;
+  if (rc == SQLITE_OK && v->recommend) {
+    /* One user's products (a few hundred thousand multiply-adds) are too
+    ** small to share: OpenBLAS's extra threads would only spin, taking the
+    ** cores other server processes need. */
+    int threads = blas_threads_hold_one();
+    rc = recommend(v, c, &c->input, &err);
+    blas_threads_restore(threads);
+  } else if (rc == SQLITE_OK) {
+    c->n = 1;
+  }
   if (rc != SQLITE_OK) {
     cursor_reset(c);
     if (err == NULL) return rc == SQLITE_NOMEM ? SQLITE_NOMEM : rc;
