@@ -5,6 +5,7 @@
 #   make demo     the whole pipeline on a small synthetic dataset
 #   make bench    the pipeline at the paper's scale, timed per stage
 #   make bench-components   the embedder, k-means and top-k alone
+#   make bench-serve  online serving latency and throughput (paper scale)
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
 #   make install  the library, the SQL scripts and semiperso-pipeline under
@@ -21,8 +22,8 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck \
-	install
+.PHONY: all test test-plain test-sanitize demo bench bench-components bench-serve clean deps \
+	fuzz memcheck install
 
 all: semiperso.so
 
@@ -74,6 +75,15 @@ bench-components: build/bench_mlp build/bench_kmeans build/bench_topk
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
+
+# Online serving at the paper's scale: latency of recommend_cold_user() on
+# one connection, throughput of 1, 2 and 4 server processes, on a bundle.
+bench-serve: semiperso.so build/bench_serve build/sgemm_rate
+	sh bench/bench_serve.sh
+
+build/bench_serve: bench/bench_serve.c | .deps-ok
+	@mkdir -p build
+	$(CC) -O2 -std=c11 -Wall -Wextra -o $@ $< -lsqlite3
 
 build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
