@@ -26,6 +26,8 @@ static const RegisterModule modules[] = {
     sp_register_top_items,
     sp_register_segments,
     sp_register_topk,
+    sp_register_stats,
+    sp_register_hash,
 };
 
 #ifdef _WIN32

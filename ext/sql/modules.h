@@ -16,5 +16,7 @@ int sp_register_scripting(sqlite3 *db, char **pzErrMsg);
 int sp_register_top_items(sqlite3 *db, char **pzErrMsg);
 int sp_register_segments(sqlite3 *db, char **pzErrMsg);
 int sp_register_topk(sqlite3 *db, char **pzErrMsg);
+int sp_register_stats(sqlite3 *db, char **pzErrMsg);
+int sp_register_hash(sqlite3 *db, char **pzErrMsg);
 
 #endif
