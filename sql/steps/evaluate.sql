@@ -10,11 +10,12 @@
 -- standard deviation (n - 1) of the 10 fold means obtained by splitting the
 -- users into 5 equal folds at random, twice.  The folds are drawn with a
 -- fixed Lehmer permutation of user ids (seeded by the repetition and the
--- "seed" setting), so results are reproducible.
+-- "seed" setting), so results are reproducible.  The relevant sets and the
+-- folds are kept (relevant_tracks, evaluation_folds) for steps/analyze.sql.
 
-DROP TABLE IF EXISTS temp.relevant;
-CREATE TEMP TABLE relevant(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
-INSERT INTO relevant
+DROP TABLE IF EXISTS relevant_tracks;
+CREATE TABLE relevant_tracks(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
+INSERT INTO relevant_tracks
   SELECT user_id, json_group_array(track_id)
   FROM (SELECT DISTINCT f.user_id, f.track_id
         FROM future_listens AS f JOIN users AS u USING (user_id)
@@ -44,14 +45,14 @@ INSERT INTO user_metrics
               WHERE u.split = 'test'
               ORDER BY rec.method, rec.user_id, rec.rank)
         GROUP BY method, user_id) AS r
-  LEFT JOIN relevant AS t USING (user_id),
+  LEFT JOIN relevant_tracks AS t USING (user_id),
   (SELECT value FROM run_settings WHERE name = 'top_k') AS k;
 
 -- Two repetitions of a 5-fold split of the test users.
-DROP TABLE IF EXISTS temp.folds;
-CREATE TEMP TABLE folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
-                        PRIMARY KEY (repetition, user_id));
-INSERT INTO folds
+DROP TABLE IF EXISTS evaluation_folds;
+CREATE TABLE evaluation_folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
+                              PRIMARY KEY (repetition, user_id));
+INSERT INTO evaluation_folds
   SELECT r.repetition, u.user_id,
          (row_number() OVER (PARTITION BY r.repetition
             ORDER BY ((u.user_id % 2147483647) + 7919 * (r.repetition + 2 * s.value))
@@ -75,7 +76,7 @@ INSERT INTO results
   WITH fold_means AS (
     SELECT m.method, f.repetition, f.fold,
            100 * avg(m.precision) AS p, 100 * avg(m.recall) AS r, 100 * avg(m.ndcg) AS n
-    FROM user_metrics AS m JOIN folds AS f USING (user_id)
+    FROM user_metrics AS m JOIN evaluation_folds AS f USING (user_id)
     GROUP BY m.method, f.repetition, f.fold),
   spread AS (
     SELECT method,

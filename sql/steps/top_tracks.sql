@@ -2,12 +2,13 @@
 --
 -- popular_tracks(rank, track_id, listeners): the Popularity list, tracks
 --   ranked by how many warm users listened to them in their first month
---   (future_listens), ties by smaller track id.  Twice top_k long, so that
---   padding below always finds enough tracks that are not repeats.
+--   (future_listens), ties by smaller track id.  Twice list_length long (the
+--   length of every list, see steps/settings.sql), so that padding below
+--   always finds enough tracks that are not repeats.
 -- segment_top_tracks(segmentation, segment_id, rank, track_id, listeners):
 --   per segment, tracks ranked by how many of its warm users listened to
 --   them, ties by smaller id; a segment whose users listened to fewer than
---   top_k distinct tracks is padded with the Popularity list, skipping
+--   list_length distinct tracks is padded with the Popularity list, skipping
 --   repeats (listeners = 0 marks the padding).
 
 DROP TABLE IF EXISTS popular_tracks;
@@ -22,7 +23,7 @@ CREATE TABLE popular_tracks(
 INSERT INTO popular_tracks(rank, track_id, listeners)
   SELECT t.key + 1, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
   FROM (SELECT top_items(f.user_id, f.track_id,
-                         2 * (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
+                         2 * (SELECT value FROM run_settings WHERE name = 'list_length')) AS top
         FROM future_listens AS f JOIN users AS u USING (user_id)
         WHERE u.split = 'warm') AS p,
        json_each(p.top) AS t;
@@ -44,7 +45,7 @@ INSERT INTO segment_top_tracks
          json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
   FROM (SELECT m.segmentation, m.segment_id,
                top_items(f.user_id, f.track_id,
-                         (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
+                         (SELECT value FROM run_settings WHERE name = 'list_length')) AS top
         FROM segment_members AS m JOIN future_listens AS f USING (user_id)
         GROUP BY m.segmentation, m.segment_id) AS s,
        json_each(s.top) AS t;
@@ -61,9 +62,9 @@ INSERT INTO segment_top_tracks
               LEFT JOIN segment_top_tracks AS t USING (segmentation, segment_id)
               GROUP BY m.segmentation, m.segment_id) AS s
         JOIN popular_tracks AS p
-        WHERE s.have < (SELECT value FROM run_settings WHERE name = 'top_k')
+        WHERE s.have < (SELECT value FROM run_settings WHERE name = 'list_length')
           AND NOT EXISTS (SELECT 1 FROM segment_top_tracks AS t
                           WHERE t.segmentation = s.segmentation
                             AND t.segment_id = s.segment_id
                             AND t.track_id = p.track_id))
-  WHERE rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+  WHERE rank <= (SELECT value FROM run_settings WHERE name = 'list_length');
