@@ -23,7 +23,17 @@
 
 .bail on
 
--- The simulation's parameters.
+-- What the simulation needs, with the command that provides it.
+SELECT raise_error('abtest_simulate.sql: no table ' || t.name || '; ' || t.hint)
+FROM (SELECT 'recommendations' AS name, 'run sql/pipeline.sql first' AS hint
+      UNION ALL SELECT 'run_settings', 'run sql/pipeline.sql first'
+      UNION ALL SELECT 'ab_impressions', 'read sql/abtest.sql first'
+      UNION ALL SELECT 'ab_responses', 'read sql/abtest.sql first') AS t
+WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = t.name)
+LIMIT 1;
+
+-- The simulation's parameters, and its variants: methods of the pipeline
+-- (one of them the control).
 DROP TABLE IF EXISTS temp.simulation;
 CREATE TEMP TABLE simulation AS
   SELECT 'simulated_carousel' AS experiment,
@@ -31,20 +41,16 @@ CREATE TEMP TABLE simulation AS
          0.5 AS p_stream,
          0.1 AS p_favorite,
          coalesce((SELECT value FROM run_settings WHERE name = 'seed'), 0) AS seed;
+DROP TABLE IF EXISTS temp.simulated_variants;
+CREATE TEMP TABLE simulated_variants(variant TEXT PRIMARY KEY, is_control INTEGER);
+INSERT INTO simulated_variants VALUES
+  ('popularity', 1), ('semi_personalized', 0), ('full_personalized', 0);
 
--- What the simulation needs, with the command that provides it.
-SELECT raise_error('abtest_simulate.sql: no table ' || t.name || '; ' || t.hint)
-FROM (SELECT 'recommendations' AS name, 'run sql/pipeline.sql first' AS hint
-      UNION ALL SELECT 'ab_impressions', 'read sql/abtest.sql first'
-      UNION ALL SELECT 'ab_responses', 'read sql/abtest.sql first') AS t
-WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = t.name)
-LIMIT 1;
 SELECT raise_error('abtest_simulate.sql: recommendations has no list of method "'
-                   || m.method || '" for the test users; run sql/pipeline.sql first')
-FROM (SELECT 'popularity' AS method UNION ALL SELECT 'semi_personalized'
-      UNION ALL SELECT 'full_personalized') AS m
+                   || v.variant || '" for the test users; run sql/pipeline.sql first')
+FROM simulated_variants AS v
 WHERE NOT EXISTS (SELECT 1 FROM recommendations AS r JOIN users AS u USING (user_id)
-                  WHERE r.method = m.method AND u.split = 'test')
+                  WHERE r.method = v.variant AND u.split = 'test')
 LIMIT 1;
 
 SAVEPOINT abtest_simulate;
@@ -57,12 +63,10 @@ DELETE FROM ab_variants WHERE experiment = (SELECT experiment FROM simulation);
 DELETE FROM ab_experiments WHERE experiment = (SELECT experiment FROM simulation);
 
 INSERT INTO ab_experiments(experiment, control)
-  SELECT experiment, 'popularity' FROM simulation;
+  SELECT s.experiment, v.variant FROM simulation AS s, simulated_variants AS v
+  WHERE v.is_control;
 INSERT INTO ab_variants(experiment, variant, weight)
-  SELECT s.experiment, v.variant, 1
-  FROM simulation AS s,
-       (SELECT 'popularity' AS variant UNION ALL SELECT 'semi_personalized'
-        UNION ALL SELECT 'full_personalized') AS v;
+  SELECT s.experiment, v.variant, 1 FROM simulation AS s, simulated_variants AS v;
 
 -- The carousels: each test user's assigned variant picks the cards.
 INSERT INTO ab_impressions(experiment, variant, user_id, item_id, position)

@@ -151,8 +151,8 @@ INSERT INTO results_at_k
   FROM temp.metric_summary WHERE activity = 'all';
 
 -- results_by_activity: one row per (method, K, activity, bin) holding at
--- least one test user; low..high is the bin's range of counts (high NULL:
--- open), users the test users in it.
+-- least one test user with a relevant set; low..high is the bin's range of
+-- counts (high NULL: open), users those test users.
 DROP TABLE IF EXISTS results_by_activity;
 CREATE TABLE results_by_activity(
   method       TEXT NOT NULL,
@@ -171,7 +171,8 @@ CREATE TABLE results_by_activity(
 INSERT INTO results_by_activity
   SELECT s.method, s.k, s.activity, s.bin, b.label, b.low, b.high, s.users,
          s.precision, s.precision_sd, s.recall, s.recall_sd, s.ndcg, s.ndcg_sd
-  FROM temp.metric_summary AS s JOIN activity_bin_bounds AS b USING (activity, bin);
+  FROM temp.metric_summary AS s JOIN activity_bin_bounds AS b USING (activity, bin)
+  WHERE s.users > 0;
 
 -- Popularity rank of every track: by how many warm users listened to it in
 -- their first month, ties by smaller id (the order of popular_tracks), then
