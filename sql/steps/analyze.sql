@@ -8,7 +8,8 @@
 --                      ("interactions", whose bin 0 is the users with none)
 -- recommended_popularity  recommended tracks by popularity rank (Fig. 5),
 --                      over all test users and per top country
--- Kept on the way: user_metrics_at_k, user_activity, track_popularity.
+-- Kept on the way: user_metrics_at_k, user_activity.  Popularity ranks
+-- come from track_popularity (steps/top_tracks.sql).
 -- Means are in percent over users; *_sd is, as in results, the sample
 -- standard deviation of the 10 fold means of evaluation_folds (a fold with
 -- no user of a bin does not count; NULL when fewer than 2 folds have one).
@@ -17,8 +18,9 @@
 SELECT raise_error('analyze.sql: no table ' || t.name
                    || '; run the earlier steps first (sql/pipeline.sql)')
 FROM (SELECT 'run_settings' AS name UNION ALL SELECT 'recommendations'
-      UNION ALL SELECT 'relevant_tracks' UNION ALL SELECT 'evaluation_folds') AS t
-WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = t.name)
+      UNION ALL SELECT 'evaluation_lists' UNION ALL SELECT 'evaluation_folds'
+      UNION ALL SELECT 'track_popularity') AS t
+WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = t.name)
 LIMIT 1;
 SELECT raise_error('analyze.sql: run_settings has no "' || t.name
                    || '"; re-run steps/settings.sql')
@@ -28,7 +30,8 @@ WHERE t.name NOT IN (SELECT name FROM run_settings)
 LIMIT 1;
 
 -- Precision, recall and NDCG of every (method, K, test user), K from
--- eval_ks; the lists are long enough (steps/recommend.sql).
+-- eval_ks, on the lists evaluate.sql scored (long enough for every K:
+-- steps/recommend.sql).
 DROP TABLE IF EXISTS user_metrics_at_k;
 CREATE TABLE user_metrics_at_k(
   method    TEXT NOT NULL,
@@ -40,19 +43,11 @@ CREATE TABLE user_metrics_at_k(
   PRIMARY KEY (method, k, user_id)
 ) WITHOUT ROWID;
 INSERT INTO user_metrics_at_k
-  SELECT r.method, k.value, r.user_id,
-         precision_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         recall_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         ndcg_at(r.tracks, coalesce(t.tracks, '[]'), k.value)
-  FROM (SELECT method, user_id, json_group_array(track_id) AS tracks
-        FROM (SELECT rec.method, rec.user_id, rec.track_id
-              FROM recommendations AS rec JOIN users AS u USING (user_id)
-              WHERE u.split = 'test'
-              ORDER BY rec.method, rec.user_id, rec.rank)
-        GROUP BY method, user_id) AS r
-  LEFT JOIN relevant_tracks AS t USING (user_id),
-  (SELECT DISTINCT value FROM json_each((SELECT value FROM run_settings
-                                         WHERE name = 'eval_ks'))) AS k;
+  SELECT l.method, k.value, l.user_id, precision_at(l.tracks, l.relevant, k.value),
+         recall_at(l.tracks, l.relevant, k.value), ndcg_at(l.tracks, l.relevant, k.value)
+  FROM evaluation_lists AS l,
+       (SELECT DISTINCT value FROM json_each((SELECT value FROM run_settings
+                                              WHERE name = 'eval_ks'))) AS k;
 
 -- Registration-day activity of every test user: events of each kind (an
 -- entity met twice counts twice), and all events together.
@@ -174,32 +169,6 @@ INSERT INTO results_by_activity
   FROM temp.metric_summary AS s JOIN activity_bin_bounds AS b USING (activity, bin)
   WHERE s.users > 0;
 
--- Popularity rank of every track: by how many warm users listened to it in
--- their first month, ties by smaller id (the order of popular_tracks), then
--- the tracks nobody listened to, by id.  top_items counts the distinct
--- listeners of every track in one hashed pass.
-DROP TABLE IF EXISTS temp.track_listeners;
-CREATE TEMP TABLE track_listeners(track_id INTEGER PRIMARY KEY, listeners INTEGER);
-INSERT INTO track_listeners
-  SELECT l.value ->> 0, l.value ->> 1
-  FROM (SELECT top_items(f.user_id, f.track_id,
-                         max(1, min((SELECT count(*) FROM tracks), 10000000))) AS top
-        FROM future_listens AS f JOIN users AS u USING (user_id)
-        WHERE u.split = 'warm') AS p,
-       json_each(p.top) AS l;
-
-DROP TABLE IF EXISTS track_popularity;
-CREATE TABLE track_popularity(
-  track_id  INTEGER PRIMARY KEY,
-  rank      INTEGER NOT NULL UNIQUE,
-  listeners INTEGER NOT NULL
-);
-INSERT INTO track_popularity
-  SELECT t.track_id,
-         row_number() OVER (ORDER BY coalesce(c.listeners, 0) DESC, t.track_id),
-         coalesce(c.listeners, 0)
-  FROM tracks AS t LEFT JOIN temp.track_listeners AS c USING (track_id);
-
 -- recommended_popularity: the top_k recommendations of the test users by
 -- popularity rank bin (popularity_bins bins of equal width over the
 -- catalogue), per method, for all test users (country NULL) and for the
@@ -218,15 +187,16 @@ CREATE TABLE recommended_popularity(
   share           REAL
 );
 
--- The rank bins: popularity_bins bins of equal width (the last one may be
--- shorter; fewer bins when the catalogue is smaller than popularity_bins).
+-- The rank bins: popularity_bins bins of equal width over the ranks of
+-- track_popularity (the last one may be shorter; fewer bins when there are
+-- fewer tracks than popularity_bins).
 DROP TABLE IF EXISTS temp.popularity_rank_bins;
 CREATE TEMP TABLE popularity_rank_bins(bin INTEGER PRIMARY KEY, rank_from INTEGER,
                                        rank_to INTEGER);
 INSERT INTO popularity_rank_bins
   WITH RECURSIVE width AS (
     SELECT (n + b - 1) / b AS width, n
-    FROM (SELECT count(*) AS n FROM tracks),
+    FROM (SELECT count(*) AS n FROM track_popularity),
          (SELECT value AS b FROM run_settings WHERE name = 'popularity_bins')),
   bins(bin, rank_from, rank_to) AS (
     SELECT 0, 1, min(width, n) FROM width WHERE n > 0

@@ -10,8 +10,9 @@
 -- standard deviation (n - 1) of the 10 fold means obtained by splitting the
 -- users into 5 equal folds at random, twice.  The folds are drawn with a
 -- fixed Lehmer permutation of user ids (seeded by the repetition and the
--- "seed" setting), so results are reproducible.  The relevant sets and the
--- folds are kept (relevant_tracks, evaluation_folds) for steps/analyze.sql.
+-- "seed" setting), so results are reproducible.  The relevant sets, the
+-- scored lists and the folds are kept (relevant_tracks, evaluation_lists,
+-- evaluation_folds) for steps/analyze.sql.
 
 DROP TABLE IF EXISTS relevant_tracks;
 CREATE TABLE relevant_tracks(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
@@ -32,21 +33,25 @@ CREATE TABLE user_metrics(
   PRIMARY KEY (method, user_id)
 ) WITHOUT ROWID;
 
--- The recommended list of each (method, user) in rank order.  (The ordered
--- subquery fixes the order json_group_array sees.)
-INSERT INTO user_metrics
-  SELECT r.method, r.user_id,
-         precision_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         recall_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         ndcg_at(r.tracks, coalesce(t.tracks, '[]'), k.value)
+-- The recommended list of each (method, test user) in rank order, with the
+-- user's relevant set ('[]' when none); a view, as steps/analyze.sql scores
+-- the same lists at other K.  (The ordered subquery fixes the order
+-- json_group_array sees.)
+DROP VIEW IF EXISTS evaluation_lists;
+CREATE VIEW evaluation_lists(method, user_id, tracks, relevant) AS
+  SELECT r.method, r.user_id, r.tracks, coalesce(t.tracks, '[]')
   FROM (SELECT method, user_id, json_group_array(track_id) AS tracks
         FROM (SELECT rec.method, rec.user_id, rec.track_id
               FROM recommendations AS rec JOIN users AS u USING (user_id)
               WHERE u.split = 'test'
               ORDER BY rec.method, rec.user_id, rec.rank)
         GROUP BY method, user_id) AS r
-  LEFT JOIN relevant_tracks AS t USING (user_id),
-  (SELECT value FROM run_settings WHERE name = 'top_k') AS k;
+  LEFT JOIN relevant_tracks AS t USING (user_id);
+
+INSERT INTO user_metrics
+  SELECT l.method, l.user_id, precision_at(l.tracks, l.relevant, k.value),
+         recall_at(l.tracks, l.relevant, k.value), ndcg_at(l.tracks, l.relevant, k.value)
+  FROM evaluation_lists AS l, (SELECT value FROM run_settings WHERE name = 'top_k') AS k;
 
 -- Two repetitions of a 5-fold split of the test users.
 DROP TABLE IF EXISTS evaluation_folds;

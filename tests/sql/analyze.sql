@@ -52,6 +52,9 @@ INSERT INTO settings VALUES ('top_k', 2), ('eval_ks', '[2,1]'),
   ('activity_bins', '{"streams":[0,1,3],"interactions":[0,1]}'),
   ('popularity_bins', 3), ('top_countries', 1);
 .read sql/steps/settings.sql
+-- Step 4 for track_popularity (no segments: segment lists stay empty).
+CREATE TABLE segment_members(segmentation TEXT, segment_id INTEGER, user_id INTEGER);
+.read sql/steps/top_tracks.sql
 CREATE TABLE recommendations(user_id INTEGER, method TEXT, rank INTEGER, track_id INTEGER);
 INSERT INTO recommendations VALUES
   (1, 'm1', 1, 1), (1, 'm1', 2, 3), (2, 'm1', 1, 3), (2, 'm1', 2, 1),
