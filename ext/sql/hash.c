@@ -20,18 +20,18 @@ static void stable_hash_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
     case SQLITE_NULL:
       sqlite3_result_error(ctx, "stable_hash(): argument 1 is NULL", -1);
       return;
-    case SQLITE_BLOB:
+    case SQLITE_BLOB: /* NULL for a zero-length BLOB: no bytes to read */
       bytes = sqlite3_value_blob(argv[0]);
       break;
-    default:
+    default: /* never NULL for a value with text, unless memory ran out */
       bytes = sqlite3_value_text(argv[0]);
+      if (bytes == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+      }
       break;
   }
   int n = sqlite3_value_bytes(argv[0]);
-  if (bytes == NULL && n > 0) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
   sqlite3_result_int64(ctx, (sqlite3_int64)(hash_bytes(bytes, (size_t)n) >> 1));
 }
 
