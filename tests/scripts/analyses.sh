@@ -57,6 +57,10 @@ sq "$tmp/a.db" "SELECT count(*), sum(impression_id * item_id) FROM ab_impression
 cmp -s "$tmp/ab1" "$tmp/ab2" || fail "re-running the simulation changed it"
 
 env SEMIPERSO_SO="$SO" sh tools/figures/render.sh "$tmp/a.db" "$tmp/fig" >/dev/null
+cp "$tmp/a.db" "$tmp/nosemi.db"
+sq "$tmp/nosemi.db" "DELETE FROM results_by_activity WHERE method = 'semi_personalized'"
+expect_error "figures: results_by_activity has no row of semi_personalized" \
+  env SEMIPERSO_SO="$SO" sh tools/figures/render.sh "$tmp/nosemi.db" "$tmp/nofig"
 
 LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
 /usr/bin/python3 - "$SO" "$tmp/a.db" "$tmp/fig" <<'PY'

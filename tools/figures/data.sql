@@ -18,6 +18,9 @@ WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = t.
 LIMIT 1;
 SELECT raise_error('figures: results is empty; run the pipeline on the database first')
 WHERE NOT EXISTS (SELECT 1 FROM results);
+SELECT raise_error('figures: results_by_activity has no row of semi_personalized, the '
+                   || 'method of Fig. 4; run the whole pipeline (sql/pipeline.sql)')
+WHERE NOT EXISTS (SELECT 1 FROM results_by_activity WHERE method = 'semi_personalized');
 
 -- Display names of the methods, in the order of the paper's Table 1;
 -- methods it does not know keep their own name, after these.
