@@ -49,6 +49,7 @@ INSERT INTO settings VALUES ('segments', 40), ('input_segments', 10), ('epochs',
 SQL
 expect_error "abtest_simulate.sql: no table ab_impressions; read sql/abtest.sql first" \
   sq -bail "$tmp/a.db" ".load $SO" ".read sql/abtest_simulate.sql"
+cp "$tmp/a.db" "$tmp/noab.db"
 sq "$tmp/a.db" ".bail on" ".load $SO" ".read sql/abtest.sql" ".read sql/abtest_simulate.sql"
 # The A/B test made once more gives the same tables.
 sq "$tmp/a.db" "SELECT count(*), sum(impression_id * item_id) FROM ab_impressions" >"$tmp/ab1"
@@ -57,6 +58,14 @@ sq "$tmp/a.db" "SELECT count(*), sum(impression_id * item_id) FROM ab_impression
 cmp -s "$tmp/ab1" "$tmp/ab2" || fail "re-running the simulation changed it"
 
 env SEMIPERSO_SO="$SO" sh tools/figures/render.sh "$tmp/a.db" "$tmp/fig" >/dev/null
+# Without an A/B test: the other figures, a notice, and no A/B figure left
+# from another database.
+cp -r "$tmp/fig" "$tmp/fig2"
+env SEMIPERSO_SO="$SO" sh tools/figures/render.sh "$tmp/noab.db" "$tmp/fig2" >/dev/null \
+  2>"$tmp/noab.err" || fail "figures without an A/B test failed"
+grep -q "no A/B test impressions" "$tmp/noab.err" || fail "no notice of the missing A/B test"
+[ -f "$tmp/fig2/popularity.png" ] && [ ! -e "$tmp/fig2/abtest.png" ] &&
+  [ ! -e "$tmp/fig2/data/abtest.tsv" ] || fail "stale or missing figures without an A/B test"
 cp "$tmp/a.db" "$tmp/nosemi.db"
 sq "$tmp/nosemi.db" "DELETE FROM results_by_activity WHERE method = 'semi_personalized'"
 expect_error "figures: results_by_activity has no row of semi_personalized" \

@@ -16,7 +16,8 @@
 #   abtest      Fig. 7: lift of each variant over the control, with its
 #               confidence interval and p-value                (ab_results)
 # abtest is drawn when the database holds an A/B test (sql/abtest.sql):
-# the experiment named by FIGURES_EXPERIMENT, or else the first by name.
+# the experiment named by FIGURES_EXPERIMENT, or else the first by name
+# (otherwise an abtest figure left in OUTDIR is removed).
 # The database is opened read-only.  The extension (for ab_results) is
 # SEMIPERSO_SO, default ./semiperso of this repository.
 set -eu
@@ -61,7 +62,8 @@ if [ -n "$experiment" ]; then
 else
   (cd "$out/data" && sql ".read $gp/data.sql") || exit 1
   title=""
-  [ "$has_ab" = 1 ] || echo "figures: no A/B test in $db (sql/abtest.sql): abtest not drawn" >&2
+  echo "figures: no A/B test impressions in $db (sql/abtest.sql): abtest not drawn" >&2
+  rm -f "$out/abtest.svg" "$out/abtest.png" "$out/data/abtest.tsv"  # not another database's
 fi
 
 k=$(sql "SELECT max(k) FROM results")
