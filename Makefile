@@ -3,6 +3,7 @@
 #   make          build semiperso.so
 #   make test     unit + SQL + example tests, then again under ASan/UBSan
 #   make demo     the whole pipeline on a small synthetic dataset
+#   make figures  the README's figures (docs/figures) from build/demo.db
 #   make bench    the pipeline at the paper's scale, timed per stage
 #   make bench-components   the embedder, k-means and top-k alone
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
@@ -21,8 +22,8 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck \
-	install
+.PHONY: all test test-plain test-sanitize demo figures bench bench-components clean deps fuzz \
+	memcheck install
 
 all: semiperso.so
 
@@ -61,6 +62,15 @@ demo: semiperso.so
 	@mkdir -p build
 	@rm -f build/demo.db
 	sqlite3 -batch build/demo.db < examples/demo.sql
+
+# SVG and PNG figures of the paper's analyses (tools/figures/render.sh) from
+# a database the pipeline ran on: FIGURES_DB (the demo's, made first when
+# missing) into FIGURES_DIR.
+FIGURES_DB ?= build/demo.db
+FIGURES_DIR ?= docs/figures
+figures: semiperso.so
+	@if [ "$(FIGURES_DB)" = build/demo.db ] && [ ! -f build/demo.db ]; then $(MAKE) demo; fi
+	sh tools/figures/render.sh "$(FIGURES_DB)" "$(FIGURES_DIR)"
 
 # The pipeline at the paper's scale: seconds, peak memory and GFLOP/s per
 # stage, written to bench/results.json.

@@ -12,6 +12,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 pkg-config --exists openblas 2>/dev/null || missing="$missing libopenblas-dev"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null || missing="$missing python3 python3-numpy"
 /usr/bin/python3 -c "import onnx" 2>/dev/null || missing="$missing python3-onnx"
+/usr/bin/python3 -c "import scipy" 2>/dev/null || missing="$missing python3-scipy"
+command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 if [ -n "$missing" ]; then
   cmd="apt-get install -y$missing"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

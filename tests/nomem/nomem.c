@@ -190,6 +190,8 @@ static const char *const cases[] = {
     "SELECT precision_at('[1,2,3]', '[2,3,4]', 3), recall_at('[1,2,3]', '[2]', 2),"
     " ndcg_at('[1,2,3]', '[3,9]', 3)",
     "SELECT top_items(album_id, artist_id, 2) FROM tracks",
+    "SELECT normal_cdf(track_id), normal_quantile(0.3), stable_hash(track_id),"
+    " stable_hash('exp:' || track_id) FROM tracks",
     "SELECT embed_user('m', embedding) FROM tracks",
     "SELECT assign_segment('s', embedding) FROM tracks",
     "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3)",
