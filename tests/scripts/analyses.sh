@@ -29,7 +29,7 @@ expect_error "figures: the database has no table results; run the pipeline" \
   env SEMIPERSO_SO="$SO" sh tools/figures/render.sh "$tmp/empty.db" "$tmp/nofig"
 expect_error "figures: no database $tmp/none.db" \
   env SEMIPERSO_SO="$SO" sh tools/figures/render.sh "$tmp/none.db" "$tmp/nofig"
-expect_error "analyze.sql: no table run_settings; run the earlier steps first" \
+expect_error "analyze.sql: no table run_config; run the earlier steps first" \
   sq -bail "$tmp/empty.db" ".load $SO" ".read sql/steps/analyze.sql"
 expect_error "abtest_simulate.sql: no table recommendations; run sql/pipeline.sql first" \
   sq -bail "$tmp/empty.db" ".load $SO" ".read sql/schema.sql" ".read sql/abtest.sql" \
