@@ -1,4 +1,4 @@
-/* test_topk.c - top-k selection and cosine scoring against brute force. */
+/* test_topk.c - top-k selection, cosine and inner product scoring against brute force. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +127,87 @@ static void test_cosine(int n, int d, int nq, int k) {
   free(ref);
 }
 
+/* topk_dot vs an independent ranking: the inner product of the raw
+** vectors in long double, rounded to the float reported, ties by smaller
+** id.  Items are copies of a small pool scaled by powers of two from 2^-12
+** to 2^12 (exact ties among equal copies, exact 2x ratios between others,
+** norms far from 1 so cosine would rank them otherwise), some of them
+** nudged by one ulp in one component (near ties), and a few zero rows. */
+static void test_dot(int n, int d, int nq, int k) {
+  Rng r;
+  rng_seed(&r, 11, (uint64_t)n * 17 + (uint64_t)k);
+  int pool = 19;
+  float *pv = malloc((size_t)pool * d * sizeof(float));
+  for (int i = 0; i < pool * d; i++) pv[i] = (float)rng_normal(&r);
+  float *items = malloc((size_t)n * d * sizeof(float));
+  for (int i = 0; i < n; i++) {
+    int p = (int)rng_below(&r, (uint64_t)pool + 1);
+    float scale = ldexpf(1.0f, (int)rng_below(&r, 25) - 12);
+    float *x = items + (size_t)i * d;
+    for (int j = 0; j < d; j++) x[j] = p == pool ? 0.0f : scale * pv[p * d + j];
+    if (p < pool && rng_uniform(&r) < 0.3) {
+      int j = (int)rng_below(&r, (uint64_t)d);
+      x[j] = nextafterf(x[j], rng_uniform(&r) < 0.5 ? -INFINITY : INFINITY);
+    }
+  }
+  float *q = malloc((size_t)nq * d * sizeof(float));
+  for (int i = 0; i < nq * d; i++) q[i] = (float)(rng_normal(&r) * 3.0);
+  for (int j = 0; j < d; j++) q[j] = 0.0f; /* query 0 is zero: all score 0 */
+  /* Query 1 is a pool vector scaled: its own copies score highest. */
+  if (nq > 1)
+    for (int j = 0; j < d; j++) q[d + j] = 0.25f * pv[j];
+  int m = n < k ? n : k;
+  int32_t *idx = malloc((size_t)nq * k * sizeof *idx);
+  float *sc = malloc((size_t)nq * k * sizeof *sc);
+  double xmax = topk_max_norm(items, n, d);
+  CHECK_MSG(topk_dot(q, nq, items, n, d, xmax, k, idx, sc) == 0, "topk_dot failed");
+  Scored *ref = malloc((size_t)n * sizeof *ref);
+  int bad_idx = 0, bad_score = 0;
+  for (int a = 0; a < nq; a++) {
+    const float *qa = q + (size_t)a * d;
+    for (int i = 0; i < n; i++) {
+      long double dot = 0;
+      for (int j = 0; j < d; j++) dot += (long double)qa[j] * items[(size_t)i * d + j];
+      ref[i].s = (float)dot;
+      ref[i].i = i;
+    }
+    qsort(ref, n, sizeof *ref, by_score);
+    for (int j = 0; j < m; j++) {
+      if (idx[(size_t)a * k + j] != ref[j].i) bad_idx++;
+      if (sc[(size_t)a * k + j] != (float)ref[j].s) bad_score++;
+    }
+  }
+  CHECK_MSG(bad_idx == 0, "dot n=%d d=%d nq=%d k=%d: %d ranks differ from brute force", n, d,
+            nq, k, bad_idx);
+  CHECK_MSG(bad_score == 0, "dot n=%d k=%d: %d scores differ from the rounded exact ones", n,
+            k, bad_score);
+  int zero_ok = 1;
+  for (int j = 0; j < m; j++) zero_ok &= idx[j] == j && sc[j] == 0.0f;
+  CHECK_MSG(zero_ok, "dot: a zero query must return ids 0..k-1 with score 0");
+  int32_t *one = malloc((size_t)k * sizeof *one);
+  int same = 1;
+  for (int a = 0; a < nq; a += 1 + nq / 7) {
+    topk_dot(q + (size_t)a * d, 1, items, n, d, xmax, k, one, NULL);
+    same &= memcmp(one, idx + (size_t)a * k, (size_t)m * sizeof *one) == 0;
+  }
+  CHECK_MSG(same, "dot: one query at a time differs from the batch (n=%d k=%d)", n, k);
+  free(one);
+  free(pv);
+  free(items);
+  free(q);
+  free(idx);
+  free(sc);
+  free(ref);
+}
+
+/* topk_max_norm against the norms worked out by hand. */
+static void test_max_norm(void) {
+  float m[] = {3, 4, 0, 0, -1, 0, 0, 0, 0};
+  CHECK_NEAR(topk_max_norm(m, 3, 3), 5.0, 1e-12);
+  CHECK_NEAR(topk_max_norm(m + 3, 2, 3), 1.0, 1e-12);
+  CHECK(topk_max_norm(m, 0, 3) == 0.0);
+}
+
 int main(void) {
   test_select();
   test_cosine(50, 8, 10, 5);
@@ -134,6 +215,12 @@ int main(void) {
   test_cosine(997, 33, 40, 50);
   /* More queries than one block holds: the blocked path. */
   test_cosine(3000, 4, 1500, 3);
+  test_max_norm();
+  test_dot(50, 8, 10, 5);
+  test_dot(50, 8, 10, 80);
+  test_dot(997, 33, 40, 50);
+  test_dot(3000, 4, 1500, 3);
+  test_dot(2000, 128, 64, 50);
   CHECK_MSG(topk_block_rows(1000000, 50000) >= 1 &&
             topk_block_rows(1000000, 50000) * 50000 <= (1 << 22),
         "the score block must stay bounded");
