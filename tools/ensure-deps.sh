@@ -2,7 +2,31 @@
 # ensure-deps.sh - makes sure the build and test tools are present.
 # As root on Debian it installs what is missing; otherwise it stops with the
 # exact command to run.  Called by make before anything is compiled.
+#   sh tools/ensure-deps.sh node   instead: Node.js >= 20 and the npm
+#   packages of tools/ (the release importer), pinned by
+#   tools/package-lock.json; better-sqlite3 compiles its SQLite on the way
+#   (a few minutes, once).
 set -e
+if [ "${1:-}" = node ]; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "semiperso: installing: nodejs npm" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+      echo "semiperso: missing Node.js; run: sudo apt-get install nodejs npm" >&2
+      exit 1
+    fi
+  fi
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 20 ]; then
+    echo "semiperso: tools/ needs Node.js >= 20 (better-sqlite3 12), found $(node --version)" >&2
+    exit 1
+  fi
+  cd "$(dirname "$0")"
+  npm ci --no-audit --no-fund --loglevel=error
+  exit 0
+fi
 missing=""
 command -v cc >/dev/null 2>&1 || missing="$missing build-essential"
 command -v make >/dev/null 2>&1 || missing="$missing make"
