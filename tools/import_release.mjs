@@ -14,7 +14,7 @@
 //   users           user_id = user_index; split warm (the train files),
 //                   validation or test; age = age_value; embedding =
 //                   <space>_embeddings for warm users; country NULL
-//   user_features   the feature columns in the layout of DESIGN section 3
+//   user_features   the feature columns in the layout sql/features.sql builds
 //                   (20 groups of d floats, the 18 counts, the age) as
 //                   little-endian float32 BLOBs; nulls become 0
 //   future_listens  (user_id, track_id) for each distinct song of

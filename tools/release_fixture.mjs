@@ -4,7 +4,8 @@
 // benchmark.
 //
 //   node tools/release_fixture.mjs DIR [--users N] [--songs N] [--row-group N]
-//        [--space svd|mf] [--break KIND] [--only FILE,...]
+//        [--space svd|mf] [--break KIND] [--only FILE,...] [--codec C]
+//        [--work-db FILE] [--memory-limit SIZE]
 //
 // Every value is a closed formula of the ids (below), so a checker can
 // recompute what the importer must store without reading the parquet
@@ -39,7 +40,10 @@
 // in the validation file), unknown-song (a d1d30_songs entry names no
 // song), nan-feature (a feature value NaN).  --space writes the feature
 // files of one space only; --only FILE,... writes those files alone (the
-// codecs and orders of each file stay as in a full run).
+// codecs and orders of each file stay as in a full run).  --codec C
+// writes every file with codec C (snappy: the default of pandas and
+// pyarrow, as the release presumably is).  --work-db puts DuckDB's
+// working table in FILE, --memory-limit bounds DuckDB's memory (2GB).
 import {
   DuckDBInstance, DuckDBDataChunk, BIGINT, DOUBLE, FLOAT, INTEGER, LIST, listValue,
 } from '@duckdb/node-api';
@@ -116,7 +120,7 @@ export async function writeRelease(dir, opts = {}) {
       fileNo++;
       return;
     }
-    const codec = CODECS[fileNo % CODECS.length];
+    const codec = opts.codec ?? CODECS[fileNo % CODECS.length];
     const names = shuffled(Object.keys(columns), 77 + fileNo);
     // Several row groups in the narrow files and in one feature file (few:
     // DuckDB's reader sets up each row group in time quadratic in the
@@ -238,6 +242,9 @@ async function main(argv) {
     else if (arg === '--break') opts.break = value();
     else if (arg === '--space') opts.spaces = [value()];
     else if (arg === '--only') opts.only = value().split(',');
+    else if (arg === '--work-db') opts.workDb = value();
+    else if (arg === '--codec') opts.codec = value();
+    else if (arg === '--memory-limit') opts.memoryLimit = value();
     else if (arg.startsWith('-') || dir) throw new Error(`unexpected argument ${arg}`);
     else dir = arg;
   }

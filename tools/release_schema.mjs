@@ -15,7 +15,7 @@
 //                              the 18 interaction features, age_value
 // Nulls mean 0 (the reference code reads the files with fillna(0)).
 
-// The 20 input features, in the order of our layout (DESIGN section 3:
+// The 20 input features, in the order of our layout (sql/features.sql:
 // age, country, then the 18 (action, entity) groups).
 export const FEATURES = [
   'age', 'country',
