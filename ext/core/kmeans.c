@@ -411,6 +411,7 @@ typedef struct {
   const float *xn2; /* |x_i|^2 */
   double *d2, *cum;
   float *dots; /* rows_per_block x KM_PENDING */
+  float *cand_d2; /* greedy seeding: n x trials, d2 if each candidate were added */
   int64_t rows_per_block;
   Product pr;
 } PlusPlus;
@@ -418,8 +419,9 @@ typedef struct {
 /* Squared distances of the rows to the centres c[0 .. np-1], with one
 ** sgemm per block of rows.  pot == NULL: the centres are applied, d2[i]
 ** becoming the distance to the nearest centre so far.  Otherwise d2 stays
-** as it is and pot[p] gets sum_i min(d2[i], |x_i - c_p|^2): the potential
-** if c_p were added (the greedy seeding's candidates). */
+** as it is, cand_d2[i np + p] gets min(d2[i], |x_i - c_p|^2) and pot[p]
+** its sum over the rows: the potential if c_p were added (the greedy
+** seeding's candidates). */
 static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
   int d = pp->d;
   float cn[KM_PENDING];
@@ -442,9 +444,11 @@ static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
         double ed = e;
         if (ed <= 4.0 * (d + 4) * KM_U * ((double)xn + cn[p]))
           ed = kmeans_sqdist(xb + r * d, c + (int64_t)p * d, d);
-        if (pot)
-          pot[p] += ed < best ? ed : best;
-        else if (ed < best)
+        if (pot) {
+          float m = (float)(ed < best ? ed : best);
+          pp->cand_d2[i * np + p] = m;
+          pot[p] += m;
+        } else if (ed < best)
           best = ed;
       }
       pp->d2[i] = best;
@@ -452,10 +456,9 @@ static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
   }
 }
 
-/* Applies centres c[0 .. np-1] (rows rows[0 .. np-1] of x) to d2 and
-** rebuilds the prefix sums; returns the total. */
-static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, int np) {
-  scan_centres(pp, c, np, NULL);
+/* Zeroes d2 at the rows of the np new centres and rebuilds the prefix
+** sums; returns the total. */
+static double settle_centres(PlusPlus *pp, const int64_t *rows, int np) {
   for (int p = 0; p < np; p++) pp->d2[rows[p]] = 0.0;
   double total = 0.0;
   for (int64_t i = 0; i < pp->n; i++) {
@@ -463,6 +466,13 @@ static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, i
     pp->cum[i] = total;
   }
   return total;
+}
+
+/* Applies centres c[0 .. np-1] (rows rows[0 .. np-1] of x) to d2 and
+** rebuilds the prefix sums; returns the total. */
+static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, int np) {
+  scan_centres(pp, c, np, NULL);
+  return settle_centres(pp, rows, np);
 }
 
 /* The first i with cum[i] > t; when rounding put t at the very end, the
@@ -537,8 +547,9 @@ static int greedy_trials(int k) { return 2 + (int)log((double)k); }
 ** one the best of greedy_trials(k) points drawn with probability
 ** proportional to d2, the one whose addition leaves the smallest
 ** potential sum_i d2[i] (ties to the earlier draw).  Every step scans the
-** rows once for all candidates (one sgemm per block) and once more to
-** apply the winner. */
+** rows once for all candidates (one sgemm per block), keeping what d2
+** would become with each (cand_d2: trials floats a row), so the winner's
+** is taken from there rather than from a second scan. */
 static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *centroids,
                         int64_t *rows, float *cand) {
   const float *x = pp->x;
@@ -547,16 +558,16 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
   int64_t cand_rows[KM_PENDING];
   double pot[KM_PENDING];
   int64_t pick = (int64_t)rng_below(rng, (uint64_t)n);
-  for (int j = 0; j < k; j++) {
-    float *cj = centroids + (int64_t)j * d;
-    memcpy(cj, x + pick * d, (size_t)d * sizeof(float));
-    rows[j] = pick;
-    if (j + 1 == k) break;
+  memcpy(centroids, x + pick * d, (size_t)d * sizeof(float));
+  rows[0] = pick;
+  double total = apply_centres(pp, centroids, rows, 1);
+  for (int j = 1; j < k; j++) {
     if (cfg->should_stop && cfg->should_stop(cfg->arg)) return KMEANS_ABORTED;
-    double total = apply_centres(pp, cj, rows + j, 1);
     if (total <= 0.0) {
       /* Every point sits on a centre (fewer distinct points than k). */
       pick = (int64_t)rng_below(rng, (uint64_t)n);
+      memcpy(centroids + (int64_t)j * d, x + pick * d, (size_t)d * sizeof(float));
+      rows[j] = pick;
       continue;
     }
     for (int t = 0; t < trials; t++) {
@@ -567,7 +578,10 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
     int best = 0;
     for (int t = 1; t < trials; t++)
       if (pot[t] < pot[best]) best = t;
-    pick = cand_rows[best];
+    memcpy(centroids + (int64_t)j * d, cand + (int64_t)best * d, (size_t)d * sizeof(float));
+    rows[j] = cand_rows[best];
+    for (int64_t i = 0; i < n; i++) pp->d2[i] = pp->cand_d2[i * trials + best];
+    total = settle_centres(pp, rows + j, 1);
   }
   return KMEANS_OK;
 }
@@ -585,8 +599,10 @@ static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
   pp.dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
   int64_t *rows = malloc((size_t)k * sizeof(int64_t));
   float *cand = greedy ? malloc((size_t)greedy_trials(k) * (size_t)d * sizeof(float)) : NULL;
+  pp.cand_d2 = greedy ? malloc((size_t)n * (size_t)greedy_trials(k) * sizeof(float)) : NULL;
   int rc = product_init(&pp.pr, mask, d, pp.rows_per_block, KM_PENDING);
-  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !pp.dots || !rows || (greedy && !cand)) {
+  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !pp.dots || !rows ||
+      (greedy && (!cand || !pp.cand_d2))) {
     rc = KMEANS_NOMEM;
     goto done;
   }
@@ -601,6 +617,7 @@ done:
   free(pp.dots);
   free(rows);
   free(cand);
+  free(pp.cand_d2);
   product_free(&pp.pr);
   return rc;
 }
