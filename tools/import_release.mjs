@@ -131,8 +131,8 @@ function idValue(x, file, column) {
   return n;
 }
 
-// Fills out[o .. o + d) with the float32 elements of list row r (nulls 0).
-function readEmbedding(vec, r, d, out, o, file, what) {
+// Fills out[0 .. d) with the float32 elements of list row r (nulls 0).
+function readEmbedding(vec, r, d, out, file, what) {
   const len = vec.getEntryLength(r);
   if (vec.getItem(r) === null) throw new ImportError(`${file}: ${what} has no embedding (NULL)`);
   if (len !== d) throw new ImportError(`${file}: ${what} has an embedding of ${len} floats, expected ${d}`);
@@ -143,11 +143,28 @@ function readEmbedding(vec, r, d, out, o, file, what) {
     const f = Math.fround(x === null ? 0 : Number(x));
     if (!(Math.abs(f) <= FLOAT_MAX))
       throw new ImportError(`${file}: ${what} has a non-finite or out of range float (${x}) at ${i}`);
-    out[o + i] = f;
+    out[i] = f;
   }
 }
 
 const blobOf = (f32, o, n) => Buffer.from(f32.buffer, f32.byteOffset + o * 4, n * 4);
+
+// Streams (id, embedding) rows of song_embeddings or user_embeddings:
+// onRow(id, blob) gets each id and its d floats as a float32 BLOB.
+async function streamEmbeddings(con, file, idColumn, listColumn, d, onRow) {
+  const name = path.basename(file);
+  const buf = new Float32Array(d);
+  await stream(con, `SELECT CAST(${quoteId(idColumn)} AS BIGINT), ${quoteId(listColumn)} ` +
+    `FROM read_parquet(${quoteStr(file)})`, (chunk) => {
+    const ids = chunk.getColumnVector(0);
+    const lists = chunk.getColumnVector(1);
+    for (let r = 0; r < chunk.rowCount; r++) {
+      const id = idValue(ids.getItem(r), name, idColumn);
+      readEmbedding(lists, r, d, buf, name, `${idColumn} ${id}`);
+      onRow(id, blobOf(buf, 0, d));
+    }
+  });
+}
 
 // Checks the columns of every file a space needs before anything is read:
 // a wrong file fails at once.  Returns the feature files' layouts.
@@ -176,20 +193,12 @@ async function importTracks(ctx) {
   const { dim: d, songColumn } = SPACES[space];
   const file = path.join(dir, SONG_FILE);
   const insert = db.prepare('INSERT INTO tracks(track_id, embedding) VALUES (?, ?)');
-  const buf = new Float32Array(d);
   const t0 = Date.now();
-  await stream(con, `SELECT CAST(song_index AS BIGINT), ${quoteId(songColumn)} FROM read_parquet(${quoteStr(file)})`,
-    (chunk) => {
-      const ids = chunk.getColumnVector(0);
-      const lists = chunk.getColumnVector(1);
-      for (let r = 0; r < chunk.rowCount; r++) {
-        const id = idValue(ids.getItem(r), SONG_FILE, 'song_index');
-        if (ctx.songs.has(id)) throw new ImportError(`${SONG_FILE}: song_index ${id} appears twice`);
-        readEmbedding(lists, r, d, buf, 0, SONG_FILE, `song_index ${id}`);
-        insert.run(id, blobOf(buf, 0, d));
-        ctx.songs.add(id);
-      }
-    });
+  await streamEmbeddings(con, file, 'song_index', songColumn, d, (id, blob) => {
+    if (ctx.songs.has(id)) throw new ImportError(`${SONG_FILE}: song_index ${id} appears twice`);
+    insert.run(id, blob);
+    ctx.songs.add(id);
+  });
   if (ctx.songs.size === 0) throw new ImportError(`${SONG_FILE} holds no song`);
   ctx.files[SONG_FILE] = { rows: ctx.songs.size };
   log(opts, `${SONG_FILE}: ${ctx.songs.size} tracks, d = ${d} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -287,27 +296,19 @@ async function importEmbeddings(ctx) {
   const file = path.join(dir, USER_FILE);
   const update = db.prepare("UPDATE users SET embedding = ? WHERE user_id = ? AND split = 'warm' AND embedding IS NULL");
   const lookup = db.prepare('SELECT split, embedding IS NOT NULL AS has FROM users WHERE user_id = ?');
-  const buf = new Float32Array(d);
   let rows = 0;
   const t0 = Date.now();
-  await stream(con, `SELECT CAST(user_index AS BIGINT), ${quoteId(userColumn)} FROM read_parquet(${quoteStr(file)})`,
-    (chunk) => {
-      const ids = chunk.getColumnVector(0);
-      const lists = chunk.getColumnVector(1);
-      for (let r = 0; r < chunk.rowCount; r++) {
-        const id = idValue(ids.getItem(r), USER_FILE, 'user_index');
-        readEmbedding(lists, r, d, buf, 0, USER_FILE, `user_index ${id}`);
-        if (update.run(blobOf(buf, 0, d), id).changes === 1) {
-          rows++;
-          continue;
-        }
-        const u = lookup.get(id);
-        if (!u) throw new ImportError(`${USER_FILE}: user_index ${id} is in no user_features file`);
-        if (u.split !== 'warm')
-          throw new ImportError(`${USER_FILE}: user_index ${id} is a ${u.split} user, not a training user of ${trainFile}`);
-        throw new ImportError(`${USER_FILE}: user_index ${id} appears twice`);
-      }
-    });
+  await streamEmbeddings(con, file, 'user_index', userColumn, d, (id, blob) => {
+    if (update.run(blob, id).changes === 1) {
+      rows++;
+      return;
+    }
+    const u = lookup.get(id);
+    if (!u) throw new ImportError(`${USER_FILE}: user_index ${id} is in no user_features file`);
+    if (u.split !== 'warm')
+      throw new ImportError(`${USER_FILE}: user_index ${id} is a ${u.split} user, not a training user of ${trainFile}`);
+    throw new ImportError(`${USER_FILE}: user_index ${id} appears twice`);
+  });
   const bare = db.prepare("SELECT user_id FROM users WHERE split = 'warm' AND embedding IS NULL LIMIT 1").pluck().get();
   if (bare !== undefined)
     throw new ImportError(`training user ${bare} of ${trainFile} has no row in ${USER_FILE}`);

@@ -56,14 +56,20 @@ static void test_select(void) {
   }
 }
 
+/* rows x d standard normal floats. */
+static float *normal_rows(Rng *r, int rows, int d, double scale) {
+  float *m = malloc((size_t)rows * d * sizeof(float));
+  for (int i = 0; i < rows * d; i++) m[i] = (float)(scale * rng_normal(r));
+  return m;
+}
+
 /* topk_cosine vs a double-precision sort.  Items are copies of a small
 ** pool of random vectors, so exact ties are many and near ties none. */
 static void test_cosine(int n, int d, int nq, int k) {
   Rng r;
   rng_seed(&r, 7, (uint64_t)n * 31 + (uint64_t)k);
   int pool = 23;
-  float *pv = malloc((size_t)pool * d * sizeof(float));
-  for (int i = 0; i < pool * d; i++) pv[i] = (float)rng_normal(&r);
+  float *pv = normal_rows(&r, pool, d, 1.0);
   float *items = malloc((size_t)n * d * sizeof(float));
   float *raw = malloc((size_t)n * d * sizeof(float));
   for (int i = 0; i < n; i++) {
@@ -72,8 +78,7 @@ static void test_cosine(int n, int d, int nq, int k) {
   }
   memcpy(items, raw, (size_t)n * d * sizeof(float));
   topk_normalize_rows(items, n, d);
-  float *q = malloc((size_t)nq * d * sizeof(float));
-  for (int i = 0; i < nq * d; i++) q[i] = (float)rng_normal(&r);
+  float *q = normal_rows(&r, nq, d, 1.0);
   for (int j = 0; j < d; j++) q[j] = 0.0f; /* query 0 is zero: all score 0 */
   int m = n < k ? n : k;
   int32_t *idx = malloc((size_t)nq * k * sizeof *idx);
@@ -137,8 +142,7 @@ static void test_dot(int n, int d, int nq, int k) {
   Rng r;
   rng_seed(&r, 11, (uint64_t)n * 17 + (uint64_t)k);
   int pool = 19;
-  float *pv = malloc((size_t)pool * d * sizeof(float));
-  for (int i = 0; i < pool * d; i++) pv[i] = (float)rng_normal(&r);
+  float *pv = normal_rows(&r, pool, d, 1.0);
   float *items = malloc((size_t)n * d * sizeof(float));
   for (int i = 0; i < n; i++) {
     int p = (int)rng_below(&r, (uint64_t)pool + 1);
@@ -150,8 +154,7 @@ static void test_dot(int n, int d, int nq, int k) {
       x[j] = nextafterf(x[j], rng_uniform(&r) < 0.5 ? -INFINITY : INFINITY);
     }
   }
-  float *q = malloc((size_t)nq * d * sizeof(float));
-  for (int i = 0; i < nq * d; i++) q[i] = (float)(rng_normal(&r) * 3.0);
+  float *q = normal_rows(&r, nq, d, 3.0);
   for (int j = 0; j < d; j++) q[j] = 0.0f; /* query 0 is zero: all score 0 */
   /* Query 1 is a pool vector scaled: its own copies score highest. */
   if (nq > 1)

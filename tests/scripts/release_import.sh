@@ -9,8 +9,8 @@
 # splits, warm users without an embedding and embeddings without a user,
 # an unknown song, a NaN, an existing output: each a clear error naming
 # the file and the value at fault, with no database or temporary file
-# left behind.  Fixtures are kept in build/ between runs (keyed by the
-# generator's source), so the second variant of a run only imports.
+# left behind.  Fixtures are kept in build/release-fixture between runs
+# (keyed by the generator's source), so later runs only import.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -57,7 +57,9 @@ expect_error() { # expect_error KIND FILE MESSAGE: a broken copy of the small fi
   for f in "$small"/*.parquet; do ln -s "$f" "$bad/$(basename "$f")"; done
   rm "$bad/$file"
   if [ "$kind" != missing-file ]; then
-    node tools/release_fixture.mjs "$bad" --users 30 --songs 40 --space svd --break "$kind" --only "$file" >/dev/null
+    broken="$ROOT/build/release-fixture/$kind-$key"
+    fixture "$broken" --users 30 --songs 40 --space svd --break "$kind" --only "$file"
+    ln -s "$broken/$file" "$bad/$file"
   fi
   if node tools/import_release.mjs "$bad" --out-dir "$tmp/out-$kind" --quiet 2>"$tmp/err"; then
     echo "$kind: the import should have failed"
