@@ -16,7 +16,8 @@ trap 'rm -rf "$scratch"' EXIT
 echo "bench_import: writing a release of $users users and $songs songs to $scratch"
 start=$(date +%s)
 node tools/release_fixture.mjs "$scratch/release" --users "$users" --songs "$songs" \
-  --row-group 10000 --codec snappy --memory-limit 4GB
+  --row-group 10000 --codec snappy --work-db "$scratch/work.duckdb"
+rm -f "$scratch/work.duckdb" "$scratch/work.duckdb.wal"
 echo "bench_import: written in $(($(date +%s) - start)) s"
 ls -l "$scratch/release"/*.parquet | awk '{ printf "  %-40s %8.1f MiB\n", $9, $5 / 1048576 }' |
   sed "s|$scratch/release/||"
