@@ -400,7 +400,7 @@ async function importSpace(con, dir, space, layouts, out, opts) {
   }
 }
 
-// Temporary databases to remove if the process is stopped.
+// Temporary databases and directories to remove if the process is stopped.
 const cleanup = new Set();
 
 function parseArgs(argv) {
@@ -450,7 +450,12 @@ export async function main(argv) {
     if (fs.existsSync(out) && !opts.force) throw new ImportError(`${out} exists; pass --force to replace it`);
     if (!fs.existsSync(path.dirname(out))) throw new ImportError(`no directory ${path.dirname(out)} for ${out}`);
   }
-  const instance = await DuckDBInstance.create(':memory:', { threads: '2', memory_limit: DUCKDB_MEMORY });
+  // DuckDB spills to its temp_directory (by default .tmp in the current
+  // directory): a private one, removed at the end.
+  const spill = fs.mkdtempSync(path.join(os.tmpdir(), 'import_release-'));
+  cleanup.add(spill);
+  const instance = await DuckDBInstance.create(':memory:',
+    { threads: '2', memory_limit: DUCKDB_MEMORY, temp_directory: spill });
   const con = await instance.connect();
   try {
     // Every file's columns are checked before any database is written.
@@ -460,13 +465,15 @@ export async function main(argv) {
   } finally {
     con.closeSync();
     instance.closeSync();
+    fs.rmSync(spill, { recursive: true, force: true });
+    cleanup.delete(spill);
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
-      for (const f of cleanup) fs.rmSync(f, { force: true });
+      for (const f of cleanup) fs.rmSync(f, { recursive: true, force: true });
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });
   }

@@ -48,6 +48,7 @@ import {
   DuckDBInstance, DuckDBDataChunk, BIGINT, DOUBLE, FLOAT, INTEGER, LIST, listValue,
 } from '@duckdb/node-api';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { FEATURES, COUNTED, SPACES, SPLITS, SONG_FILE, USER_FILE, featureFile } from './release_schema.mjs';
 
@@ -106,123 +107,131 @@ export async function writeRelease(dir, opts = {}) {
   fs.mkdirSync(dir, { recursive: true });
   // A database file beside the output when asked (large fixtures spill to
   // it), else in memory.
-  const instance = await DuckDBInstance.create(opts.workDb ?? ':memory:',
-    { threads: '2', memory_limit: opts.memoryLimit ?? '2GB', preserve_insertion_order: 'true' });
-  const con = await instance.connect();
-  // The table only carries rows to COPY: no time spent compressing it.
-  await con.run("SET force_compression = 'uncompressed'");
-  let fileNo = 0;
+  // Spills go to a temporary directory of its own (DuckDB's default is .tmp
+  // in the current directory), removed at the end.
+  const spill = fs.mkdtempSync(path.join(os.tmpdir(), 'release_fixture-'));
   const files = {};
+  const instance = await DuckDBInstance.create(opts.workDb ?? ':memory:',
+    { threads: '2', memory_limit: opts.memoryLimit ?? '2GB', preserve_insertion_order: 'true',
+      temp_directory: spill });
+  try {
+    const con = await instance.connect();
+    // The table only carries rows to COPY: no time spent compressing it.
+    await con.run("SET force_compression = 'uncompressed'");
+    let fileNo = 0;
 
-  // Writes one file: columns {name: {type, get(row) -> value}} over rows.
-  async function write(file, columns, rows) {
-    if (only && !only.includes(file)) {
+    // Writes one file: columns {name: {type, get(row) -> value}} over rows.
+    async function write(file, columns, rows) {
+      if (only && !only.includes(file)) {
+        fileNo++;
+        return;
+      }
+      const codec = opts.codec ?? CODECS[fileNo % CODECS.length];
+      const names = shuffled(Object.keys(columns), 77 + fileNo);
+      // Several row groups in the narrow files and in one feature file (few:
+      // DuckDB's reader sets up each row group in time quadratic in the
+      // number of columns).
+      const groupRows = rowGroup ||
+        (file === USER_FILE ? 64 : file === featureFile('validation', 'svd') ? 16 : 122880);
+      await con.run(`CREATE OR REPLACE TABLE fixture(${names.map((n) => `${q(n)} ${columns[n].type}`).join(', ')})`);
+      const appender = await con.createAppender('fixture');
+      const types = names.map((n) => columns[n].duck);
+      for (let r0 = 0; r0 < rows.length; r0 += CHUNK) {
+        const part = rows.slice(r0, r0 + CHUNK);
+        const chunk = DuckDBDataChunk.create(types, part.length);
+        chunk.setColumns(names.map((n) => part.map(columns[n].get)));
+        appender.appendDataChunk(chunk);
+      }
+      appender.closeSync();
+      const out = path.join(dir, file).replace(/'/g, "''");
+      await con.run(`COPY fixture TO '${out}' (FORMAT parquet, COMPRESSION ${codec}, ROW_GROUP_SIZE ${groupRows})`);
+      await con.run('DROP TABLE fixture');
+      files[file] = { codec, row_group_size: groupRows, columns: names.length, rows: rows.length };
       fileNo++;
-      return;
     }
-    const codec = opts.codec ?? CODECS[fileNo % CODECS.length];
-    const names = shuffled(Object.keys(columns), 77 + fileNo);
-    // Several row groups in the narrow files and in one feature file (few:
-    // DuckDB's reader sets up each row group in time quadratic in the
-    // number of columns).
-    const groupRows = rowGroup ||
-      (file === USER_FILE ? 64 : file === featureFile('validation', 'svd') ? 16 : 122880);
-    await con.run(`CREATE OR REPLACE TABLE fixture(${names.map((n) => `${q(n)} ${columns[n].type}`).join(', ')})`);
-    const appender = await con.createAppender('fixture');
-    const types = names.map((n) => columns[n].duck);
-    for (let r0 = 0; r0 < rows.length; r0 += CHUNK) {
-      const part = rows.slice(r0, r0 + CHUNK);
-      const chunk = DuckDBDataChunk.create(types, part.length);
-      chunk.setColumns(names.map((n) => part.map(columns[n].get)));
-      appender.appendDataChunk(chunk);
-    }
-    appender.closeSync();
-    const out = path.join(dir, file).replace(/'/g, "''");
-    await con.run(`COPY fixture TO '${out}' (FORMAT parquet, COMPRESSION ${codec}, ROW_GROUP_SIZE ${groupRows})`);
-    await con.run('DROP TABLE fixture');
-    files[file] = { codec, row_group_size: groupRows, columns: names.length, rows: rows.length };
-    fileNo++;
-  }
-  const rowsInOrder = (n, keep, mult) => {
-    const rows = [];
-    for (let j = 0; j < n; j++) if (keep(j)) rows.push(j);
-    return rows.sort((a, b) => ((a * mult) % 1000003) - ((b * mult) % 1000003) || a - b);
-  };
-  const list = (type) => ({ type: `${type}[]`, duck: LIST(type === 'FLOAT' ? FLOAT : type === 'BIGINT' ? BIGINT : DOUBLE) });
-  const scalar = (type) => ({ type, duck: { BIGINT, DOUBLE, FLOAT, INTEGER }[type] });
-
-  const songCols = { song_index: { ...scalar('BIGINT'), get: (j) => BigInt(songIndex(j)) } };
-  for (const [sp, salt] of [['svd', 1], ['mf', 2]]) {
-    const { dim, songColumn } = SPACES[sp];
-    songCols[songColumn] = {
-      ...list(sp === 'svd' ? 'DOUBLE' : 'FLOAT'),
-      get: (j) => listValue(embedding(songIndex(j), brk === 'list-length' && sp === 'svd' && j === 7 ? dim - 1 : dim, salt)),
+    const rowsInOrder = (n, keep, mult) => {
+      const rows = [];
+      for (let j = 0; j < n; j++) if (keep(j)) rows.push(j);
+      return rows.sort((a, b) => ((a * mult) % 1000003) - ((b * mult) % 1000003) || a - b);
     };
-  }
-  await write(SONG_FILE, songCols, rowsInOrder(songs, () => true, 613));
+    const list = (type) => ({ type: `${type}[]`, duck: LIST(type === 'FLOAT' ? FLOAT : type === 'BIGINT' ? BIGINT : DOUBLE) });
+    const scalar = (type) => ({ type, duck: { BIGINT, DOUBLE, FLOAT, INTEGER }[type] });
 
-  // The extra warm user of extra-warm-user is user j = users, beyond the
-  // training file.
-  const userCols = { user_index: { ...scalar('BIGINT'), get: (j) => BigInt(userIndex(j)) } };
-  for (const [sp, salt] of [['svd', 3], ['mf', 4]]) {
-    const { dim, userColumn } = SPACES[sp];
-    userCols[userColumn] = { ...list('DOUBLE'), get: (j) => listValue(embedding(userIndex(j), dim, salt)) };
-  }
-  const extra = brk === 'extra-warm-user' ? users : -1;
-  const dropped = brk === 'missing-warm-user' ? 0 : -1;
-  await write(USER_FILE, userCols, rowsInOrder(users + 1,
-    (j) => (j < users && splitOf(j) === 'train' && j !== dropped) || j === extra, 389).reverse());
-
-  for (const [sp, salt] of [['svd', 5], ['mf', 6]]) {
-    if (!spaces.includes(sp)) continue;
-    const d = SPACES[sp].dim;
-    const floatType = sp === 'svd' ? 'DOUBLE' : 'FLOAT';
-    for (const { file } of SPLITS) {
-      const name = featureFile(file, sp);
-      if (brk === 'missing-file' && name === featureFile('test', 'mf')) continue;
-      const cols = {
-        user_index: file === 'validation'
-          ? { ...scalar('INTEGER'), get: (j) => userIndex(j) }
-          : { ...scalar('BIGINT'), get: (j) => BigInt(userIndex(j)) },
-        d1d30_songs: {
-          ...list('BIGINT'),
-          get: (j) => {
-            const l = listens(userIndex(j), songs);
-            if (brk === 'unknown-song' && j === 2) l.push(999999);
-            return listValue(l.map(BigInt));
-          },
-        },
+    const songCols = { song_index: { ...scalar('BIGINT'), get: (j) => BigInt(songIndex(j)) } };
+    for (const [sp, salt] of [['svd', 1], ['mf', 2]]) {
+      const { dim, songColumn } = SPACES[sp];
+      songCols[songColumn] = {
+        ...list(sp === 'svd' ? 'DOUBLE' : 'FLOAT'),
+        get: (j) => listValue(embedding(songIndex(j), brk === 'list-length' && sp === 'svd' && j === 7 ? dim - 1 : dim, salt)),
       };
-      FEATURES.forEach((f, g) => {
-        for (let i = 0; i < d; i++) {
-          const nan = brk === 'nan-feature' && name === featureFile('train', 'svd') && g === 3 && i === 5;
-          cols[`${f}_embedding${i}`] = {
-            ...scalar(floatType),
-            get: (j) => {
-              const u = userIndex(j);
-              if (nan && j === 0) return NaN;
-              const h = hash(u, 1000 * g + i, salt);
-              return (u + 5 * g) % 4 === 0 || h % 13 === 0 ? null : value(h);
-            },
-          };
-        }
-      });
-      COUNTED.forEach((f) => {
-        const g = FEATURES.indexOf(f);
-        cols[`nb_${f}`] = sp === 'svd'
-          ? { ...scalar('BIGINT'), get: (j) => { const u = userIndex(j); return (u + g) % 11 === 0 ? null : BigInt((31 * u + 17 * g) % 9); } }
-          : { ...scalar('DOUBLE'), get: (j) => { const u = userIndex(j); return (u + g) % 11 === 0 ? null : (31 * u + 17 * g) % 9; } };
-      });
-      cols.age_value = { ...scalar('DOUBLE'), get: (j) => { const u = userIndex(j); return u % 23 === 0 ? null : 16 + ((13 * u) % 60); } };
-      if (brk === 'missing-column' && name === featureFile('validation', 'svd')) delete cols.nb_banned_albums;
-      const keep = brk === 'duplicate-user' && file === 'validation'
-        ? (j) => splitOf(j) === file || j === 9
-        : (j) => splitOf(j) === file;
-      await write(name, cols, rowsInOrder(users, keep, 101 + 2 * fileNo));
     }
+    await write(SONG_FILE, songCols, rowsInOrder(songs, () => true, 613));
+
+    // The extra warm user of extra-warm-user is user j = users, beyond the
+    // training file.
+    const userCols = { user_index: { ...scalar('BIGINT'), get: (j) => BigInt(userIndex(j)) } };
+    for (const [sp, salt] of [['svd', 3], ['mf', 4]]) {
+      const { dim, userColumn } = SPACES[sp];
+      userCols[userColumn] = { ...list('DOUBLE'), get: (j) => listValue(embedding(userIndex(j), dim, salt)) };
+    }
+    const extra = brk === 'extra-warm-user' ? users : -1;
+    const dropped = brk === 'missing-warm-user' ? 0 : -1;
+    await write(USER_FILE, userCols, rowsInOrder(users + 1,
+      (j) => (j < users && splitOf(j) === 'train' && j !== dropped) || j === extra, 389).reverse());
+
+    for (const [sp, salt] of [['svd', 5], ['mf', 6]]) {
+      if (!spaces.includes(sp)) continue;
+      const d = SPACES[sp].dim;
+      const floatType = sp === 'svd' ? 'DOUBLE' : 'FLOAT';
+      for (const { file } of SPLITS) {
+        const name = featureFile(file, sp);
+        if (brk === 'missing-file' && name === featureFile('test', 'mf')) continue;
+        const cols = {
+          user_index: file === 'validation'
+            ? { ...scalar('INTEGER'), get: (j) => userIndex(j) }
+            : { ...scalar('BIGINT'), get: (j) => BigInt(userIndex(j)) },
+          d1d30_songs: {
+            ...list('BIGINT'),
+            get: (j) => {
+              const l = listens(userIndex(j), songs);
+              if (brk === 'unknown-song' && j === 2) l.push(999999);
+              return listValue(l.map(BigInt));
+            },
+          },
+        };
+        FEATURES.forEach((f, g) => {
+          for (let i = 0; i < d; i++) {
+            const nan = brk === 'nan-feature' && name === featureFile('train', 'svd') && g === 3 && i === 5;
+            cols[`${f}_embedding${i}`] = {
+              ...scalar(floatType),
+              get: (j) => {
+                const u = userIndex(j);
+                if (nan && j === 0) return NaN;
+                const h = hash(u, 1000 * g + i, salt);
+                return (u + 5 * g) % 4 === 0 || h % 13 === 0 ? null : value(h);
+              },
+            };
+          }
+        });
+        COUNTED.forEach((f) => {
+          const g = FEATURES.indexOf(f);
+          cols[`nb_${f}`] = sp === 'svd'
+            ? { ...scalar('BIGINT'), get: (j) => { const u = userIndex(j); return (u + g) % 11 === 0 ? null : BigInt((31 * u + 17 * g) % 9); } }
+            : { ...scalar('DOUBLE'), get: (j) => { const u = userIndex(j); return (u + g) % 11 === 0 ? null : (31 * u + 17 * g) % 9; } };
+        });
+        cols.age_value = { ...scalar('DOUBLE'), get: (j) => { const u = userIndex(j); return u % 23 === 0 ? null : 16 + ((13 * u) % 60); } };
+        if (brk === 'missing-column' && name === featureFile('validation', 'svd')) delete cols.nb_banned_albums;
+        const keep = brk === 'duplicate-user' && file === 'validation'
+          ? (j) => splitOf(j) === file || j === 9
+          : (j) => splitOf(j) === file;
+        await write(name, cols, rowsInOrder(users, keep, 101 + 2 * fileNo));
+      }
+    }
+    con.closeSync();
+  } finally {
+    instance.closeSync();
+    fs.rmSync(spill, { recursive: true, force: true });
   }
-  con.closeSync();
-  instance.closeSync();
   const manifest = { users, songs, spaces, break: brk, files };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
