@@ -141,6 +141,9 @@ export async function writeRelease(dir, opts = {}) {
         const chunk = DuckDBDataChunk.create(types, part.length);
         chunk.setColumns(names.map((n) => part.map(columns[n].get)));
         appender.appendDataChunk(chunk);
+        // Appended rows stay in memory until flushed into the table, which
+        // (with --work-db) can spill: flush every 8 chunks.
+        if ((r0 / CHUNK) % 8 === 7) appender.flushSync();
       }
       appender.closeSync();
       const out = path.join(dir, file).replace(/'/g, "''");
