@@ -10,6 +10,9 @@
 #   make memcheck the SQL golden tests under valgrind memcheck
 #   make install  the library, the SQL scripts and semiperso-pipeline under
 #                 PREFIX (/usr/local), staged under DESTDIR if set
+#   make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]
+#                 the public Deezer release (parquet) into deezer_<space>.db
+#   make bench-import   the importer on a release-sized synthetic copy
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -23,13 +26,20 @@ SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
 .PHONY: all test test-plain test-sanitize demo figures bench bench-components clean deps fuzz \
-	memcheck install
+	memcheck install import-release bench-import
 
 all: semiperso.so
 
 deps: .deps-ok
-.deps-ok: tools/ensure-deps.sh tests/onnx/package-lock.json
+.deps-ok: tools/ensure-deps.sh
 	sh tools/ensure-deps.sh
+	@touch $@
+
+# Node.js packages of tools/: the release importer and its test fixtures.
+NODE_DEPS = tools/node_modules/.installed
+$(NODE_DEPS): tools/package.json tools/package-lock.json tests/onnx/package.json \
+		tests/onnx/package-lock.json tools/ensure-deps.sh
+	sh tools/ensure-deps.sh node
 	@touch $@
 
 # sql/schema.sql is the one source of the dataset DDL; synthesize_dataset()
@@ -48,13 +58,13 @@ build/san/semiperso.so: $(SRC) $(HDR) | .deps-ok
 	$(CC) $(SAN_FLAGS) $(SP_CFLAGS) -shared -o $@ $(SRC) $(SP_LIBS)
 
 # Both passes always run; the runner prints one closing count for all.
-test: semiperso.so build/san/semiperso.so
+test: semiperso.so build/san/semiperso.so $(NODE_DEPS)
 	@sh tests/run.sh
 
-test-plain: semiperso.so
+test-plain: semiperso.so $(NODE_DEPS)
 	@SP_VARIANTS=plain sh tests/run.sh
 
-test-sanitize: build/san/semiperso.so
+test-sanitize: build/san/semiperso.so $(NODE_DEPS)
 	@SP_VARIANTS=san sh tests/run.sh
 
 # The pipeline on a small synthetic dataset, in a fresh database file.
@@ -92,6 +102,19 @@ build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -o $@ $< $(SP_CFLAGS) $(SP_LIBS)
+
+# The public Deezer release (README.md, "The public Deezer release").
+SPACE ?= svd
+OUT_DIR ?= .
+import-release: $(NODE_DEPS)
+	@test -n "$(RELEASE)" || { echo "usage: make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]"; exit 1; }
+	node tools/import_release.mjs "$(RELEASE)" --space "$(SPACE)" --out-dir "$(OUT_DIR)"
+
+# The importer on a synthetic copy of the release at its size (100 000
+# users, 50 000 songs, both spaces) in a scratch directory: seconds and
+# peak memory, then the scratch files are deleted.
+bench-import: $(NODE_DEPS)
+	sh bench/bench_import.sh
 
 # libFuzzer harness: the extension compiled in (SQLITE_CORE) against the
 # system libsqlite3.  New inputs go to build/fuzz/corpus; the checked-in

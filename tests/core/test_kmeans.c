@@ -335,6 +335,74 @@ static void test_edges(void) {
   free(c);
 }
 
+/* n_init: the fit keeps the start of lowest inertia, and start r is the
+** single-start fit seeded with kmeans_restart_seed(seed, r). */
+static void test_restarts(int seeding) {
+  int64_t n = 1500;
+  int d = 6, k = 25, n_init = 4;
+  float *x = random_data(n, d, 123);
+  float *c = malloc((size_t)k * d * sizeof(float)), *c1 = malloc((size_t)k * d * sizeof(float));
+  float *cbest = malloc((size_t)k * d * sizeof(float));
+  int32_t *lab = malloc((size_t)n * sizeof(int32_t)), *lab1 = malloc((size_t)n * sizeof(int32_t));
+  int32_t *labbest = malloc((size_t)n * sizeof(int32_t));
+  KmeansConfig cfg = {.k = k, .max_iter = 30, .seed = 9, .n_init = n_init, .seeding = seeding};
+  KmeansResult res, one;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK, "n_init fit failed");
+  double best = INFINITY, worst = 0;
+  int arg = -1;
+  for (int r = 0; r < n_init; r++) {
+    KmeansConfig c1cfg = cfg;
+    c1cfg.n_init = 1;
+    c1cfg.seed = kmeans_restart_seed(cfg.seed, r);
+    CHECK(kmeans_fit(x, n, d, &c1cfg, c1, lab1, NULL, &one) == KMEANS_OK);
+    worst = fmax(worst, one.inertia);
+    if (one.inertia < best) {
+      best = one.inertia;
+      arg = r;
+      memcpy(cbest, c1, (size_t)k * d * sizeof(float));
+      memcpy(labbest, lab1, (size_t)n * sizeof(int32_t));
+    }
+  }
+  CHECK_MSG(res.inertia == best && res.restart == arg,
+            "seeding %d: kept start %d (inertia %.9g), the best single start is %d (%.9g)",
+            seeding, res.restart, res.inertia, arg, best);
+  CHECK_MSG(memcmp(c, cbest, (size_t)k * d * sizeof(float)) == 0 &&
+                memcmp(lab, labbest, (size_t)n * sizeof(int32_t)) == 0,
+            "seeding %d: centroids or labels are not those of the start kept", seeding);
+  CHECK_MSG(worst > best, "seeding %d: the %d starts should not all end alike", seeding, n_init);
+  CHECK(kmeans_restart_seed(9, 0) == 9 && kmeans_restart_seed(9, 1) != kmeans_restart_seed(9, 2));
+  free(x);
+  free(c);
+  free(c1);
+  free(cbest);
+  free(lab);
+  free(lab1);
+  free(labbest);
+}
+
+/* Fewer distinct points than k: greedy seeding runs out of weight and must
+** still end (inertia 0, every distinct point a centre). */
+static void test_greedy_duplicates(void) {
+  int n = 40, d = 3, k = 12;
+  float *x = malloc((size_t)n * d * sizeof(float));
+  for (int i = 0; i < n; i++)
+    for (int t = 0; t < d; t++) x[i * d + t] = (float)((i % 5) * 10 + t);
+  float *c = malloc((size_t)k * d * sizeof(float));
+  KmeansConfig cfg = {.k = k, .max_iter = 10, .seed = 4};
+  KmeansResult res;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_OK && res.inertia == 0.0,
+            "5 distinct points, k = 12: inertia %g, want 0", res.inertia);
+  cfg.seeding = 7;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG,
+            "an unknown seeding must be refused");
+  cfg.seeding = KMEANS_SEED_PLAIN;
+  cfg.n_init = -1;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG,
+            "n_init < 0 must be refused");
+  free(x);
+  free(c);
+}
+
 int main(void) {
   test_blobs();
   test_monotone_and_assign(3000, 16, 40, 100);
@@ -343,5 +411,8 @@ int main(void) {
   test_block_sparse_fit();
   test_near_ties();
   test_edges();
+  test_restarts(KMEANS_SEED_GREEDY);
+  test_restarts(KMEANS_SEED_PLAIN);
+  test_greedy_duplicates();
   return check_report();
 }
