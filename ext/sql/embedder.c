@@ -174,14 +174,20 @@ static int parse_hidden(sqlite3 *db, const char *json, Options *o, char **err) {
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *type = (const char *)sqlite3_column_text(st, 1);
     sqlite3_int64 w = sqlite3_column_int64(st, 0);
-    if (o->n_hidden >= MLP_MAX_LAYERS - 1 || type == NULL || strcmp(type, "integer") != 0 ||
-        w < 1 || w > 1000000) {
+    if (type == NULL) { /* out of memory: not the option's fault */
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (o->n_hidden >= MLP_MAX_LAYERS - 1 || strcmp(type, "integer") != 0 || w < 1 ||
+        w > 1000000) {
       bad = 1;
       break;
     }
     o->hidden[o->n_hidden++] = (int)w;
   }
   sqlite3_finalize(st);
+  /* A failed step would otherwise pass for a short (or empty) list. */
+  if (!bad && rc != SQLITE_DONE) return rc;
   if (bad || o->n_hidden == 0) {
     *err = sqlite3_mprintf(TRAIN_FN "(): option \"hidden\" must be a non-empty array of at "
                            "most %d positive integers (layer widths up to 1000000)",
