@@ -7,6 +7,7 @@
 #   make bench-components   the embedder, k-means and top-k alone
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
+#   make nomem-full  every allocation of every statement failed in turn
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -19,7 +20,8 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck
+.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck \
+	nomem-full
 
 all: semiperso.so
 
@@ -102,6 +104,13 @@ fuzz: build/fuzz/fuzz_sql
 # The SQL golden tests under valgrind memcheck (slow; not part of make test).
 memcheck: semiperso.so
 	@sh tests/memcheck.sh
+
+# tests/nomem with the exhaustive schedule (make test samples it), plain
+# then under ASan/UBSan/LeakSanitizer.
+nomem-full: | .deps-ok
+	NOMEM_FULL=1 sh tests/scripts/nomem.sh
+	NOMEM_FULL=1 SEMIPERSO_PRELOAD=asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/scripts/nomem.sh
 
 clean:
 	rm -rf semiperso.so build .deps-ok
