@@ -5,7 +5,8 @@
 #          shell and python3 get the sanitizer runtimes through LD_PRELOAD
 # Kinds of tests:
 #   tests/core/test_*.c   C unit tests of the numeric core; each prints
-#                         "N passed, N failed" as its last line
+#                         "N passed, N failed" as its last line; a line
+#                         "** link: OPTIONS" in one adds link options
 #   tests/sql/*.sql       run through the sqlite3 shell with the extension
 #                         loaded; output must equal tests/sql/*.expected
 #   tests/scripts/*.sh    end-to-end checks (examples, python); exit 0 = pass
@@ -55,9 +56,10 @@ for variant in $VARIANTS; do
     [ -f "$src" ] || continue
     name=$(basename "$src" .c)
     bin="$tmp/$name-$variant"
+    link=$(sed -n 's/^\*\* link: //p' "$src")
     if ! cc $CFLAGS_T -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iext/core \
         $(pkg-config --cflags openblas) -o "$bin" "$src" ext/core/*.c \
-        $(pkg-config --libs openblas) -lm -lpthread 2>"$tmp/cc.log"; then
+        $(pkg-config --libs openblas) -lm -lpthread $link 2>"$tmp/cc.log"; then
       cat "$tmp/cc.log"
       record "$variant core/$name (build)" 1
       continue
