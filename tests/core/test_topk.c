@@ -113,8 +113,8 @@ static void test_cosine(int n, int d, int nq, int k) {
   int32_t *one = malloc((size_t)k * sizeof *one);
   int same = 1;
   for (int a = 0; a < nq; a += 1 + nq / 7) {
-    topk_cosine(q + (size_t)a * d, 1, items, n, d, k, one, NULL);
-    same &= memcmp(one, idx + (size_t)a * k, (size_t)m * sizeof *one) == 0;
+    same &= topk_cosine(q + (size_t)a * d, 1, items, n, d, k, one, NULL) == 0 &&
+            memcmp(one, idx + (size_t)a * k, (size_t)m * sizeof *one) == 0;
   }
   CHECK_MSG(same, "one query at a time differs from the batch (n=%d k=%d)", n, k);
   free(one);
