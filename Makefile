@@ -8,6 +8,7 @@
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
 #   make nomem-full  every allocation of every statement failed in turn
+#   make regression-golden  re-pin tests/regression/pipeline.golden (intended changes only)
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -21,7 +22,7 @@ SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
 .PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck \
-	nomem-full
+	nomem-full regression-golden
 
 all: semiperso.so
 
@@ -111,6 +112,12 @@ nomem-full: | .deps-ok
 	NOMEM_FULL=1 sh tests/scripts/nomem.sh
 	NOMEM_FULL=1 SEMIPERSO_PRELOAD=asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/scripts/nomem.sh
+
+# Rewrites the regression values tests/scripts/pipeline.sh compares with:
+# for a change meant to move the pipeline's numbers (commit the file with it).
+regression-golden: semiperso.so
+	SP_UPDATE_GOLDEN=1 SEMIPERSO_SO=$(CURDIR)/semiperso OPENBLAS_NUM_THREADS=1 \
+	  sh tests/scripts/pipeline.sh
 
 clean:
 	rm -rf semiperso.so build .deps-ok
