@@ -845,7 +845,8 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
                               -1, &st, NULL);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(st);
-    return SQLITE_NOTFOUND; /* no table: no model was ever trained here */
+    /* No table: no model was ever trained here (out of memory is not that). */
+    return rc == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_NOTFOUND;
   }
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   int rows = 0, bad = 0;
@@ -878,7 +879,16 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
                           "WHERE model = ?1", -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) stored = sqlite3_column_int64(st, 0);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      stored = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  if (rc != SQLITE_OK) { /* a failed read is not a corrupt model */
+    *err = sqlite3_mprintf(EMBED_FN "(): cannot read model \"%s\": %s", name, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
   }
   sqlite3_finalize(st);
   uint64_t need = (uint64_t)(n_params + n_stats) * sizeof(float);
@@ -888,7 +898,9 @@ static int load_model(sqlite3 *db, const char *name, Mlp *net, sqlite3_int64 *ge
                            name, (unsigned long long)need, stored);
     return SQLITE_CORRUPT;
   }
-  if (n_params == 0 || mlp_init(net, n_layers, dims, 0) != 0) {
+  int init = n_params == 0 ? -2 : mlp_init(net, n_layers, dims, 0);
+  if (init == -1) return SQLITE_NOMEM;
+  if (init != 0) {
     *err = sqlite3_mprintf(EMBED_FN "(): model \"%s\" is corrupt (bad sizes in semiperso_models)", name);
     return SQLITE_CORRUPT;
   }
