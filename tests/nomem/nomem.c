@@ -73,40 +73,37 @@ static unsigned char in_core[MAX_ALLOCS];
 
 /* Where an allocation comes from: *pc, the first return address inside
 ** this program above the allocator (the core's malloc call, or the
-** extension's call into SQLite), and a signature that adds the
-** SQLITE_FRAMES return addresses inside SQLite nearest the allocator: one
-** extension call into SQLite (a sqlite3_step) allocates for several
-** purposes, and each may fail its own way (SQLite 3.40's json_valid()
-** answers 0 when out of memory).  The pc is what a fault run must
-** reproduce; signatures only choose the points of the quick schedule
+** extension's call into SQLite), and its call path: a hash of the
+** PATH_FRAMES return addresses nearest the allocator, SQLite's or ours.
+** One place allocates for several callers (mlp_init for training and for
+** loading a model), one extension call into SQLite (a sqlite3_step) for
+** several purposes, and each may fail its own way (SQLite 3.40's
+** json_valid() answers 0 when out of memory).  The pc is what a fault run
+** must reproduce; paths only choose the points of the quick schedule
 ** (SQLite's deeper frames vary with its caches).  caller is the
 ** allocator's own return address. */
-#define SQLITE_FRAMES 4
+#define PATH_FRAMES 4
 
 static int in_program(uintptr_t a) {
   return a >= (uintptr_t)__executable_start && a < (uintptr_t)etext;
 }
 
 static uintptr_t call_site(uintptr_t caller, uintptr_t *pc) {
-  if (in_program(caller)) {
-    *pc = caller;
-    return caller;
-  }
   void *frames[64];
   int n = backtrace(frames, 64), i = 0;
   while (i < n && (uintptr_t)frames[i] != caller) i++;
-  if (i == n) i = 0;
-  uintptr_t h = 0;
-  for (int depth = 0; i < n; i++, depth++) {
-    uintptr_t a = (uintptr_t)frames[i];
-    if (in_program(a)) {
-      *pc = a;
-      return h * 31 + a;
-    }
-    if (depth < SQLITE_FRAMES) h = h * 31 + a;
+  if (i == n) { /* no frame info: the caller alone */
+    *pc = in_program(caller) ? caller : 0;
+    return caller;
   }
+  uintptr_t h = 0;
   *pc = 0;
-  return h;
+  for (int depth = 0; i < n && (depth < PATH_FRAMES || *pc == 0); i++, depth++) {
+    uintptr_t a = (uintptr_t)frames[i];
+    if (depth < PATH_FRAMES) h = h * 31 + a;
+    if (*pc == 0 && in_program(a)) *pc = a;
+  }
+  return h * 31 + *pc;
 }
 
 /* Counts one allocation; nonzero when it is the one to fail. */
