@@ -4,11 +4,15 @@
 ** whose rescoring is exact).  Expected lists come from a stable sort by
 ** (score descending, index ascending) written here, and the tie groups
 ** sit at scattered indices: among the first k (the initial heap), in the
-** 16-wide scan, and in the tail. */
+** 16-wide scan, and in the tail.  Near ties too: items whose exact scores
+** differ by less than sgemm's rounding rank by the exact score rounded to
+** float (topk.h), not by the order sgemm's float scores happen to give. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "check.h"
 #include "rng.h"
@@ -166,6 +170,63 @@ static void check_cosine(int n, int d, int k, const int *at, int group) {
   free(sc);
 }
 
+/* 10 items clearly best, then 54 near ties: copies of one vector with
+** each float moved by a few ulps, so the exact scores differ by less than
+** sgemm's rounding for d = 64.  k = 11 cuts through them.  The reference:
+** the double dot product of the unit float vectors (from
+** topk_normalize_rows, as topk_cosine uses), rounded to float, stable
+** sorted.  The case only means something when sgemm's own float scores
+** (the product topk_cosine computes) would put another item at rank k: the
+** first of up to 200 seeds where they do is used. */
+static int near_tie_case(uint64_t seed, float *items, float *q, float *qn, Scored *ref) {
+  enum { N = 64, D = 64, K = 11 };
+  Rng r;
+  rng_seed(&r, seed, 3);
+  float base[D];
+  for (int j = 0; j < D; j++) {
+    q[j] = (float)rng_normal(&r);
+    base[j] = (float)(q[j] * 0.3 + rng_normal(&r));
+  }
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < D; j++) {
+      float v = i < 10 ? (float)(q[j] * (2.0 + i) + 0.1 * rng_normal(&r)) : base[j];
+      for (int u = (int)rng_below(&r, 4); i >= 10 && u > 0; u--)
+        v = nextafterf(v, rng_uniform(&r) < 0.5 ? -INFINITY : INFINITY);
+      items[i * D + j] = v;
+    }
+  topk_normalize_rows(items, N, D);
+  memcpy(qn, q, D * sizeof *q);
+  topk_normalize_rows(qn, 1, D);
+  for (int i = 0; i < N; i++) {
+    double dot = 0;
+    for (int j = 0; j < D; j++) dot += (double)qn[j] * items[i * D + j];
+    ref[i] = (Scored){(double)(float)dot, i};
+  }
+  qsort(ref, N, sizeof *ref, by_score_then_index);
+  float scores[N];
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, N, D, 1.0f, qn, D, items, D, 0.0f,
+              scores, N);
+  int best = 10; /* sgemm's pick for rank k among the near ties */
+  for (int i = 11; i < N; i++)
+    if (scores[i] > scores[best]) best = i;
+  return best != ref[K - 1].i;
+}
+
+static void check_near_ties(void) {
+  enum { N = 64, D = 64, K = 11 };
+  static float items[N * D], q[D], qn[D];
+  Scored ref[N];
+  uint64_t seed = 0;
+  while (seed < 200 && !near_tie_case(seed, items, q, qn, ref)) seed++;
+  CHECK_MSG(seed < 200, "near ties: sgemm's float scores never disagreed with the exact ranking");
+  int32_t idx[K];
+  CHECK_MSG(topk_cosine(q, 1, items, N, D, K, idx, NULL) == 0, "topk_cosine failed");
+  int bad = 0;
+  for (int j = 0; j < K; j++) bad += idx[j] != ref[j].i;
+  CHECK_MSG(bad == 0, "near ties (seed %llu): %d of the top %d differ from the exact ranking",
+            (unsigned long long)seed, bad, K);
+}
+
 int main(void) {
   /* Group members in the initial heap (index < k), in 16-wide chunks and
   ** in the scalar tail. */
@@ -186,5 +247,6 @@ int main(void) {
   check_cosine(200, 7, 10, at_large, 7);
   check_cosine(200, 33, 50, at_large, 7);
   check_cosine(64, 9, 4, at_heap, 7);
+  check_near_ties();
   return check_report();
 }
