@@ -147,14 +147,20 @@ static int check_steps(const float *x, int n, int k, uint64_t seed, Events *ev, 
     reference_iteration(x, n, k, a.c, a.lab, c_ref, lab_ref, ev);
     double cd = 0;
     for (int i = 0; i < k * D; i++) cd = fmax(cd, fabs(c_ref[i] - b.c[i]));
-    int lab_diff = 0;
-    for (int i = 0; i < n; i++) lab_diff += lab_ref[i] != b.lab[i];
+    int lab_diff = 0, changed = 0;
+    for (int i = 0; i < n; i++) {
+      lab_diff += lab_ref[i] != b.lab[i];
+      changed += lab_ref[i] != a.lab[i];
+    }
     int64_t cnt[MAXK] = {0};
     for (int i = 0; i < n; i++) cnt[b.lab[i]]++;
-    if (cd > 1e-4 || lab_diff || memcmp(cnt, b.sizes, (size_t)k * sizeof *cnt) != 0) {
+    /* converged: the last iteration changed no assignment. */
+    if (cd > 1e-4 || lab_diff || memcmp(cnt, b.sizes, (size_t)k * sizeof *cnt) != 0 ||
+        b.res.iterations != t + 1 || b.res.converged != (changed == 0)) {
       bad++;
-      printf("  seed %llu, iteration %d: centroids off by %g, %d labels differ\n",
-             (unsigned long long)seed, t + 1, cd, lab_diff);
+      printf("  seed %llu, iteration %d: centroids off by %g, %d labels differ, %d iterations, "
+             "converged %d after %d changes\n", (unsigned long long)seed, t + 1, cd, lab_diff,
+             b.res.iterations, b.res.converged, changed);
     }
     a = b;
   }
