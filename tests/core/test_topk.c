@@ -5,20 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "ranking.h"
 #include "rng.h"
 #include "topk.h"
-
-
-typedef struct {
-  double s;
-  int32_t i;
-} Scored;
-
-static int by_score(const void *a, const void *b) {
-  const Scored *x = a, *y = b;
-  if (x->s != y->s) return x->s > y->s ? -1 : 1;
-  return x->i < y->i ? -1 : x->i > y->i;
-}
 
 /* topk_select on scores drawn from a few values (many ties) vs qsort. */
 static void test_select(void) {

@@ -15,19 +15,9 @@
 #include <cblas.h>
 
 #include "check.h"
+#include "ranking.h"
 #include "rng.h"
 #include "topk.h"
-
-typedef struct {
-  double s;
-  int32_t i;
-} Scored;
-
-static int by_score_then_index(const void *a, const void *b) {
-  const Scored *x = a, *y = b;
-  if (x->s != y->s) return x->s > y->s ? -1 : 1;
-  return (x->i > y->i) - (x->i < y->i);
-}
 
 /* n scores: distinct ones, except a tie group of `group` items at score
 ** `tie` placed at the indices of `at`, and (boost >= 0) a best score of
@@ -41,12 +31,12 @@ static void check_select(int n, int k, const int *at, int group, int boost, uint
   /* The tie sits between the (k - 2)-th and (k - 1)-th best others, so
   ** the group straddles rank k. */
   for (int i = 0; i < n; i++) ref[i] = (Scored){s[i], i};
-  qsort(ref, (size_t)n, sizeof *ref, by_score_then_index);
+  qsort(ref, (size_t)n, sizeof *ref, by_score);
   float tie = (float)((ref[k - 3].s + ref[k - 2].s) / 2);
   for (int g = 0; g < group; g++) s[at[g]] = tie;
   if (boost >= 0) s[boost] = 2.0f;
   for (int i = 0; i < n; i++) ref[i] = (Scored){s[i], i};
-  qsort(ref, (size_t)n, sizeof *ref, by_score_then_index);
+  qsort(ref, (size_t)n, sizeof *ref, by_score);
   int in_group_before = 0, in_group_after = 0;
   for (int j = 0; j < n; j++) {
     if (ref[j].s != tie) continue;
@@ -69,6 +59,20 @@ static void check_select(int n, int k, const int *at, int group, int boost, uint
   free(hs);
 }
 
+/* The cosine of q with each raw row, in double, in index order. */
+static void raw_cosines(const float *q, const float *raw, int n, int d, Scored *ref) {
+  double qn = 0;
+  for (int j = 0; j < d; j++) qn += (double)q[j] * q[j];
+  for (int i = 0; i < n; i++) {
+    double dot = 0, xn = 0;
+    for (int j = 0; j < d; j++) {
+      dot += (double)q[j] * raw[i * d + j];
+      xn += (double)raw[i * d + j] * raw[i * d + j];
+    }
+    ref[i] = (Scored){dot / sqrt(qn * xn), i};
+  }
+}
+
 /* topk_cosine: items are random vectors, except a tie group of copies of
 ** one vector scaled by powers of two (so the raw rows differ but their
 ** unit vectors are bit for bit the same), at the indices of `at`; the
@@ -80,19 +84,11 @@ static void check_cosine(int n, int d, int k, const int *at, int group) {
   float *q = malloc((size_t)d * sizeof *q), *base = malloc((size_t)d * sizeof *base);
   for (int i = 0; i < n * d; i++) raw[i] = (float)rng_normal(&r);
   for (int j = 0; j < d; j++) q[j] = (float)rng_normal(&r);
-  /* Cosines in double from the raw rows. */
   Scored *ref = malloc((size_t)n * sizeof *ref);
   double qn = 0;
   for (int j = 0; j < d; j++) qn += (double)q[j] * q[j];
-  for (int i = 0; i < n; i++) {
-    double dot = 0, xn = 0;
-    for (int j = 0; j < d; j++) {
-      dot += (double)q[j] * raw[i * d + j];
-      xn += (double)raw[i * d + j] * raw[i * d + j];
-    }
-    ref[i] = (Scored){dot / sqrt(qn * xn), i};
-  }
-  qsort(ref, (size_t)n, sizeof *ref, by_score_then_index);
+  raw_cosines(q, raw, n, d, ref);
+  qsort(ref, (size_t)n, sizeof *ref, by_score);
   /* The group's vector: cosine t, halfway between the (k - 2)-th and
   ** (k - 1)-th best, as t q/|q| + sqrt(1 - t^2) u with u a unit vector
   ** orthogonal to q. */
@@ -121,16 +117,9 @@ static void check_cosine(int n, int d, int k, const int *at, int group) {
     gdot += (double)q[j] * base[j];
     gn += (double)base[j] * base[j];
   }
-  for (int i = 0; i < n; i++) {
-    double dot = 0, xn = 0;
-    for (int j = 0; j < d; j++) {
-      dot += (double)q[j] * raw[i * d + j];
-      xn += (double)raw[i * d + j] * raw[i * d + j];
-    }
-    ref[i] = (Scored){dot / sqrt(qn * xn), i};
-  }
+  raw_cosines(q, raw, n, d, ref);
   for (int g = 0; g < group; g++) ref[at[g]].s = gdot / sqrt(qn * gn);
-  qsort(ref, (size_t)n, sizeof *ref, by_score_then_index);
+  qsort(ref, (size_t)n, sizeof *ref, by_score);
   int32_t *idx = malloc((size_t)k * sizeof *idx);
   float *sc = malloc((size_t)k * sizeof *sc);
   CHECK_MSG(topk_cosine(q, 1, items, n, d, k, idx, sc) == 0, "topk_cosine failed");
@@ -202,7 +191,7 @@ static int near_tie_case(uint64_t seed, float *items, float *q, float *qn, Score
     for (int j = 0; j < D; j++) dot += (double)qn[j] * items[i * D + j];
     ref[i] = (Scored){(double)(float)dot, i};
   }
-  qsort(ref, N, sizeof *ref, by_score_then_index);
+  qsort(ref, N, sizeof *ref, by_score);
   float scores[N];
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, N, D, 1.0f, qn, D, items, D, 0.0f,
               scores, N);
