@@ -6,7 +6,7 @@
 ** agree to 1e-6 after each step.  Weight decay's effect is also checked by
 ** hand on parameters whose loss gradient is exactly zero (a dead unit):
 ** each step moves them towards zero by the learning rate, and not at all
-** without decay. */
+** without decay.  And the starting point: nn.Linear's initialisation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,7 +330,33 @@ static void test_decay_on_dead_unit(void) {
   }
 }
 
+/* The starting point the reference inherits: nn.Linear's initialisation,
+** weights and biases uniform in +-1/sqrt(fan_in) (mlp.h), BatchNorm scale 1
+** and shift 0.  120 000 uniform weights: the largest |w| is within 1e-3 of
+** the bound (the chance of a gap that large is e^-120), the variance
+** bound^2 / 3 to 2 %. */
+static void test_init_distribution(void) {
+  int d[] = {400, 300, 3};
+  Mlp net;
+  CHECK_MSG(mlp_init(&net, 2, d, 5) == 0, "mlp_init");
+  double bound = 1.0 / sqrt(400.0), big = 0, ss = 0;
+  size_t nw = 400 * 300;
+  for (size_t i = 0; i < nw; i++) {
+    big = fmax(big, fabs(net.W[0][i]));
+    ss += (double)net.W[0][i] * net.W[0][i];
+  }
+  CHECK_MSG(big <= bound && big > bound * (1 - 1e-3), "largest first-layer weight %g, bound %g",
+            big, bound);
+  CHECK_NEAR(ss / nw, bound * bound / 3, 0.02 * bound * bound / 3);
+  double bbig = 0;
+  for (int o = 0; o < 300; o++) bbig = fmax(bbig, fabs(net.b[0][o]));
+  CHECK_MSG(bbig <= bound && bbig > 0.9 * bound, "largest first-layer bias %g, bound %g", bbig, bound);
+  CHECK(net.gamma[0][7] == 1.0f && net.beta[0][7] == 0.0f);
+  mlp_free(&net);
+}
+
 int main(void) {
+  test_init_distribution();
   test_against_reference(WD);
   test_against_reference(4 * WD);
   test_decay_on_dead_unit();
