@@ -9,6 +9,7 @@
 #   make memcheck the SQL golden tests under valgrind memcheck
 #   make nomem-full  every allocation of every statement failed in turn
 #   make regression-golden  re-pin tests/regression/pipeline.golden (intended changes only)
+#   make mutants  plant the bugs of tests/mutants/mutants.txt one by one, report survivors
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -22,7 +23,7 @@ SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
 .PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck \
-	nomem-full regression-golden
+	nomem-full regression-golden mutants
 
 all: semiperso.so
 
@@ -118,6 +119,11 @@ nomem-full: | .deps-ok
 regression-golden: semiperso.so
 	SP_UPDATE_GOLDEN=1 SEMIPERSO_SO=$(CURDIR)/semiperso OPENBLAS_NUM_THREADS=1 \
 	  sh tests/scripts/pipeline.sh
+
+# The mutation check (about 3.5 CPU-minutes; 23 min on the loaded shared
+# machine): not part of make test.
+mutants: | .deps-ok
+	sh tests/mutants/run.sh
 
 clean:
 	rm -rf semiperso.so build .deps-ok
