@@ -18,6 +18,8 @@
 --   cold_embeddings, recommendations                    (steps/recommend.sql)
 --   user_metrics, results                               (steps/evaluate.sql)
 --   segment_descriptions  the paper's Table 2           (steps/describe.sql)
+--   results_at_k, results_by_activity, recommended_popularity
+--                         the paper's @K, Fig. 4, Fig. 5 (steps/analyze.sql)
 .bail on
 .read sql/schema.sql
 .read sql/steps/settings.sql
@@ -28,3 +30,4 @@
 .read sql/steps/recommend.sql
 .read sql/steps/evaluate.sql
 .read sql/steps/describe.sql
+.read sql/steps/analyze.sql

@@ -17,6 +17,8 @@ extern const SpBinding sp_kmeans_binding;     /* kmeans.c: train_segments, assig
 extern const SpBinding sp_topk_binding;       /* topk.c: topk_tracks, topk_tracks_batch */
 extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
 extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
+extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */
+extern const SpBinding sp_hash_binding;       /* hash.c: stable_hash */
 extern const SpBinding sp_serve_binding;      /* serve.c: age_class, user_input_features,
                                                  recommend_cold_user */
 extern const SpBinding sp_bundle_binding;     /* bundle.c: export_bundle */

@@ -10,11 +10,13 @@
 -- standard deviation (n - 1) of the 10 fold means obtained by splitting the
 -- users into 5 equal folds at random, twice.  The folds are drawn with a
 -- fixed Lehmer permutation of user ids (seeded by the repetition and the
--- "seed" setting), so results are reproducible.
+-- "seed" setting), so results are reproducible.  The relevant sets, the
+-- scored lists and the folds are kept (relevant_tracks, evaluation_lists,
+-- evaluation_folds) for steps/analyze.sql.
 
-DROP TABLE IF EXISTS temp.relevant;
-CREATE TEMP TABLE relevant(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
-INSERT INTO relevant
+DROP TABLE IF EXISTS relevant_tracks;
+CREATE TABLE relevant_tracks(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
+INSERT INTO relevant_tracks
   SELECT user_id, json_group_array(track_id)
   FROM (SELECT DISTINCT f.user_id, f.track_id
         FROM future_listens AS f JOIN users AS u USING (user_id)
@@ -31,27 +33,31 @@ CREATE TABLE user_metrics(
   PRIMARY KEY (method, user_id)
 ) WITHOUT ROWID;
 
--- The recommended list of each (method, user) in rank order.  (The ordered
--- subquery fixes the order json_group_array sees.)
-INSERT INTO user_metrics
-  SELECT r.method, r.user_id,
-         precision_at(r.tracks, coalesce(t.tracks, '[]'), c.top_k),
-         recall_at(r.tracks, coalesce(t.tracks, '[]'), c.top_k),
-         ndcg_at(r.tracks, coalesce(t.tracks, '[]'), c.top_k)
+-- The recommended list of each (method, test user) in rank order, with the
+-- user's relevant set ('[]' when none); a view, as steps/analyze.sql scores
+-- the same lists at other K.  (The ordered subquery fixes the order
+-- json_group_array sees.)
+DROP VIEW IF EXISTS evaluation_lists;
+CREATE VIEW evaluation_lists(method, user_id, tracks, relevant) AS
+  SELECT r.method, r.user_id, r.tracks, coalesce(t.tracks, '[]')
   FROM (SELECT method, user_id, json_group_array(track_id) AS tracks
         FROM (SELECT rec.method, rec.user_id, rec.track_id
               FROM recommendations AS rec JOIN users AS u USING (user_id)
               WHERE u.split = 'test'
               ORDER BY rec.method, rec.user_id, rec.rank)
         GROUP BY method, user_id) AS r
-  LEFT JOIN relevant AS t USING (user_id),
-  run_config AS c;
+  LEFT JOIN relevant_tracks AS t USING (user_id);
+
+INSERT INTO user_metrics
+  SELECT l.method, l.user_id, precision_at(l.tracks, l.relevant, c.top_k),
+         recall_at(l.tracks, l.relevant, c.top_k), ndcg_at(l.tracks, l.relevant, c.top_k)
+  FROM evaluation_lists AS l, run_config AS c;
 
 -- Two repetitions of a 5-fold split of the test users.
-DROP TABLE IF EXISTS temp.folds;
-CREATE TEMP TABLE folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
-                        PRIMARY KEY (repetition, user_id));
-INSERT INTO folds
+DROP TABLE IF EXISTS evaluation_folds;
+CREATE TABLE evaluation_folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
+                              PRIMARY KEY (repetition, user_id));
+INSERT INTO evaluation_folds
   SELECT r.repetition, u.user_id,
          (row_number() OVER (PARTITION BY r.repetition
             ORDER BY ((u.user_id % 2147483647) + 7919 * (r.repetition + 2 * c.seed))
@@ -75,7 +81,7 @@ INSERT INTO results
   WITH fold_means AS (
     SELECT m.method, f.repetition, f.fold,
            100 * avg(m.precision) AS p, 100 * avg(m.recall) AS r, 100 * avg(m.ndcg) AS n
-    FROM user_metrics AS m JOIN folds AS f USING (user_id)
+    FROM user_metrics AS m JOIN evaluation_folds AS f USING (user_id)
     GROUP BY m.method, f.repetition, f.fold),
   spread AS (
     SELECT method,

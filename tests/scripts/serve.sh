@@ -93,9 +93,12 @@ for uid, _, country, age, events in users:
     if not (ref == got == stored):
         fail(f"features of user {uid} differ from the reference formulation")
 
-# 2. Recommendations, against the pipeline's own tables.
+# 2. Recommendations, against the pipeline's own tables: its lists are
+# list_length long (the largest K evaluated), serving's as long as asked.
 Q = "SELECT rank, track_id, score, segment_id FROM recommend_cold_user(?, ?, ?, ?)"
-SEMI, FULL = None, '{"method": "full"}'
+LENGTH = w.execute("SELECT list_length FROM run_config").fetchone()[0]
+SEMI = json.dumps({"k": LENGTH})
+FULL = json.dumps({"method": "full", "k": LENGTH})
 def answers(c):
     return {uid: (c.execute(Q, (country, age, events, SEMI)).fetchall(),
                   c.execute(Q, (country, age, events, FULL)).fetchall())
@@ -109,11 +112,11 @@ for uid, (semi, full) in expected.items():
          AND t.rank = r.rank WHERE r.user_id = ? AND r.method = 'semi_personalized'
         ORDER BY r.rank""", (seg, seg, uid)).fetchall()
     want_full = w.execute("""SELECT rank, track_id, score, ? FROM topk_tracks_batch(
-        'SELECT user_id, embedding FROM cold_embeddings WHERE user_id = ' || ?, 50)""",
-        (seg, uid)).fetchall()
+        'SELECT user_id, embedding FROM cold_embeddings WHERE user_id = ' || ?, ?)""",
+        (seg, uid, LENGTH)).fetchall()
     pipeline_full = w.execute("SELECT rank, track_id FROM recommendations WHERE user_id = ? "
                               "AND method = 'full_personalized' ORDER BY rank", (uid,)).fetchall()
-    if semi != want_semi or len(semi) != 50:
+    if semi != want_semi or len(semi) != LENGTH:
         fail(f"semi-personalized list of user {uid} differs from the pipeline's")
     if full != want_full or [r[:2] for r in full] != pipeline_full:
         fail(f"fully personalized list of user {uid} differs from the pipeline's")
