@@ -171,7 +171,12 @@ static int copy_rows(Export *x, const char *select, const char *table, char **er
     if (sqlite3_bind_parameter_count(from) >= 2)
       sqlite3_bind_text(from, 2, x->segmentation, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(from)) == SQLITE_ROW) {
-      for (int i = 0; i < n; i++) sqlite3_bind_value(to, i + 1, sqlite3_column_value(from, i));
+      /* Binding copies text and BLOBs: out of memory, it binds nothing. */
+      for (int i = 0; i < n && rc == SQLITE_ROW; i++) {
+        int bound = sqlite3_bind_value(to, i + 1, sqlite3_column_value(from, i));
+        if (bound != SQLITE_OK) rc = bound;
+      }
+      if (rc != SQLITE_ROW) break;
       if ((rc = sqlite3_step(to)) != SQLITE_DONE) {
         if (rc != SQLITE_NOMEM)
           *err = sqlite3_mprintf(FN "(): cannot write table %s: %s", table,
