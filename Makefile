@@ -13,6 +13,9 @@
 #   make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]
 #                 the public Deezer release (parquet) into deezer_<space>.db
 #   make bench-import   the importer on a release-sized synthetic copy
+#   make table1 RELEASE=DIR [SPACE=svd|mf] [OUT_DIR=.]
+#                 one half of the paper's Table 1 on the release, with the
+#                 reference code's settings: import, settings, pipeline
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -26,7 +29,7 @@ SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
 .PHONY: all test test-plain test-sanitize demo figures bench bench-components clean deps fuzz \
-	memcheck install import-release bench-import
+	memcheck install import-release bench-import table1
 
 all: semiperso.so
 
@@ -110,6 +113,12 @@ import-release: $(NODE_DEPS)
 	@test -n "$(RELEASE)" || { echo "usage: make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]"; exit 1; }
 	node tools/import_release.mjs "$(RELEASE)" --space "$(SPACE)" --out-dir "$(OUT_DIR)"
 
+# Table 1 of the paper on the release, as the reference code computes it
+# (sql/reference_settings.sql), for SPACE: svd (TT-SVD) or mf (UT-ALS).
+table1: semiperso.so $(NODE_DEPS)
+	@test -n "$(RELEASE)" || { echo "usage: make table1 RELEASE=DIR [SPACE=svd|mf] [OUT_DIR=.]"; exit 1; }
+	sh tools/reproduce_table1.sh "$(RELEASE)" "$(SPACE)" "$(OUT_DIR)"
+
 # The importer on a synthetic copy of the release at its size (100 000
 # users, 50 000 songs, both spaces) in a scratch directory: seconds and
 # peak memory, then the scratch files are deleted.
@@ -146,7 +155,8 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
 SQLDIR = $(PREFIX)/share/semiperso/sql
-SQL_SCRIPTS = sql/schema.sql sql/features.sql $(wildcard sql/steps/*.sql)
+SQL_SCRIPTS = sql/schema.sql sql/features.sql sql/reference_settings.sql \
+	$(wildcard sql/steps/*.sql)
 
 install: semiperso.so
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SQLDIR)/steps
