@@ -16,6 +16,9 @@
 #   make table1 RELEASE=DIR [SPACE=svd|mf] [OUT_DIR=.]
 #                 one half of the paper's Table 1 on the release, with the
 #                 reference code's settings: import, settings, pipeline
+#   make nomem-full  every allocation of every statement failed in turn
+#   make regression-golden  re-pin tests/regression/pipeline.golden (intended changes only)
+#   make mutants  plant the bugs of tests/mutants/mutants.txt one by one, report survivors
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -29,7 +32,7 @@ SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
 .PHONY: all test test-plain test-sanitize demo figures bench bench-components clean deps fuzz \
-	memcheck install import-release bench-import table1
+	memcheck install import-release bench-import table1 nomem-full regression-golden mutants
 
 all: semiperso.so
 
@@ -147,6 +150,24 @@ fuzz: build/fuzz/fuzz_sql
 # The SQL golden tests under valgrind memcheck (slow; not part of make test).
 memcheck: semiperso.so
 	@sh tests/memcheck.sh
+
+# tests/nomem with the exhaustive schedule (make test samples it), plain
+# then under ASan/UBSan/LeakSanitizer.
+nomem-full: | .deps-ok
+	NOMEM_FULL=1 sh tests/scripts/nomem.sh
+	NOMEM_FULL=1 SEMIPERSO_PRELOAD=asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/scripts/nomem.sh
+
+# Rewrites the regression values tests/scripts/pipeline.sh compares with:
+# for a change meant to move the pipeline's numbers (commit the file with it).
+regression-golden: semiperso.so
+	SP_UPDATE_GOLDEN=1 SEMIPERSO_SO=$(CURDIR)/semiperso OPENBLAS_NUM_THREADS=1 \
+	  sh tests/scripts/pipeline.sh
+
+# The mutation check (about 3.5 CPU-minutes; 23 min on the loaded shared
+# machine): not part of make test.
+mutants: | .deps-ok
+	sh tests/mutants/run.sh
 
 # Installed layout: $(LIBDIR)/semiperso.so, the scripts under $(SQLDIR)
 # (the installed pipeline.sql reads its steps by absolute path, so it runs

@@ -586,7 +586,12 @@ static int load_model(sqlite3 *db, const char *fn, const char *name, void **mode
   /* The sizes must account for exactly the floats stored, checked before
   ** allocating: a tampered row must not make us allocate gigabytes. */
   size_t n_stats = 0, n_params = n_layers > 0 ? mlp_count_params(n_layers, dims, &n_stats) : 0;
-  sqlite3_int64 stored = sp_stored_tensor_bytes(db, name);
+  sqlite3_int64 stored;
+  rc = sp_stored_tensor_bytes(db, name, &stored);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("%s(): cannot read model \"%s\": %s", fn, name, sqlite3_errmsg(db));
+    return rc;
+  }
   uint64_t need = (uint64_t)(n_params + n_stats) * sizeof(float);
   if (n_params != 0 && (stored < 0 || (uint64_t)stored != need)) {
     *err = sqlite3_mprintf("%s(): model \"%s\" is corrupt (its sizes in semiperso_models "
@@ -596,7 +601,12 @@ static int load_model(sqlite3 *db, const char *fn, const char *name, void **mode
   }
   Mlp *net = sqlite3_malloc(sizeof *net);
   if (net == NULL) return SQLITE_NOMEM;
-  if (n_params == 0 || mlp_init(net, n_layers, dims, 0) != 0) {
+  int init = n_params == 0 ? -2 : mlp_init(net, n_layers, dims, 0);
+  if (init == -1) { /* out of memory, not a bad size */
+    sqlite3_free(net);
+    return SQLITE_NOMEM;
+  }
+  if (init != 0) {
     sqlite3_free(net);
     *err = sqlite3_mprintf("%s(): model \"%s\" is corrupt (bad sizes in semiperso_models)", fn,
                            name);

@@ -143,17 +143,21 @@ int sp_store_tensors(SpStore *s, const SpTensor *t, int n) {
                        n, bind_tensor, t);
 }
 
-sqlite3_int64 sp_stored_tensor_bytes(sqlite3 *db, const char *name) {
+int sp_stored_tensor_bytes(sqlite3 *db, const char *name, sqlite3_int64 *bytes) {
   sqlite3_stmt *st = NULL;
-  sqlite3_int64 bytes = -1;
-  if (sqlite3_prepare_v2(db, "SELECT sum(length(data)) FROM semiperso_model_params "
-                         "WHERE model = ?1", -1, &st, NULL) == SQLITE_OK) {
+  *bytes = -1;
+  int rc = sqlite3_prepare_v2(db, "SELECT sum(length(data)) FROM semiperso_model_params "
+                              "WHERE model = ?1", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-      bytes = sqlite3_column_int64(st, 0);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      if (sqlite3_column_type(st, 0) != SQLITE_NULL) *bytes = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    }
   }
   sqlite3_finalize(st);
-  return bytes;
+  return rc;
 }
 
 int sp_load_tensors(sqlite3 *db, const char *name, SpTensor *t, int n) {
@@ -192,7 +196,8 @@ static int stored_generation(sqlite3 *db, const SpModelKind *kind, const char *n
   sqlite3_free(sql);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(st);
-    return SQLITE_NOTFOUND;
+    /* No table: no model was ever trained here (out of memory is not that). */
+    return rc == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_NOTFOUND;
   }
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   rc = sqlite3_step(st);

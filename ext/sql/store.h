@@ -83,9 +83,10 @@ typedef struct {
 ** of semiperso_model_params, ordinal i for t[i]. */
 int sp_store_tensors(SpStore *s, const SpTensor *t, int n);
 
-/* Bytes of tensor data stored for model name, -1 when unreadable: checked
-** against the sizes a model claims before allocating for it. */
-sqlite3_int64 sp_stored_tensor_bytes(sqlite3 *db, const char *name);
+/* Sets *bytes to the bytes of tensor data stored for model name (-1 when
+** none): checked against the sizes a model claims before allocating for it.
+** Returns SQLITE_OK, or the error reading failed with (not a corrupt model). */
+int sp_stored_tensor_bytes(sqlite3 *db, const char *name, sqlite3_int64 *bytes);
 
 /* Reads the tensors of model name into t[i].data (the caller allocates
 ** t[i].rows * t[i].cols floats).  SQLITE_CORRUPT when the rows are not

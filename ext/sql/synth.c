@@ -134,17 +134,20 @@ typedef struct {
 static int drop_indexes(sqlite3 *db, Indexes *idx) {
   sqlite3_stmt *st = NULL;
   char *names[MAX_INDEXES], *sqls[MAX_INDEXES];
-  int n = 0;
+  int n = 0, step = SQLITE_ROW;
   int rc = sqlite3_prepare_v2(db,
       "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
       "AND tbl_name IN ('tracks', 'playlist_tracks', 'users', "
       "'registration_events', 'future_listens', 'user_features')", -1, &st, NULL);
-  while (rc == SQLITE_OK && n < MAX_INDEXES && sqlite3_step(st) == SQLITE_ROW) {
+  while (rc == SQLITE_OK && n < MAX_INDEXES && (step = sqlite3_step(st)) == SQLITE_ROW) {
     names[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     sqls[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
     n++;
     if (!names[n - 1] || !sqls[n - 1]) rc = SQLITE_NOMEM;
   }
+  /* A failed read (out of memory may have rolled the transaction back)
+  ** must stop everything: going on would write outside the savepoint. */
+  if (rc == SQLITE_OK && step != SQLITE_ROW && step != SQLITE_DONE) rc = step;
   sqlite3_finalize(st);
   for (int i = 0; i < n; i++) {
     int drc = SQLITE_ERROR;

@@ -132,9 +132,8 @@ static void test_monotone_and_assign(int64_t n, int d, int k, int max_iter) {
   for (int64_t i = 0; i < n; i++) {
     int b = brute_nearest(x + i * d, c, k, d);
     bad += b != lab[i];
-    int32_t one;
-    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
-    bad1 += one != lab[i];
+    int32_t one = -1;
+    bad1 += kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL) != KMEANS_OK || one != lab[i];
     for (int t = 0; t < d; t++) {
       double e = (double)x[i * d + t] - c[lab[i] * d + t];
       inertia += e * e;
@@ -160,13 +159,14 @@ static void test_seeds(void) {
   float *a = malloc((size_t)k * d * sizeof(float)), *b = malloc((size_t)k * d * sizeof(float));
   KmeansConfig cfg = {.k = k, .max_iter = 5, .seed = 42};
   KmeansResult ra, rb;
-  kmeans_fit(x, n, d, &cfg, a, NULL, NULL, &ra);
-  kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
-  CHECK_MSG(memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 && ra.inertia == rb.inertia,
+  int rc = kmeans_fit(x, n, d, &cfg, a, NULL, NULL, &ra);
+  rc |= kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
+  CHECK_MSG(rc == KMEANS_OK && memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 &&
+                ra.inertia == rb.inertia,
         "the same seed must give the same centroids");
   cfg.seed = 43;
-  kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
-  CHECK_MSG(memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb) == KMEANS_OK &&
+                memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
         "another seed should give other centroids");
   free(x);
   free(a);
@@ -231,9 +231,8 @@ static void test_block_sparse_fit(void) {
     bad += canon_nearest(x + i * d, c, k, d, &e) != lab[i];
     bad += brute_nearest(x + i * d, c, k, d) != lab[i];
     inertia += e;
-    int32_t one;
-    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
-    bad1 += one != lab[i];
+    int32_t one = -1;
+    bad1 += kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL) != KMEANS_OK || one != lab[i];
   }
   CHECK_MSG(bad == 0, "block-sparse: %d labels differ from brute force", bad);
   CHECK_MSG(bad1 == 0, "block-sparse: %d single-point assignments differ from the fit", bad1);
@@ -280,10 +279,9 @@ static void test_near_ties(void) {
     bad += b != lab[i];
     badd += e != dist[i];
     dup += lab[i] == 17;
-    int32_t one;
-    double e1;
-    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, &e1);
-    bad1 += one != b || e1 != e;
+    int32_t one = -1;
+    double e1 = -1;
+    bad1 += kmeans_assign(x + i * d, 1, d, c, cn, k, &one, &e1) != KMEANS_OK || one != b || e1 != e;
   }
   CHECK_MSG(bad == 0, "near ties: %d labels differ from brute force", bad);
   CHECK_MSG(badd == 0, "near ties: %d distances differ from kmeans_sqdist", badd);

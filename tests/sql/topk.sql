@@ -11,9 +11,20 @@ INSERT INTO q SELECT n, vec_f32(json_array((n * 7) % 5 - 2, (n * 11) % 7 - 3.5,
   (n * 5) % 3 - 1, (n * 13) % 9 - 4, n % 4 - 1.5)) FROM i;
 INSERT INTO q SELECT 100 + qid, embedding FROM q, tracks WHERE qid <= 3 AND track_id = 27;
 
--- Brute force: every (query, track) cosine in double, from the raw vectors.
+-- Brute force: every (query, track) cosine in double, from the raw vectors
+-- decoded in plain SQL (lib/f32.sql), not by the extension; a zero vector
+-- scores 0.
+.read lib/f32.sql
+INSERT INTO f32_input SELECT 'q', qid, e FROM q;
+INSERT INTO f32_input SELECT 't', track_id, embedding FROM tracks;
+CREATE TEMP TABLE comp AS SELECT * FROM f32_components;
 CREATE TEMP TABLE ref AS
-  SELECT qid, track_id, 1 - vec_distance_cosine(e, embedding) AS s FROM q, tracks;
+  SELECT a.id AS qid, b.id AS track_id,
+         coalesce(sum(a.x * b.x) / sqrt(sum(a.x * a.x) * sum(b.x * b.x)), 0) AS s
+  FROM comp AS a JOIN comp AS b ON a.kind = 'q' AND b.kind = 't' AND b.j = a.j
+  GROUP BY a.id, b.id;
+SELECT 'reference rows', count(*) = (SELECT count(*) FROM q) * (SELECT count(*) FROM tracks)
+  FROM ref;
 CREATE TEMP TABLE got AS SELECT q.qid, t.* FROM q, topk_tracks(q.e, 10) AS t;
 CREATE TEMP TABLE got_all AS SELECT q.qid, t.* FROM q, topk_tracks(q.e, 1000) AS t;
 
@@ -85,12 +96,12 @@ SELECT 'recreated empty', count(*) FROM topk_tracks('[1, 0, 0, 0, 0]', 5, 'playl
 
 -- metric 'dot': the raw inner product with the vectors as stored.  The
 -- coordinates are multiples of 1/2, so every product is exact in float
--- and double, and equal scores (ties by smaller id) are plentiful.
+-- and double, and equal scores (ties by smaller id) are plentiful.  The
+-- reference reads the vectors decoded in plain SQL above (comp).
 CREATE TEMP TABLE ref_dot AS
-  SELECT q.qid, t.track_id,
-         (SELECT sum(a.value * b.value) FROM json_each(vec_to_json(q.e)) AS a
-          JOIN json_each(vec_to_json(t.embedding)) AS b USING (key)) AS s
-  FROM q, tracks AS t;
+  SELECT a.id AS qid, b.id AS track_id, sum(a.x * b.x) AS s
+  FROM comp AS a JOIN comp AS b ON a.kind = 'q' AND b.kind = 't' AND b.j = a.j
+  GROUP BY a.id, b.id;
 CREATE TEMP TABLE got_dot AS SELECT q.qid, t.* FROM q, topk_tracks(q.e, 200, 'tracks', 'dot') AS t;
 SELECT 'dot rows', count(*), count(DISTINCT qid) FROM got_dot;
 SELECT 'dot = brute force', count(*) FROM (
