@@ -285,7 +285,16 @@ static int add_restart_column(sqlite3 *db, char **err) {
                               " pragma_table_info('semiperso_segmentations')) > 0"
                               " FROM pragma_table_info('semiperso_segmentations')"
                               " WHERE name = 'restart'", -1, &st, NULL);
-  int missing = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+  int missing = 0;
+  if (rc == SQLITE_OK) {
+    /* A failed step (out of memory) may have rolled the transaction back:
+    ** stop there rather than write outside it. */
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      missing = sqlite3_column_int(st, 0);
+      rc = SQLITE_OK;
+    }
+  }
   sqlite3_finalize(st);
   if (rc == SQLITE_OK && missing)
     rc = sqlite3_exec(db, "ALTER TABLE semiperso_segmentations"
