@@ -33,8 +33,6 @@
 -- user_features as it is.  Asked to compute features where dataset_info
 -- says there are no registration events, it stops with an error.
 
-SAVEPOINT features;
-
 DROP TABLE IF EXISTS temp.feature_source;
 CREATE TEMP TABLE feature_source AS
   SELECT coalesce((SELECT value FROM settings WHERE name = 'features'),
@@ -67,6 +65,10 @@ SELECT raise_error(printf('features.sql: the features are given, but user %d has
 FROM user_features AS f, temp.feature_source AS s
 WHERE s.features = 'given' AND length(f.features) <> 4 * (20 * s.d + 19)
 LIMIT 1;
+
+-- The checks above only read, so they run before the savepoint: an
+-- interrupted or failing read inside it would leave it open.
+SAVEPOINT features;
 
 -- The 18 interaction groups: group_index is the position of
 -- the group in the feature vector (0 and 1 are age and country).
