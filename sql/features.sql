@@ -25,7 +25,50 @@
 -- and the view user_feature_vectors, which computes any user's vector.
 -- Re-running replaces them and user_features, all
 -- inside one savepoint (so it also works inside an open transaction).
+--
+-- Features given: when the setting "features" is 'given' (the settings
+-- table, else dataset_info, as steps/settings.sql resolves it), e.g. for
+-- the public Deezer release, which ships them ready-made and has no
+-- registration events, user_features is the data itself: this script then
+-- checks that every user has a vector of this layout and leaves
+-- user_features as it is.  Asked to compute features where dataset_info
+-- says there are no registration events, it stops with an error.
 
+DROP TABLE IF EXISTS temp.feature_source;
+CREATE TEMP TABLE feature_source AS
+  SELECT coalesce((SELECT value FROM settings WHERE name = 'features'),
+                  (SELECT value FROM dataset_info WHERE name = 'features'),
+                  'events') AS features,
+         (SELECT vec_length(embedding) FROM tracks LIMIT 1) AS d;
+
+SELECT raise_error('features.sql: dataset_info says registration_events are absent, so there '
+                   || 'is nothing to compute features from; keep the given user_features '
+                   || 'with INSERT OR REPLACE INTO settings VALUES (''features'', ''given'')')
+FROM temp.feature_source AS s
+WHERE s.features = 'events'
+  AND EXISTS (SELECT 1 FROM dataset_info
+              WHERE name = 'registration_events' AND value = 'absent');
+
+-- Given: every user has a vector, of 20 d + 19 floats (the steps read
+-- groups and counts by position).
+SELECT raise_error(printf('features.sql: the features are given, but %d users have no row in '
+                          || 'user_features (e.g. user %d); import them, or compute them from '
+                          || 'registration events with the setting features = ''events''',
+                          count(*), min(u.user_id)))
+FROM users AS u, temp.feature_source AS s
+WHERE s.features = 'given'
+  AND NOT EXISTS (SELECT 1 FROM user_features AS f WHERE f.user_id = u.user_id)
+HAVING count(*) > 0;
+SELECT raise_error(printf('features.sql: the features are given, but user %d has %d floats in '
+                          || 'user_features where the layout above has 20 d + 19 = %d (d = %d, '
+                          || 'the tracks'' dimension)',
+                          f.user_id, length(f.features) / 4, 20 * s.d + 19, s.d))
+FROM user_features AS f, temp.feature_source AS s
+WHERE s.features = 'given' AND length(f.features) <> 4 * (20 * s.d + 19)
+LIMIT 1;
+
+-- The checks above only read, so they run before the savepoint: an
+-- interrupted or failing read inside it would leave it open.
 SAVEPOINT features;
 
 -- The 18 interaction groups: group_index is the position of
@@ -110,8 +153,12 @@ CREATE VIEW user_feature_vectors(user_id, features) AS
           FROM (SELECT action, entity, entity_id FROM registration_events
                 WHERE user_id = u.user_id ORDER BY rowid) AS e)) AS f;
 
-DELETE FROM user_features;
+-- Computed from events unless given.
+DELETE FROM user_features
+WHERE (SELECT features FROM temp.feature_source) = 'events';
 INSERT INTO user_features(user_id, features)
-  SELECT user_id, features FROM user_feature_vectors;
+  SELECT user_id, features FROM user_feature_vectors
+  WHERE (SELECT features FROM temp.feature_source) = 'events';
 
+DROP TABLE temp.feature_source;
 RELEASE features;

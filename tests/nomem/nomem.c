@@ -402,7 +402,8 @@ static const char *const cases[] = {
     " stable_hash('exp:' || track_id) FROM tracks",
     "SELECT embed_user('m', embedding) FROM tracks",
     "SELECT assign_segment('s', embedding) FROM tracks",
-    "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3)",
+    "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3);"
+    "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3, 'tracks', 'dot')",
     "SELECT * FROM topk_tracks_batch('SELECT track_id, embedding FROM tracks', 2)",
     "SELECT json_remove(train_embedder('m2', 'SELECT embedding, embedding FROM tracks',"
     " '{\"hidden\": [3], \"epochs\": 1, \"batch_size\": 8, \"quiet\": true}'), '$.seconds')",
@@ -412,7 +413,7 @@ static const char *const cases[] = {
     " '$.seconds');"
     "SELECT embed_user('m', embedding) FROM tracks",
     "SELECT json_remove(train_segments('s2', 'SELECT embedding FROM tracks',"
-    " '{\"k\": 3, \"quiet\": true}'), '$.seconds')",
+    " '{\"k\": 3, \"n_init\": 2, \"quiet\": true}'), '$.seconds')",
     "SELECT json_remove(train_segments('s', 'SELECT embedding FROM tracks',"
     " '{\"k\": 4, \"quiet\": true}'), '$.seconds');"
     "SELECT assign_segment('s', embedding) FROM tracks",
