@@ -10,8 +10,9 @@
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
+# OpenBLAS's headers only: ext/core/blas.c loads the library at run time.
 SP_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -Ibuild/gen $(shell pkg-config --cflags openblas)
-SP_LIBS = $(shell pkg-config --libs openblas) -lm -lpthread
+SP_LIBS = -ldl -lm -lpthread
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 CORE_SRC := $(wildcard ext/core/*.c)

@@ -17,6 +17,7 @@ SQLITE_EXTENSION_INIT1
 typedef int (*RegisterModule)(sqlite3 *, char **);
 
 static const RegisterModule modules[] = {
+    sp_register_info, /* first: it loads the BLAS */
     sp_register_vectors,
     sp_register_metrics,
     sp_register_embedder,

@@ -57,7 +57,7 @@ for variant in $VARIANTS; do
     bin="$tmp/$name-$variant"
     if ! cc $CFLAGS_T -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iext/core \
         $(pkg-config --cflags openblas) -o "$bin" "$src" ext/core/*.c \
-        $(pkg-config --libs openblas) -lm -lpthread 2>"$tmp/cc.log"; then
+        -ldl -lm -lpthread 2>"$tmp/cc.log"; then
       cat "$tmp/cc.log"
       record "$variant core/$name (build)" 1
       continue

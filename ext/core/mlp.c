@@ -17,8 +17,8 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "blas.h"
 #include "parallel.h"
 #include "rng.h"
 
@@ -256,15 +256,11 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** thus computed by the same calls and operations in the same order for
 ** any number of threads, which keeps results bit-identical across thread
 ** counts (an sgemm's rounding may depend on the shape of the call, not
-** on who calls it).  OpenBLAS runs on one thread during a pass. */
+** on who calls it).  Each sgemm runs on the member that calls it (see
+** blas.h: the BLAS does not thread its calls). */
 #define SPLIT_TILES 4  /* results depend on it: keep it fixed */
 #define COL_ALIGN 8    /* floats: 32-byte tile edges */
 #define PARAM_ALIGN 64
-
-/* OpenBLAS is held to one thread while our own team works (declared here
-** too in case the cblas.h in use does not declare them). */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 
 /* A column range of the input, gathered compactly for the rows of the
 ** batch where it is nonzero (all rows when it is dense). */
@@ -325,13 +321,11 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr);
 }
 
-/* One thread per online CPU, up to the tile count: more would only wait
-** at the barriers while the products run. */
+/* The team size blas.h advises, up to the tile count: more would only
+** wait at the barriers while the products run. */
 static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  if (n > SPLIT_TILES) n = SPLIT_TILES;
-  return (int)n;
+  int n = blas_team_threads();
+  return n < SPLIT_TILES ? n : SPLIT_TILES;
 }
 
 int mlp_trainer_set_threads(MlpTrainer *tr, int threads) {
@@ -848,13 +842,7 @@ static void pass_member(void *arg, int id, int n) {
   }
 }
 
-/* Runs a pass on the team, with OpenBLAS held to one thread meanwhile. */
-static void run_pass(MlpTrainer *tr, Pass *ps) {
-  int prev = openblas_get_num_threads();
-  if (prev != 1) openblas_set_num_threads(1);
-  team_run(tr->team, pass_member, ps);
-  if (prev != 1) openblas_set_num_threads(prev);
-}
+static void run_pass(MlpTrainer *tr, Pass *ps) { team_run(tr->team, pass_member, ps); }
 
 /* Bias-corrected Adam factors for step number t. */
 static void adam_factors(const MlpTrainer *tr, int64_t t, float *step, float *rbc2) {

@@ -7,6 +7,7 @@
 
 #include "sqlite3ext.h"
 
+int sp_register_info(sqlite3 *db, char **pzErrMsg);
 int sp_register_vectors(sqlite3 *db, char **pzErrMsg);
 int sp_register_metrics(sqlite3 *db, char **pzErrMsg);
 int sp_register_embedder(sqlite3 *db, char **pzErrMsg);

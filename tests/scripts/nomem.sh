@@ -19,5 +19,5 @@ make -s build/gen/schema_sql.h
 # shellcheck disable=SC2086
 cc $flags -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSQLITE_CORE -Ibuild/gen \
   $(pkg-config --cflags openblas) -o "$bin" tests/nomem/nomem.c ext/semiperso.c \
-  ext/core/*.c ext/sql/*.c -lsqlite3 $(pkg-config --libs openblas) -lm -lpthread
+  ext/core/*.c ext/sql/*.c -lsqlite3 -ldl -lm -lpthread
 "$bin" "$mode"
