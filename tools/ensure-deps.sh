@@ -11,6 +11,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 [ -f /usr/include/sqlite3ext.h ] || missing="$missing libsqlite3-dev"
 pkg-config --exists openblas 2>/dev/null || missing="$missing libopenblas-dev"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null || missing="$missing python3 python3-numpy"
+# The reference BLAS: tests/scripts/blas_select.sh runs the extension on it.
+ls /usr/lib/*/blas/libblas.so.3 >/dev/null 2>&1 || missing="$missing libblas3"
 [ -z "$missing" ] && exit 0
 cmd="apt-get install -y$missing"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

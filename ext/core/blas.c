@@ -359,9 +359,13 @@ static int load(void) {
              "libblas.so.3): install OpenBLAS (Debian: apt-get install libopenblas0)");
     return -1;
   }
-  if (h == NULL || adopt(h) != 0) {
-    snprintf(blas.error, sizeof blas.error, "%s: %s", name,
-             h ? "no cblas_sgemm and cblas_sgemv in it" : dlerror());
+  if (h == NULL) {
+    snprintf(blas.error, sizeof blas.error, "%s%s", named && named[0] ? "SEMIPERSO_BLAS: " : "",
+             dlerror());
+    return -1;
+  }
+  if (adopt(h) != 0) {
+    snprintf(blas.error, sizeof blas.error, "%s: no cblas_sgemm and cblas_sgemv in it", name);
     return -1;
   }
   if (strcmp(blas.choice, "preloaded") == 0) warn_if_slow();
@@ -576,7 +580,9 @@ char *blas_info_json(void) {
   for (const char *f = blas.cpu.features; *f;) {
     size_t n = strcspn(f, " ");
     char name[32];
-    snprintf(name, sizeof name, "%.*s", (int)n, f);
+    size_t len = n < sizeof name ? n : sizeof name - 1;
+    memcpy(name, f, len);
+    name[len] = '\0';
     if (f != blas.cpu.features) put_raw(&b, ",");
     put_str(&b, name);
     f += n;

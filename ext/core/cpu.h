@@ -17,7 +17,8 @@
 **   cpu_level_name(level) gives "avx512", "avx2", "avx", "sse" or
 **     "unknown".
 **   cpu.features lists the extensions found, space-separated, in the
-**     names Linux's /proc/cpuinfo uses (e.g. "avx2 fma avx512f").
+**     names Linux's /proc/cpuinfo uses (e.g. "avx2 fma avx512f"), except
+**     "sse3" (Linux says "pni").
 */
 #ifndef SEMIPERSO_CPU_H
 #define SEMIPERSO_CPU_H
