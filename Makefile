@@ -73,13 +73,13 @@ bench-components: build/bench_embedder build/bench_kmeans build/bench_topk
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
 
-build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
+build/bench_%: bench/bench_%.c bench/bench.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 
-build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
+build/sgemm_rate: bench/sgemm_rate.c bench/bench.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
-	$(CC) -O2 -o $@ $< $(SP_CFLAGS) $(SP_LIBS)
+	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 
 # libFuzzer harness: the extension compiled in (SQLITE_CORE) against the
 # system libsqlite3.  New inputs go to build/fuzz/corpus; the checked-in
