@@ -25,7 +25,7 @@ static const GemmCase gemm_cases[] = {
     {'R', 'T', 'N', 33, 65, 17, 1.0f, 0.0f, 0},    /* its weight gradients */
     {'R', 'N', 'N', 15, 16, 64, 1.0f, 1.0f, 0},    /* its input gradients, accumulated */
     {'R', 'T', 'T', 63, 5, 257, -0.5f, 2.0f, 3},
-    {'C', 'N', 'N', 100, 17, 700, 1.0f, 0.0f, 0},  /* k past the usual cache block */
+    {'C', 'N', 'N', 40, 17, 700, 1.0f, 0.0f, 0},   /* k past the usual cache block */
     {'R', 'N', 'T', 900, 5, 40, 1.0f, 0.0f, 0},    /* m past it */
     {'R', 'N', 'T', 3, 4100, 20, 1.0f, -1.0f, 1},  /* n past it */
     {'R', 'N', 'T', 20, 16, 50, 0.25f, 0.0f, 0},   /* small-matrix code paths */
@@ -49,6 +49,14 @@ static const GemvCase gemv_cases[] = {
 /* Offset of element (r, c) of a matrix stored in this order. */
 static size_t at(char order, int r, int c, int ld) {
   return order == 'R' ? (size_t)r * (size_t)ld + (size_t)c : (size_t)r + (size_t)c * (size_t)ld;
+}
+
+/* Steps between (r, c) and (r + 1, c), and (r, c + 1), of op(M), the
+** matrix M stored in this order (transposed when trans is 'T'). */
+static void steps(char order, char trans, int ld, size_t *row_step, size_t *col_step) {
+  size_t across = order == 'R' ? 1 : (size_t)ld, down = order == 'R' ? (size_t)ld : 1;
+  *row_step = trans == 'N' ? down : across;
+  *col_step = trans == 'N' ? across : down;
 }
 
 static void fill(Rng *rng, float *x, size_t n) {
@@ -89,15 +97,18 @@ static int check_gemm(BlasSgemm sgemm, const GemmCase *g, Rng *rng, BlasCheck *r
         g->tb == 'N' ? CblasNoTrans : CblasTrans, g->m, g->n, g->k, g->alpha, a, lda, b, ldb,
         g->beta, c, ldc);
   rep->products++;
+  size_t a_i, a_l, b_l, b_j;
+  steps(o, g->ta, lda, &a_i, &a_l);
+  steps(o, g->tb, ldb, &b_l, &b_j);
   rc = 0;
   for (int i = 0; i < g->m && rc == 0; i++) {
     for (int j = 0; j < g->n && rc == 0; j++) {
       double sum = 0.0, mag = 0.0;
+      const float *x = a + (size_t)i * a_i, *y = b + (size_t)j * b_j;
       for (int l = 0; l < g->k; l++) {
-        double x = a[g->ta == 'N' ? at(o, i, l, lda) : at(o, l, i, lda)];
-        double y = b[g->tb == 'N' ? at(o, l, j, ldb) : at(o, j, l, ldb)];
-        sum += x * y;
-        mag += fabs(x * y);
+        double xy = (double)x[(size_t)l * a_l] * (double)y[(size_t)l * b_l];
+        sum += xy;
+        mag += fabs(xy);
       }
       double c_in = g->beta == 0.0f ? 0.0 : c0[at(o, i, j, ldc)];
       double ref = g->alpha * sum + g->beta * c_in;
@@ -149,13 +160,14 @@ static int check_gemv(BlasSgemv sgemv, const GemvCase *g, Rng *rng, BlasCheck *r
         g->m, g->n, g->alpha, a, lda, x, g->incx, g->beta, y, g->incy);
   rep->products++;
   rc = 0;
+  size_t a_i, a_l;
+  steps(o, g->ta, lda, &a_i, &a_l);
   for (int i = 0; i < ny && rc == 0; i++) {
     double sum = 0.0, mag = 0.0;
     for (int l = 0; l < nx; l++) {
-      double av = a[g->ta == 'N' ? at(o, i, l, lda) : at(o, l, i, lda)];
-      double xv = x[(size_t)l * (size_t)g->incx];
-      sum += av * xv;
-      mag += fabs(av * xv);
+      double ax = (double)a[(size_t)i * a_i + (size_t)l * a_l] * (double)x[(size_t)l * (size_t)g->incx];
+      sum += ax;
+      mag += fabs(ax);
     }
     size_t p = (size_t)i * (size_t)g->incy;
     double y_in = g->beta == 0.0f ? 0.0 : y0[p];
