@@ -59,8 +59,11 @@ static void steps(char order, char trans, int ld, size_t *row_step, size_t *col_
   *col_step = trans == 'N' ? across : down;
 }
 
-static void fill(Rng *rng, float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)(2.0 * rng_uniform(rng) - 1.0);
+/* n floats uniform in [-1, 1), malloc'd; NULL when memory fails. */
+static float *random_floats(Rng *rng, size_t n) {
+  float *x = malloc(n * sizeof *x);
+  for (size_t i = 0; x && i < n; i++) x[i] = (float)(2.0 * rng_uniform(rng) - 1.0);
+  return x;
 }
 
 static const char *order_name(char o) { return o == 'R' ? "RowMajor" : "ColMajor"; }
@@ -82,13 +85,10 @@ static int check_gemm(BlasSgemm sgemm, const GemmCase *g, Rng *rng, BlasCheck *r
   size_t na = (size_t)lda * (size_t)(o == 'R' ? ar : ac);
   size_t nb = (size_t)ldb * (size_t)(o == 'R' ? br : bc);
   size_t nc = (size_t)ldc * (size_t)(o == 'R' ? g->m : g->n);
-  float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
-  float *c = malloc(nc * sizeof *c), *c0 = malloc(nc * sizeof *c0);
+  float *a = random_floats(rng, na), *b = random_floats(rng, nb);
+  float *c0 = random_floats(rng, nc), *c = malloc(nc * sizeof *c);
   int rc = -1;
   if (a == NULL || b == NULL || c == NULL || c0 == NULL) goto done;
-  fill(rng, a, na);
-  fill(rng, b, nb);
-  fill(rng, c0, nc);
   for (int i = 0; i < g->m; i++) {
     for (int j = 0; j < g->n && g->beta == 0.0f; j++) c0[at(o, i, j, ldc)] = NAN;
   }
@@ -147,13 +147,10 @@ static int check_gemv(BlasSgemv sgemv, const GemvCase *g, Rng *rng, BlasCheck *r
   int nx = g->ta == 'N' ? g->n : g->m, ny = g->ta == 'N' ? g->m : g->n;
   size_t na = (size_t)lda * (size_t)(o == 'R' ? g->m : g->n);
   size_t sx = (size_t)nx * (size_t)g->incx, sy = (size_t)ny * (size_t)g->incy;
-  float *a = malloc(na * sizeof *a), *x = malloc(sx * sizeof *x);
-  float *y = malloc(sy * sizeof *y), *y0 = malloc(sy * sizeof *y0);
+  float *a = random_floats(rng, na), *x = random_floats(rng, sx);
+  float *y0 = random_floats(rng, sy), *y = malloc(sy * sizeof *y);
   int rc = -1;
   if (a == NULL || x == NULL || y == NULL || y0 == NULL) goto done;
-  fill(rng, a, na);
-  fill(rng, x, sx);
-  fill(rng, y0, sy);
   for (int i = 0; i < ny && g->beta == 0.0f; i++) y0[(size_t)i * (size_t)g->incy] = NAN;
   memcpy(y, y0, sy * sizeof *y);
   sgemv(o == 'R' ? CblasRowMajor : CblasColMajor, g->ta == 'N' ? CblasNoTrans : CblasTrans,
