@@ -253,8 +253,15 @@ static int choose_kernel(const char *soname) {
     int is_own = strcasecmp(plan[i], blas.default_kernel) == 0;
     if (strcasecmp(plan[i], loaded) != 0) {
       if (unload(soname) != 0) {
-        note_tried(plan[i], "%s", "not tried: the library stayed loaded (another user holds it)");
-        break;
+        /* Something else in the process holds it now: keep it as it is. */
+        note_tried(plan[i], "%s", "not tried: the library stayed loaded (something holds it)");
+        const char *k = current_kernel();
+        if (k == NULL || self_check() != 0) break;
+        note_tried(k, "%s", "passed the self-check");
+        blas.choice = strcasecmp(k, blas.default_kernel) == 0 ? "openblas" : "selected";
+        snprintf(blas.reason, sizeof blas.reason,
+                 "%s kept: OpenBLAS could not be loaded again, something else holds it", k);
+        return 0;
       }
       void *h = open_library(soname, is_own ? NULL : plan[i]);
       if (h == NULL || adopt(h) != 0) {
@@ -286,8 +293,9 @@ static int choose_kernel(const char *soname) {
     } else {
       blas.choice = "selected";
       snprintf(blas.reason, sizeof blas.reason,
-               "OpenBLAS chose %s, its kernel for the %s level, but this CPU and its OS support %s: loaded again "
-               "with OPENBLAS_CORETYPE=%s (the environment restored after)",
+               "OpenBLAS chose %s, its kernel for the %s level, but this CPU and its OS "
+               "support %s: loaded again with OPENBLAS_CORETYPE=%s (the environment "
+               "restored after)",
                blas.default_kernel, cpu_level_name(blas_kernel_level(blas.default_kernel)),
                cpu_level_name(blas.cpu.level), plan[i]);
     }

@@ -162,7 +162,8 @@ static int check_gemv(BlasSgemv sgemv, const GemvCase *g, Rng *rng, BlasCheck *r
   for (int i = 0; i < ny && rc == 0; i++) {
     double sum = 0.0, mag = 0.0;
     for (int l = 0; l < nx; l++) {
-      double ax = (double)a[(size_t)i * a_i + (size_t)l * a_l] * (double)x[(size_t)l * (size_t)g->incx];
+      double ax = (double)a[(size_t)i * a_i + (size_t)l * a_l] *
+                  (double)x[(size_t)l * (size_t)g->incx];
       sum += ax;
       mag += fabs(ax);
     }
@@ -178,8 +179,9 @@ static int check_gemv(BlasSgemv sgemv, const GemvCase *g, Rng *rng, BlasCheck *r
   }
   for (size_t p = 0; p < sy && rc == 0; p++) {
     if (p % (size_t)g->incy != 0 && memcmp(&y[p], &y0[p], sizeof *y) != 0) {
-      snprintf(rep->failure, sizeof rep->failure, "sgemv %s %s m=%d n=%d wrote between elements of y",
-               order_name(o), trans_name(g->ta), g->m, g->n);
+      snprintf(rep->failure, sizeof rep->failure,
+               "sgemv %s %s m=%d n=%d wrote between elements of y", order_name(o),
+               trans_name(g->ta), g->m, g->n);
       rc = 1;
     }
   }

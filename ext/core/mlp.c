@@ -512,7 +512,8 @@ static Tiles member_tiles(int w, int id, int n) {
 
 /* First layer forward, the member's columns of out (B x dims[1]) =
 ** X W0^T + b0 over the segments; tile [c0, c1) uses tmp + B c0. */
-SIMD_VERSIONS static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out, Tiles tl) {
+SIMD_VERSIONS static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out,
+                                        Tiles tl) {
   int in = net->dims[0], dout = net->dims[1];
   if (tl.hi <= tl.lo) return;
   for (int i = 0; i < B; i++) {
@@ -609,8 +610,8 @@ static void input_grad_tiles(const float *d, int B, int dn, const float *W, int 
 /* ReLU then BatchNorm (batch statistics) of columns [lo, hi) of layer l:
 ** A[l] holds the linear output and keeps the ReLU output.  Statistics in
 ** double, each column summed in row order. */
-SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats, int lo,
-                           int hi) {
+SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats,
+                                         int lo, int hi) {
   size_t d = (size_t)net->dims[l + 1];
   float *restrict inv = tr->inv_std[l];
   double *restrict mean = tr->acc1, *restrict var = tr->acc2;
@@ -656,8 +657,8 @@ SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B,
 
 /* BatchNorm then ReLU backward of columns [lo, hi) of layer l: dY (in d)
 ** becomes dZ in place; fills the gamma/beta gradients of those columns. */
-SIMD_VERSIONS static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float *d,
-                            float *ggamma, float *gbeta, int lo, int hi) {
+SIMD_VERSIONS static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B,
+                                          float *d, float *ggamma, float *gbeta, int lo, int hi) {
   size_t w = (size_t)net->dims[l + 1];
   const float *restrict inv = tr->inv_std[l], *restrict g = net->gamma[l];
   double *restrict sdy = tr->acc1, *restrict sdyx = tr->acc2;
@@ -688,7 +689,8 @@ SIMD_VERSIONS static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l,
 }
 
 /* Bias gradient of columns [lo, hi): column sums of d (B x w). */
-SIMD_VERSIONS static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb, int lo, int hi) {
+SIMD_VERSIONS static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb,
+                                    int lo, int hi) {
   double *restrict acc = tr->acc1;
   for (int j = lo; j < hi; j++) acc[j] = 0.0;
   for (int i = 0; i < B; i++) {
@@ -745,8 +747,8 @@ static inline void output_group(MlpTrainer *tr, const Mlp *net, const float *T,
 }
 
 /* Output rows [r0, r1), see output_group. */
-SIMD_VERSIONS static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T, const uint32_t *rows,
-                        int B, float *d, int r0, int r1) {
+SIMD_VERSIONS static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T,
+                                      const uint32_t *rows, int B, float *d, int r0, int r1) {
   int i = r0;
   for (; i + 4 <= r1; i += 4) output_group(tr, net, T, rows, B, d, i, 4);
   for (; i < r1; i++) output_group(tr, net, T, rows, B, d, i, 1);
