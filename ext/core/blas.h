@@ -29,7 +29,7 @@
 **
 ** Threads: an OpenBLAS we load runs every call on the calling thread
 ** (OPENBLAS_NUM_THREADS=1 around its load); the core's parallel passes
-** split work among their own threads (parallel.h), so no process-wide
+** split work among their own threads (team.h), so no process-wide
 ** thread setting is ever changed per call.  blas_team_threads() is the
 ** size such a team should have: one per CPU available to the process,
 ** capped by OPENBLAS_NUM_THREADS when the user set it; 1 when the BLAS in

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "blas.h"
-#include "parallel.h"
+#include "team.h"
 #include "rng.h"
 
 /* The element-wise passes also come compiled for AVX-512 and AVX2, the

@@ -3,8 +3,8 @@
 **   semiperso_info()  JSON: the BLAS library, its version and config, the
 **                     kernel in use and how it was chosen (and why), the
 **                     self-check, threads, and the CPU's features
-** Registering it also loads the BLAS (ext/core/blas.h), so a machine
-** without a usable one fails at .load with the reason, not later.
+** sp_load_blas() loads the BLAS (ext/core/blas.h) at .load, before any
+** binding registers.
 */
 #include <stdlib.h>
 
@@ -30,11 +30,10 @@ static const SpFunction info_functions[] = {
      NULL},
 };
 
-int sp_register_info(sqlite3 *db, char **pzErrMsg) {
-  if (blas_init() != 0) {
-    if (pzErrMsg) *pzErrMsg = sqlite3_mprintf("semiperso: %s", blas_error());
-    return SQLITE_ERROR;
-  }
-  return sp_register_functions(db, info_functions,
-                               (int)(sizeof info_functions / sizeof *info_functions), pzErrMsg);
+const SpBinding sp_info_binding = {info_functions, SP_COUNT(info_functions), NULL, 0, 0, NULL};
+
+int sp_load_blas(char **pzErrMsg) {
+  if (blas_init() == 0) return SQLITE_OK;
+  if (pzErrMsg) *pzErrMsg = sqlite3_mprintf("semiperso: %s", blas_error());
+  return SQLITE_ERROR;
 }
