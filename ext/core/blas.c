@@ -2,6 +2,7 @@
 #include "blas.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
@@ -105,6 +106,14 @@ int blas_kernel_plan(CpuLevel cpu_level, const char *current, const char **out, 
 
 /* ---- loading ----------------------------------------------------------- */
 
+/* strdup through malloc, so that tests wrapping malloc see it too. */
+static char *copy_string(const char *text) {
+  size_t n = strlen(text) + 1;
+  char *copy = malloc(n);
+  if (copy) memcpy(copy, text, n);
+  return copy;
+}
+
 typedef struct {
   const char *name;
   char *old;
@@ -116,7 +125,7 @@ static int env_push(EnvSave *s, const char *name, const char *value) {
   const char *old = getenv(name);
   s->name = name;
   s->had = old != NULL;
-  s->old = old ? strdup(old) : NULL;
+  s->old = old ? copy_string(old) : NULL;
   if (old && s->old == NULL) return -1;
   return setenv(name, value, 1);
 }
@@ -155,9 +164,9 @@ static int adopt(void *h) {
   Dl_info info;
   blas.path[0] = '\0';
   if (blas.sgemm && dladdr((void *)blas.sgemm, &info) && info.dli_fname) {
-    char *real = realpath(info.dli_fname, NULL);
-    snprintf(blas.path, sizeof blas.path, "%s", real ? real : info.dli_fname);
-    free(real);
+    char real[PATH_MAX];
+    const char *shown = realpath(info.dli_fname, real) ? real : info.dli_fname;
+    snprintf(blas.path, sizeof blas.path, "%.*s", (int)sizeof blas.path - 1, shown);
   }
   return blas.sgemm && blas.sgemv ? 0 : -1;
 }
@@ -178,21 +187,24 @@ static int unload(const char *name) {
 typedef struct {
   char *names[MAX_LOADED_OBJECTS];
   int n;
+  int out_of_memory;
 } LoadedObjects;
 
 static int collect_object(struct dl_phdr_info *info, size_t size, void *arg) {
   LoadedObjects *l = arg;
   (void)size;
   if (info->dlpi_name && info->dlpi_name[0] && l->n < MAX_LOADED_OBJECTS) {
-    char *name = strdup(info->dlpi_name);
+    char *name = copy_string(info->dlpi_name);
     if (name) l->names[l->n++] = name;
+    else l->out_of_memory = 1;
   }
   return 0;
 }
 
 /* An OpenBLAS the process loaded before us (its soname, in the global
-** scope, or in the local scope of any loaded object), or NULL. */
-static void *find_loaded_openblas(void) {
+** scope, or in the local scope of any loaded object), or NULL; NULL with
+** *out_of_memory set when the list of loaded objects could not be made. */
+static void *find_loaded_openblas(int *out_of_memory) {
   void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD);
   if (h) return h;
   void *sym = dlsym(RTLD_DEFAULT, "openblas_get_config");
@@ -201,7 +213,9 @@ static void *find_loaded_openblas(void) {
     ** iteration would run under the loader's lock. */
     LoadedObjects objs;
     objs.n = 0;
+    objs.out_of_memory = 0;
     dl_iterate_phdr(collect_object, &objs);
+    *out_of_memory = objs.out_of_memory;
     for (int i = 0; i < objs.n; i++) {
       void *o = sym ? NULL : dlopen(objs.names[i], RTLD_NOW | RTLD_NOLOAD);
       if (o) {
@@ -341,13 +355,18 @@ static int load(void) {
   const char *nt = getenv("OPENBLAS_NUM_THREADS");
   blas.user_threads = nt ? atoi(nt) : 0;
   const char *named = getenv("SEMIPERSO_BLAS"), *name = NULL;
-  void *h;
+  int out_of_memory = 0;
+  void *preloaded = named && named[0] ? NULL : find_loaded_openblas(&out_of_memory), *h;
+  if (preloaded == NULL && out_of_memory) {
+    snprintf(blas.error, sizeof blas.error, "out of memory while listing the loaded libraries");
+    return -1;
+  }
   if (named && named[0]) {
     h = open_library(named, NULL);
     name = named;
     blas.choice = "named";
     snprintf(blas.reason, sizeof blas.reason, "SEMIPERSO_BLAS names it");
-  } else if ((h = find_loaded_openblas()) != NULL) {
+  } else if ((h = preloaded) != NULL) {
     name = "the OpenBLAS already loaded";
     blas.choice = "preloaded";
     snprintf(blas.reason, sizeof blas.reason,
