@@ -3,27 +3,25 @@
 ** scale (70 000 warm users x 2579 inputs -> 400 -> 300 -> 200 -> 128,
 ** batch 512), next to this machine's own sgemm rate measured in the same
 ** run.  The epochs run through mlp_fit(), the very loop train_embedder()
-** runs, so this times what users get.  The inputs have the reference layout (20 groups of 128 floats, then
-** 19 scalars) and are block-sparse like registration-day features: age and
-** country always set, each interaction group present with its own
-** probability (streams ~77 % of users, bans ~8 %).
+** runs, so this times what users get.  The inputs have the reference
+** layout (20 groups of 128 floats, then 19 scalars) and are block-sparse
+** like registration-day features: age and country always set, each
+** interaction group present with its own probability (streams ~77 % of
+** users, bans ~8 %).
 **
-**   make build/bench_mlp    (or: cc -O2 -Iext/core bench/bench_mlp.c ext/core/[a-z]*.c
-**                            with OpenBLAS, -lm -lpthread)
-**   build/bench_mlp [rows epochs dense threads]
+**   make build/bench_mlp && build/bench_mlp [rows epochs dense threads]
 **     dense = 1 turns the block skipping off; threads 0 (default) = one
 **     per CPU.  Per epoch it prints wall and CPU seconds; the load average
 **     is printed before and after, since a shared machine skews both.
 */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "bench.h"
 #include "mlp.h"
 #include "mlp_fit.h"
 #include "rng.h"
@@ -42,36 +40,6 @@ static double cpu_seconds(void) {
 static void print_load(const char *when) {
   double l[3];
   if (getloadavg(l, 3) == 3) printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
-}
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* GFLOP/s of this machine's sgemm: the best of a few square 2048 products
-** (the yardstick of bench/sgemm_rate.c). */
-static double sgemm_rate(void) {
-  int n = 2048;
-  float *a = malloc((size_t)n * n * sizeof(float));
-  float *b = malloc((size_t)n * n * sizeof(float));
-  float *c = malloc((size_t)n * n * sizeof(float));
-  for (size_t i = 0; i < (size_t)n * n; i++) {
-    a[i] = (float)(i % 7) * 0.1f;
-    b[i] = (float)(i % 5) * 0.1f;
-  }
-  double best = 0;
-  for (int rep = 0; rep < 4; rep++) {
-    double t = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double rate = 2.0 * n * n * (double)n / (now() - t) / 1e9;
-    if (rate > best) best = rate;
-  }
-  free(a);
-  free(b);
-  free(c);
-  return best;
 }
 
 /* Per-epoch figures, printed as each epoch ends. */
@@ -102,8 +70,9 @@ int main(int argc, char **argv) {
   int in = GROUPS * DIM + SCALARS, out = DIM;
   int dims[] = {in, 400, 300, 200, out};
   print_load("before");
-  double rate = sgemm_rate();
-  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", rate);
+  bench_print_blas(stdout);
+  double rate = bench_sgemm_rate(2048, 2048, 2048, 0, 4);
+  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048, all CPUs)\n", rate);
 
   float *X = malloc((size_t)rows * in * sizeof(float));
   float *T = malloc((size_t)rows * out * sizeof(float));

@@ -4,24 +4,35 @@
 /* The element-wise loops (BatchNorm, Adam) are a sizeable share of an
 ** epoch; let GCC vectorise them.  no-trapping-math lets it turn the
 ** ReLU's comparisons into vector selects (no value changes: it only
-** stops caring about floating-point exception flags).  sqrtf keeps its
-** errno call under this pragma, so Adam spells out its SSE2 vectors. */
+** stops caring about floating-point exception flags); fp-contract=off
+** keeps every multiply and add rounded on its own, as written.  sqrtf
+** keeps its errno call under this pragma, so Adam spells out its vectors. */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
+#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math", "fp-contract=off")
 #endif
 
 #include <cblas.h>
 #include <math.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define X86_VECTORS 1
 #endif
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "blas_threads.h"
+#include "blas.h"
 #include "team.h"
 #include "rng.h"
+
+/* The element-wise passes also come compiled for AVX-512 and AVX2, the
+** CPU picking one at load time (GCC's function multi-versioning).  Every
+** version gives the same floats: a vector lane runs the scalar loop's own
+** operations on its own column or element, in the same order. */
+#if defined(X86_VECTORS) && !defined(__clang__)
+#define SIMD_VERSIONS __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SIMD_VERSIONS
+#endif
 
 #define ADAM_BETA1 0.9
 #define ADAM_BETA2 0.999
@@ -152,7 +163,7 @@ static int max_width(const Mlp *net) {
 
 /* Scales each of the n rows of z (d wide) to unit length, storing the
 ** (floored) norms in norms when not NULL. */
-static void normalize_rows(float *z, int n, int d, float *norms) {
+SIMD_VERSIONS static void normalize_rows(float *z, int n, int d, float *norms) {
   for (int i = 0; i < n; i++) {
     float *r = z + (size_t)i * (size_t)d;
     double ss = 0.0;
@@ -257,7 +268,8 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** thus computed by the same calls and operations in the same order for
 ** any number of threads, which keeps results bit-identical across thread
 ** counts (an sgemm's rounding may depend on the shape of the call, not
-** on who calls it).  OpenBLAS runs on one thread during a pass. */
+** on who calls it).  Each sgemm runs on the member that calls it (see
+** blas.h: the BLAS does not thread its calls). */
 #define SPLIT_TILES 4  /* results depend on it: keep it fixed */
 #define COL_ALIGN 8    /* floats: 32-byte tile edges */
 #define PARAM_ALIGN 64
@@ -321,13 +333,11 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr);
 }
 
-/* One thread per online CPU, up to the tile count: more would only wait
-** at the barriers while the products run. */
+/* The team size blas.h advises, up to the tile count: more would only
+** wait at the barriers while the products run. */
 static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  if (n > SPLIT_TILES) n = SPLIT_TILES;
-  return (int)n;
+  int n = blas_team_threads();
+  return n < SPLIT_TILES ? n : SPLIT_TILES;
 }
 
 int mlp_trainer_set_threads(MlpTrainer *tr, int threads) {
@@ -461,15 +471,16 @@ static void share(size_t len, size_t align, int id, int n, int *lo, int *hi) {
 }
 
 /* Gathers segment s of the batch's input rows, skipping zero blocks. */
-static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const uint32_t *rows,
-                           int B, int s) {
+static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s) {
   size_t in = (size_t)net->dims[0];
   Segment *sg = &tr->seg[s];
   size_t w = (size_t)sg->ncols;
   int count = 0;
-  for (int i = 0; i < B; i++) {
-    if (sg->block >= 0 && !((tr->bmask[i] >> sg->block) & 1)) continue;
-    memcpy(sg->buf + (size_t)count * w, X + (size_t)rows[i] * in + sg->col0, w * sizeof(float));
+  for (int i = 0; i < ps->B; i++) {
+    uint32_t row = ps->rows[i];
+    uint64_t mask = ps->masks ? ps->masks[row] : tr->bmask[i];
+    if (sg->block >= 0 && !((mask >> sg->block) & 1)) continue;
+    memcpy(sg->buf + (size_t)count * w, ps->X + (size_t)row * in + sg->col0, w * sizeof(float));
     sg->rows[count++] = i;
   }
   sg->count = count;
@@ -501,7 +512,8 @@ static Tiles member_tiles(int w, int id, int n) {
 
 /* First layer forward, the member's columns of out (B x dims[1]) =
 ** X W0^T + b0 over the segments; tile [c0, c1) uses tmp + B c0. */
-static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out, Tiles tl) {
+SIMD_VERSIONS static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out,
+                                        Tiles tl) {
   int in = net->dims[0], dout = net->dims[1];
   if (tl.hi <= tl.lo) return;
   for (int i = 0; i < B; i++) {
@@ -598,8 +610,8 @@ static void input_grad_tiles(const float *d, int B, int dn, const float *W, int 
 /* ReLU then BatchNorm (batch statistics) of columns [lo, hi) of layer l:
 ** A[l] holds the linear output and keeps the ReLU output.  Statistics in
 ** double, each column summed in row order. */
-static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats, int lo,
-                           int hi) {
+SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats,
+                                         int lo, int hi) {
   size_t d = (size_t)net->dims[l + 1];
   float *restrict inv = tr->inv_std[l];
   double *restrict mean = tr->acc1, *restrict var = tr->acc2;
@@ -645,8 +657,8 @@ static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_st
 
 /* BatchNorm then ReLU backward of columns [lo, hi) of layer l: dY (in d)
 ** becomes dZ in place; fills the gamma/beta gradients of those columns. */
-static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float *d,
-                            float *ggamma, float *gbeta, int lo, int hi) {
+SIMD_VERSIONS static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B,
+                                          float *d, float *ggamma, float *gbeta, int lo, int hi) {
   size_t w = (size_t)net->dims[l + 1];
   const float *restrict inv = tr->inv_std[l], *restrict g = net->gamma[l];
   double *restrict sdy = tr->acc1, *restrict sdyx = tr->acc2;
@@ -677,7 +689,8 @@ static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float 
 }
 
 /* Bias gradient of columns [lo, hi): column sums of d (B x w). */
-static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb, int lo, int hi) {
+SIMD_VERSIONS static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb,
+                                    int lo, int hi) {
   double *restrict acc = tr->acc1;
   for (int j = lo; j < hi; j++) acc[j] = 0.0;
   for (int i = 0; i < B; i++) {
@@ -734,36 +747,71 @@ static inline void output_group(MlpTrainer *tr, const Mlp *net, const float *T,
 }
 
 /* Output rows [r0, r1), see output_group. */
-static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T, const uint32_t *rows,
-                        int B, float *d, int r0, int r1) {
+SIMD_VERSIONS static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T,
+                                      const uint32_t *rows, int B, float *d, int r0, int r1) {
   int i = r0;
   for (; i + 4 <= r1; i += 4) output_group(tr, net, T, rows, B, d, i, 4);
   for (; i < r1; i++) output_group(tr, net, T, rows, B, d, i, 1);
 }
 
-/* Adam over parameters [lo, hi): the scalar loop's exact operations, four
-** lanes at a time where SSE2 is there (sqrtps and divps round as sqrtf
-** and the division do). */
+/* One Adam step's operands. */
+typedef struct {
+  float *restrict p, *restrict m, *restrict v;
+  const float *restrict g;
+  float wd, step, rbc2;
+} AdamArgs;
+
+#define ADAM_B1 ((float)ADAM_BETA1)
+#define ADAM_B2 ((float)ADAM_BETA2)
+
+/* Adam on elements [i, hi) W at a time with vectors T and the intrinsics
+** P##_*_ps (P: _mm, _mm256, _mm512), leaving i at the first element not
+** done: the scalar loop's exact operations in its order (sqrtps and divps
+** round as sqrtf and the division do). */
+#define ADAM_VECTOR_LOOP(T, P, W, a, i, hi)                                                   \
+  do {                                                                                        \
+    const T wd_ = P##_set1_ps((a)->wd), b1_ = P##_set1_ps(ADAM_B1);                          \
+    const T b2_ = P##_set1_ps(ADAM_B2), c1_ = P##_set1_ps(1.0f - ADAM_B1);                   \
+    const T c2_ = P##_set1_ps(1.0f - ADAM_B2), step_ = P##_set1_ps((a)->step);               \
+    const T rbc2_ = P##_set1_ps((a)->rbc2), eps_ = P##_set1_ps(ADAM_EPS);                    \
+    for (; (i) + (W) <= (hi); (i) += (W)) {                                                   \
+      T p_ = P##_loadu_ps((a)->p + (i));                                                      \
+      T g_ = P##_add_ps(P##_loadu_ps((a)->g + (i)), P##_mul_ps(wd_, p_));                    \
+      T m_ = P##_add_ps(P##_mul_ps(b1_, P##_loadu_ps((a)->m + (i))), P##_mul_ps(c1_, g_));   \
+      T v_ = P##_add_ps(P##_mul_ps(b2_, P##_loadu_ps((a)->v + (i))),                         \
+                        P##_mul_ps(P##_mul_ps(c2_, g_), g_));                                 \
+      P##_storeu_ps((a)->m + (i), m_);                                                        \
+      P##_storeu_ps((a)->v + (i), v_);                                                        \
+      T den_ = P##_add_ps(P##_mul_ps(P##_sqrt_ps(v_), rbc2_), eps_);                         \
+      P##_storeu_ps((a)->p + (i), P##_sub_ps(p_, P##_div_ps(P##_mul_ps(step_, m_), den_)));  \
+    }                                                                                         \
+  } while (0)
+
+#if defined(X86_VECTORS)
+__attribute__((target("avx512f"))) static size_t adam_avx512(const AdamArgs *a, size_t i,
+                                                             size_t hi) {
+  ADAM_VECTOR_LOOP(__m512, _mm512, 16, a, i, hi);
+  return i;
+}
+
+__attribute__((target("avx"))) static size_t adam_avx(const AdamArgs *a, size_t i, size_t hi) {
+  ADAM_VECTOR_LOOP(__m256, _mm256, 8, a, i, hi);
+  return i;
+}
+#endif
+
+/* Adam over parameters [lo, hi), in the widest vectors the CPU has. */
 static void adam_range(MlpTrainer *tr, Mlp *net, float step, float rbc2, size_t lo, size_t hi) {
-  const float b1 = (float)ADAM_BETA1, b2 = (float)ADAM_BETA2;
+  const float b1 = ADAM_B1, b2 = ADAM_B2;
   const float wd = tr->wd;
   float *restrict p = net->params, *restrict m = tr->m, *restrict v = tr->v;
   const float *restrict g = tr->grad;
   size_t i = lo;
-#if defined(__SSE2__)
-  const __m128 vwd = _mm_set1_ps(wd), vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2);
-  const __m128 vc1 = _mm_set1_ps(1.0f - b1), vc2 = _mm_set1_ps(1.0f - b2);
-  const __m128 vstep = _mm_set1_ps(step), vrbc2 = _mm_set1_ps(rbc2), veps = _mm_set1_ps(ADAM_EPS);
-  for (; i + 4 <= hi; i += 4) {
-    __m128 pi = _mm_loadu_ps(p + i);
-    __m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, pi));
-    __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(vc1, gi));
-    __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(vc2, gi), gi));
-    _mm_storeu_ps(m + i, mi);
-    _mm_storeu_ps(v + i, vi);
-    __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vrbc2), veps);
-    _mm_storeu_ps(p + i, _mm_sub_ps(pi, _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
-  }
+#if defined(X86_VECTORS)
+  AdamArgs a = {p, m, v, g, wd, step, rbc2};
+  if (__builtin_cpu_supports("avx512f")) i = adam_avx512(&a, i, hi);
+  else if (__builtin_cpu_supports("avx")) i = adam_avx(&a, i, hi);
+  ADAM_VECTOR_LOOP(__m128, _mm, 4, &a, i, hi);
 #endif
   for (; i < hi; i++) {
     float gi = g[i] + wd * p[i];
@@ -783,16 +831,17 @@ static void pass_member(void *arg, int id, int n) {
   int L = ps->net->n_layers, B = ps->B, lo, hi;
   double loss = 0.0;
   if (ps->grad) {
-    /* Input: block masks by rows, then segments in turn. */
-    share((size_t)B, 1, id, n, &lo, &hi);
-    for (int i = lo; i < hi; i++) {
-      const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
-      tr->bmask[i] = !net->n_blocks ? 0
-                     : ps->masks  ? ps->masks[ps->rows[i]]
-                                  : row_mask(x, net->block_size, net->n_blocks);
+    /* Input: block masks by rows (unless the caller has them), then
+    ** segments in turn. */
+    if (net->n_blocks && ps->masks == NULL) {
+      share((size_t)B, 1, id, n, &lo, &hi);
+      for (int i = lo; i < hi; i++) {
+        const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
+        tr->bmask[i] = row_mask(x, net->block_size, net->n_blocks);
+      }
+      team_barrier(team);
     }
-    team_barrier(team);
-    for (int s = id; s < tr->n_seg; s += n) gather_segment(tr, net, ps->X, ps->rows, B, s);
+    for (int s = id; s < tr->n_seg; s += n) gather_segment(tr, net, ps, s);
     team_barrier(team);
     /* Forward, by output columns. */
     for (int l = 0; l < L; l++) {
@@ -844,12 +893,7 @@ static void pass_member(void *arg, int id, int n) {
   }
 }
 
-/* Runs a pass on the team, with OpenBLAS held to one thread meanwhile. */
-static void run_pass(MlpTrainer *tr, Pass *ps) {
-  int prev = blas_threads_hold_one();
-  team_run(tr->team, pass_member, ps);
-  blas_threads_restore(prev);
-}
+static void run_pass(MlpTrainer *tr, Pass *ps) { team_run(tr->team, pass_member, ps); }
 
 /* Bias-corrected Adam factors for step number t. */
 static void adam_factors(const MlpTrainer *tr, int64_t t, float *step, float *rbc2) {
