@@ -17,7 +17,7 @@ cd "$ROOT"
 # values hold on any machine.  The kernel the extension picks by itself is
 # tested by blas_select.sh.
 export OPENBLAS_CORETYPE=Prescott
-kernel=$(sqlite3 -batch :memory: ".load $SEMIPERSO_SO" \
+kernel=$(LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" sqlite3 -batch :memory: ".load $SEMIPERSO_SO" \
   "SELECT json_extract(semiperso_info(), '\$.kernel')")
 
 run() { # run DB: a fresh dataset and the pipeline, results printed
