@@ -1,0 +1,33 @@
+/*
+** lapack.h - the LAPACK routines the numeric core calls, as OpenBLAS
+** exports them (Fortran calling convention: every argument by address,
+** 32-bit integers, and a hidden length after the arguments for each
+** character argument).  No SQLite.
+*/
+#ifndef SEMIPERSO_LAPACK_H
+#define SEMIPERSO_LAPACK_H
+
+#include <stddef.h>
+
+/* Eigenvalues (ascending, in w) and, with jobz "V", orthonormal
+** eigenvectors (columns of a, column-major) of a symmetric matrix;
+** divide and conquer.  work: lwork >= 1 + 6n + 2n^2 doubles, iwork:
+** liwork >= 3 + 5n ints.  info 0 on success. */
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+             double *w, double *work, const int *lwork, int *iwork, const int *liwork,
+             int *info, size_t jobz_len, size_t uplo_len);
+
+/* Householder LQ of the m x n column-major a (m <= n): L on and below
+** the diagonal, reflectors above, their scalars in tau (m).  A row-major
+** n x m array is this column-major m x n matrix, so its LQ is the QR of
+** the row-major array.  lwork -1 asks for the best workspace size in
+** work[0]. */
+void sgelqf_(const int *m, const int *n, float *a, const int *lda, float *tau, float *work,
+             const int *lwork, int *info);
+
+/* The m x n matrix with orthonormal rows from sgelqf's k = m reflectors,
+** in a (column-major): as a row-major n x m array, orthonormal columns. */
+void sorglq_(const int *m, const int *n, const int *k, float *a, const int *lda,
+             const float *tau, float *work, const int *lwork, int *info);
+
+#endif
