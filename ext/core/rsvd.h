@@ -1,0 +1,65 @@
+/*
+** rsvd.h - truncated SVD of a sparse symmetric matrix by randomized range
+** finding with power iterations (Halko, Martinsson & Tropp 2011,
+** Algorithms 4.4 and 5.3).  No SQLite; no dense n x n matrix, ever.
+**
+** Contract, for the n x n symmetric m (sparse.h) and l = rank +
+** oversampling (at most n):
+**  1. Omega: n x l standard normal draws (rng.h stream RSVD_RNG_STREAM of
+**     the seed); Y = m Omega; Q = orth(Y).
+**  2. power_iterations times, (m m^T) = m^2 applied with
+**     re-orthonormalisation after each product: Q = orth(m Q), twice.
+**  3. B = Q^T m Q (l x l, symmetrised), eigendecomposed in double (LAPACK
+**     dsyevd): B = W diag(lambda) W^T.
+**  4. The rank eigenpairs of largest |lambda| give the truncated SVD:
+**     sigma_k = |lambda_k| in decreasing order, left singular vectors
+**     u_k = Q w_k (the right ones are sign(lambda_k) u_k).  Each u_k is
+**     turned so that its entry of largest magnitude is positive.
+** orth() is Householder QR (LAPACK sgelqf + sorglq on the row-major
+** array), which stays orthonormal even when Y is rank-deficient.  The
+** sparse products run on the caller's thread count, each row computed the
+** same way whatever thread takes it; the dense steps run on one OpenBLAS
+** thread (held there during the call, then restored), so results are
+** bit-identical for any thread count and a pure function of (m, options).
+** Accuracy: the error of the rank-l range is about
+** (sigma_{l+1} / sigma_rank)^(2 power_iterations + 1) times the spectrum's
+** tail, so a few power iterations suffice unless the spectrum is flat.
+*/
+#ifndef SEMIPERSO_RSVD_H
+#define SEMIPERSO_RSVD_H
+
+#include <stdint.h>
+
+#include "sparse.h"
+
+#define RSVD_RNG_STREAM 0x72737664ULL /* "rsvd" */
+
+enum {
+  RSVD_OK = 0,
+  RSVD_NOMEM = -1,   /* memory or threads could not be had */
+  RSVD_ABORTED = -2, /* should_stop or progress returned nonzero */
+  RSVD_BADARG = -3,  /* not square, rank < 1 or > n, negative options */
+  RSVD_NUMERIC = -4  /* LAPACK failed: non-finite values in m */
+};
+
+typedef struct {
+  int rank;             /* singular triplets wanted, 1..n */
+  int oversampling;     /* >= 0 extra columns of the range */
+  int power_iterations; /* >= 0 */
+  uint64_t seed;
+  int threads;          /* 0: one per online CPU; else 1..64 */
+  /* Both optional, called on the calling thread: should_stop between
+  ** products; progress after each product with its orthonormalisation
+  ** (pass 1 .. passes).  Nonzero aborts. */
+  int (*should_stop)(void *arg);
+  int (*progress)(void *arg, int pass, int passes);
+  void *arg;
+} RsvdOptions;
+
+/* Fills u (n x rank, row-major, orthonormal columns) and sigma (rank,
+** decreasing).  flops (optional) receives the floating-point operations
+** executed in single precision. */
+int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float *sigma,
+                   double *flops);
+
+#endif
