@@ -17,17 +17,15 @@ void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const 
              double *w, double *work, const int *lwork, int *iwork, const int *liwork,
              int *info, size_t jobz_len, size_t uplo_len);
 
-/* Householder LQ of the m x n column-major a (m <= n): L on and below
-** the diagonal, reflectors above, their scalars in tau (m).  A row-major
-** n x m array is this column-major m x n matrix, so its LQ is the QR of
-** the row-major array.  lwork -1 asks for the best workspace size in
-** work[0]. */
-void sgelqf_(const int *m, const int *n, float *a, const int *lda, float *tau, float *work,
-             const int *lwork, int *info);
+/* Cholesky factor of a symmetric positive definite matrix: with uplo "U",
+** a = U^T U and U overwrites the upper triangle (column-major).  info > 0:
+** not positive definite. */
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info,
+             size_t uplo_len);
 
-/* The m x n matrix with orthonormal rows from sgelqf's k = m reflectors,
-** in a (column-major): as a row-major n x m array, orthonormal columns. */
-void sorglq_(const int *m, const int *n, const int *k, float *a, const int *lda,
-             const float *tau, float *work, const int *lwork, int *info);
+/* Inverse of a triangular matrix in place (uplo "U": upper; diag "N":
+** non-unit).  info > 0: singular. */
+void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
+             int *info, size_t uplo_len, size_t diag_len);
 
 #endif

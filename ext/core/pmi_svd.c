@@ -203,41 +203,108 @@ int pmi_shifted_positive(const SparseMatrix *counts, double shift, SparseMatrix 
 
 /* ---- the chain ------------------------------------------------------------ */
 
+/* order[k] = the item numbered k: items in the order of their first
+** collection, then those in none.  Items of one collection get
+** neighbouring numbers, so a row of the PMI matrix (the items sharing
+** collections with one item) touches a few contiguous stretches of the
+** dense factors instead of scattered rows: the sparse products then run
+** from cache.  A symmetric renumbering: the SVD is the same, up to the
+** order of U's rows. */
+static int32_t *first_seen_order(const SparseMatrix *a) {
+  int32_t *order = malloc(((size_t)a->cols + 1) * sizeof *order);
+  char *seen = calloc((size_t)a->cols + 1, 1);
+  if (!order || !seen) {
+    free(order);
+    free(seen);
+    return NULL;
+  }
+  int32_t k = 0;
+  for (int64_t e = 0; e < a->nnz; e++)
+    if (!seen[a->col[e]]) {
+      seen[a->col[e]] = 1;
+      order[k++] = a->col[e];
+    }
+  for (int32_t i = 0; i < a->cols; i++)
+    if (!seen[i]) order[k++] = i;
+  free(seen);
+  return order;
+}
+
+/* *b = a with item order[k] renamed k. */
+static int renumber(const SparseMatrix *a, const int32_t *order, SparseMatrix *b) {
+  int32_t *name = malloc(((size_t)a->cols + 1) * sizeof *name);
+  int32_t *row = malloc((size_t)(a->nnz > 0 ? a->nnz : 1) * sizeof *row);
+  int32_t *col = malloc((size_t)(a->nnz > 0 ? a->nnz : 1) * sizeof *col);
+  int rc = name && row && col ? PMI_SVD_OK : PMI_SVD_NOMEM;
+  if (rc == PMI_SVD_OK) {
+    for (int32_t k = 0; k < a->cols; k++) name[order[k]] = k;
+    for (int32_t r = 0; r < a->rows; r++)
+      for (int64_t e = a->start[r]; e < a->start[r + 1]; e++) {
+        row[e] = r;
+        col[e] = name[a->col[e]];
+      }
+    if (sparse_from_coo(a->rows, a->cols, a->nnz, row, col, NULL, b) != SPARSE_OK)
+      rc = PMI_SVD_NOMEM;
+  }
+  free(name);
+  free(row);
+  free(col);
+  return rc;
+}
+
+static int rsvd_status(int rc) {
+  return rc == RSVD_OK ? PMI_SVD_OK
+       : rc == RSVD_NOMEM ? PMI_SVD_NOMEM
+       : rc == RSVD_ABORTED ? PMI_SVD_ABORTED
+       : rc == RSVD_NUMERIC ? PMI_SVD_NUMERIC : PMI_SVD_BADARG;
+}
+
 int pmi_svd_fit(const SparseMatrix *a, const PmiSvdOptions *o, float *vectors, float *sigma,
                 PmiSvdResult *res) {
   PmiSvdResult out = {0, 0, 0};
   if (res) *res = out;
   if (pmi_svd_check_options(o) || o->dim > a->cols) return PMI_SVD_BADARG;
-  SparseMatrix counts, pmi;
-  int rc = pmi_cooccurrence(a, o->threads, &counts);
-  if (rc != PMI_SVD_OK) return rc;
-  out.cooccurrences = counts.nnz;
-  rc = pmi_shifted_positive(&counts, o->shift, &pmi);
-  sparse_free(&counts);
-  if (rc != PMI_SVD_OK) return rc;
-  out.pmi_entries = pmi.nnz;
-  if (pmi.nnz == 0) rc = PMI_SVD_EMPTY;
+  const int dim = o->dim;
+  SparseMatrix b, counts, pmi;
+  memset(&pmi, 0, sizeof pmi);
+  float *u = malloc((size_t)a->cols * dim * sizeof *u);
+  int32_t *order = first_seen_order(a);
+  int rc = u && order ? renumber(a, order, &b) : PMI_SVD_NOMEM;
   if (rc == PMI_SVD_OK) {
-    RsvdOptions ro = {.rank = o->dim, .oversampling = o->oversampling,
+    rc = pmi_cooccurrence(&b, o->threads, &counts);
+    sparse_free(&b);
+  }
+  if (rc == PMI_SVD_OK) {
+    out.cooccurrences = counts.nnz;
+    rc = pmi_shifted_positive(&counts, o->shift, &pmi);
+    sparse_free(&counts);
+  }
+  if (rc == PMI_SVD_OK) {
+    out.pmi_entries = pmi.nnz;
+    if (pmi.nnz == 0) rc = PMI_SVD_EMPTY;
+  }
+  if (rc == PMI_SVD_OK) {
+    RsvdOptions ro = {.rank = dim, .oversampling = o->oversampling,
                       .power_iterations = o->power_iterations, .seed = o->seed,
                       .threads = o->threads, .should_stop = o->should_stop,
                       .progress = o->progress, .arg = o->arg};
-    rc = rsvd_symmetric(&pmi, &ro, vectors, sigma, &out.flops);
-    rc = rc == RSVD_OK ? PMI_SVD_OK
-       : rc == RSVD_NOMEM ? PMI_SVD_NOMEM
-       : rc == RSVD_ABORTED ? PMI_SVD_ABORTED
-       : rc == RSVD_NUMERIC ? PMI_SVD_NUMERIC : PMI_SVD_BADARG;
+    rc = rsvd_status(rsvd_symmetric(&pmi, &ro, u, sigma, &out.flops));
   }
   if (rc == PMI_SVD_OK) {
+    /* Item order[k] gets row k of U diag(sigma^power); zero when its PMI
+    ** row is empty. */
     float scale[4096];
-    for (int k = 0; k < o->dim; k++) scale[k] = (float)pow(sigma[k], o->power);
-    for (int32_t i = 0; i < a->cols; i++) {
-      float *v = vectors + (size_t)i * o->dim;
-      int empty = pmi.start[i] == pmi.start[i + 1];
-      for (int k = 0; k < o->dim; k++) v[k] = empty ? 0.0f : v[k] * scale[k];
+    for (int c = 0; c < dim; c++) scale[c] = (float)pow(sigma[c], o->power);
+    for (int32_t k = 0; k < a->cols; k++) {
+      float *v = vectors + (size_t)order[k] * dim;
+      const float *uk = u + (size_t)k * dim;
+      int empty = pmi.start[k] == pmi.start[k + 1];
+      for (int c = 0; c < dim; c++) v[c] = empty ? 0.0f : uk[c] * scale[c];
     }
   }
   sparse_free(&pmi);
+  free(u);
+  free(order);
   if (res) *res = out;
   return rc;
 }

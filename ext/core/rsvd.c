@@ -16,69 +16,151 @@
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
-/* Rows per share of a sparse product, handed out in order. */
-#define SPMM_ROWS 256
+/* Results depend on these: keep them fixed. */
+#define SPMM_ROWS 256   /* rows per share of a sparse product */
+#define CHUNK_ROWS 2048 /* rows per sgemm of the dense steps */
+#define SLOTS 64        /* double partial sums of a cross product */
+/* The first Cholesky-QR round factors Y^T Y + shift I, shift = this times
+** trace(Y^T Y): positive definite even when Y is rank-deficient, while
+** above the rounding of the float products that form Y^T Y. */
+#define CHOLQR_SHIFT 1e-5
+
+/* ---- the work shared among the team ------------------------------------ */
 
 typedef struct {
+  Team *team;
+  int threads, l;
+  float **part;  /* per member: l x l */
+  float **chunk; /* per member: CHUNK_ROWS x l */
+  double *slot;  /* SLOTS x l x l */
+  double flops;  /* single-precision work done */
+} Work;
+
+typedef struct {
+  Work *w;
+  /* sparse product y = m x */
   const SparseMatrix *m;
   const float *x;
   float *y;
-  int k;
   _Atomic int64_t next;
-} Product;
+  /* dense steps on n x l row-major arrays */
+  const float *a, *b; /* cross: slots += a^T b */
+  float *in;          /* multiply: out = in f (f l x r), out may be in */
+  const float *f;
+  float *out;
+  int r;
+  int64_t n;
+} Job;
 
 static void product_member(void *arg, int id, int n_members) {
   (void)id;
   (void)n_members;
-  Product *p = arg;
+  Job *j = arg;
   for (;;) {
-    int64_t r0 = atomic_fetch_add(&p->next, SPMM_ROWS);
-    if (r0 >= p->m->rows) return;
-    int64_t r1 = p->m->rows - r0 < SPMM_ROWS ? p->m->rows : r0 + SPMM_ROWS;
-    sparse_mul_dense(p->m, p->x, p->k, p->y, (int32_t)r0, (int32_t)r1);
+    int64_t r0 = atomic_fetch_add(&j->next, SPMM_ROWS);
+    if (r0 >= j->m->rows) return;
+    int64_t r1 = j->m->rows - r0 < SPMM_ROWS ? j->m->rows : r0 + SPMM_ROWS;
+    sparse_mul_dense(j->m, j->x, j->w->l, j->y, (int32_t)r0, (int32_t)r1);
   }
 }
 
-/* y = m x, x and y n x k. */
-static void product(Team *team, const SparseMatrix *m, const float *x, int k, float *y) {
-  Product p = {.m = m, .x = x, .y = y, .k = k};
-  atomic_init(&p.next, 0);
-  team_run(team, product_member, &p);
+/* y = m x (n x l each). */
+static void product(Work *w, const SparseMatrix *m, const float *x, float *y) {
+  Job j = {.w = w, .m = m, .x = x, .y = y};
+  atomic_init(&j.next, 0);
+  team_run(w->team, product_member, &j);
+  w->flops += 2.0 * (double)m->nnz * w->l;
 }
 
-typedef struct {
-  float *tau, *work; /* l; lwork */
-  int lwork;
-} Orth;
-
-/* a (n x l, row-major) = an orthonormal basis of its column span. */
-static int orthonormalise(Orth *q, float *a, int n, int l) {
-  int info = 0;
-  sgelqf_(&l, &n, a, &l, q->tau, q->work, &q->lwork, &info);
-  if (info == 0) sorglq_(&l, &n, &l, a, &l, q->tau, q->work, &q->lwork, &info);
-  return info == 0 ? RSVD_OK : RSVD_NUMERIC;
+static int chunk_rows(const Job *j, int64_t k) {
+  int64_t r0 = k * CHUNK_ROWS;
+  return j->n - r0 < CHUNK_ROWS ? (int)(j->n - r0) : CHUNK_ROWS;
 }
 
-/* Workspace for both routines on an l x n problem a (queried, not
-** touched); 0 when out of memory. */
-static int orth_alloc(Orth *q, float *a, int n, int l) {
-  float best = 0, w = 0;
-  int query = -1, info = 0;
-  q->tau = malloc((size_t)l * sizeof *q->tau);
-  if (q->tau == NULL) return 0;
-  sgelqf_(&l, &n, a, &l, q->tau, &w, &query, &info);
-  best = w;
-  sorglq_(&l, &n, &l, a, &l, q->tau, &w, &query, &info);
-  if (w > best) best = w;
-  q->lwork = best > l ? (int)best : l;
-  q->work = malloc((size_t)q->lwork * sizeof *q->work);
-  return q->work != NULL;
+/* Slot s sums the products of chunks s, s + SLOTS, ... in that order,
+** whoever computes it. */
+static void cross_member(void *arg, int id, int n_members) {
+  Job *j = arg;
+  const int l = j->w->l;
+  const size_t ll = (size_t)l * l;
+  const int64_t chunks = (j->n + CHUNK_ROWS - 1) / CHUNK_ROWS;
+  float *part = j->w->part[id];
+  for (int s = id; s < SLOTS; s += n_members) {
+    double *slot = j->w->slot + (size_t)s * ll;
+    memset(slot, 0, ll * sizeof *slot);
+    for (int64_t k = s; k < chunks; k += SLOTS) {
+      const size_t off = (size_t)k * CHUNK_ROWS * l;
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l, l, chunk_rows(j, k), 1.0f,
+                  j->a + off, l, j->b + off, l, 0.0f, part, l);
+      for (size_t q = 0; q < ll; q++) slot[q] += part[q];
+    }
+  }
 }
 
-static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
+/* c (l x l, double) = a^T b over n rows. */
+static void cross(Work *w, const float *a, const float *b, int64_t n, double *c) {
+  Job j = {.w = w, .a = a, .b = b, .n = n};
+  const size_t ll = (size_t)w->l * w->l;
+  team_run(w->team, cross_member, &j);
+  memset(c, 0, ll * sizeof *c);
+  for (int s = 0; s < SLOTS; s++)
+    for (size_t q = 0; q < ll; q++) c[q] += w->slot[(size_t)s * ll + q];
+  w->flops += 2.0 * (double)n * ll;
 }
+
+static void multiply_member(void *arg, int id, int n_members) {
+  Job *j = arg;
+  const int l = j->w->l;
+  const int64_t chunks = (j->n + CHUNK_ROWS - 1) / CHUNK_ROWS;
+  for (int64_t k = id; k < chunks; k += n_members) {
+    int rows = chunk_rows(j, k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, j->r, l, 1.0f,
+                j->in + (size_t)k * CHUNK_ROWS * l, l, j->f, j->r, 0.0f, j->w->chunk[id], j->r);
+    memcpy(j->out + (size_t)k * CHUNK_ROWS * j->r, j->w->chunk[id],
+           (size_t)rows * j->r * sizeof(float));
+  }
+}
+
+/* out (n x r) = in (n x l) f (l x r), r <= l; out may be in. */
+static void multiply(Work *w, float *in, const float *f, int r, int64_t n, float *out) {
+  Job j = {.w = w, .in = in, .f = f, .r = r, .out = out, .n = n};
+  team_run(w->team, multiply_member, &j);
+  w->flops += 2.0 * (double)n * w->l * r;
+}
+
+/* ---- orthonormalisation: Cholesky QR in three rounds ------------------- */
+
+/* y (n x l) = an orthonormal basis of its column span: three rounds of
+** y = y R^-1 with R^T R = y^T y (the first one shifted).  The Gram
+** matrices are float products of row chunks summed in double, Cholesky
+** and the inverse in double (LAPACK), so the result is orthonormal to
+** float precision even from a badly conditioned y (Fukaya et al. 2020,
+** shifted Cholesky QR3). */
+static int orthonormalise(Work *w, float *y, int64_t n, double *g, float *rinv) {
+  const int l = w->l;
+  for (int round = 0; round < 3; round++) {
+    cross(w, y, y, n, g);
+    if (round == 0) {
+      double trace = 0;
+      for (int k = 0; k < l; k++) trace += g[(size_t)k * l + k];
+      if (!(trace > 0) || !isfinite(trace)) return RSVD_NUMERIC;
+      for (int k = 0; k < l; k++) g[(size_t)k * l + k] += CHOLQR_SHIFT * trace;
+    }
+    /* g is symmetric: as column-major it is the same matrix.  dpotrf puts
+    ** R in its upper triangle, dtrtri R^-1 there: R^-1[i][j] = g[j l + i]. */
+    int info = 0;
+    dpotrf_("U", &l, g, &l, &info, 1);
+    if (info == 0) dtrtri_("U", "N", &l, g, &l, &info, 1, 1);
+    if (info != 0) return RSVD_NUMERIC;
+    for (int i = 0; i < l; i++)
+      for (int j = 0; j < l; j++)
+        rinv[(size_t)i * l + j] = i <= j ? (float)g[(size_t)j * l + i] : 0.0f;
+    multiply(w, y, rinv, l, n, y);
+  }
+  return RSVD_OK;
+}
+
+/* ---- the small eigenproblem -------------------------------------------- */
 
 typedef struct {
   double mag;
@@ -91,34 +173,35 @@ static int by_magnitude_desc(const void *pa, const void *pb) {
   return a->index - b->index;
 }
 
-/* The l x l eigenproblem of b (row-major, symmetrised here): the rank
+/* The l x l symmetric b (row-major, symmetrised here, destroyed): the rank
 ** eigenpairs of largest |lambda|, as sigma and the columns of w_top
 ** (l x rank, row-major float). */
-static int small_eigen(const float *b, int l, int rank, float *sigma, float *w_top) {
-  double *a = malloc((size_t)l * l * sizeof *a), *lambda = malloc((size_t)l * sizeof *lambda);
+static int small_eigen(double *b, int l, int rank, float *sigma, float *w_top) {
+  double *lambda = malloc((size_t)l * sizeof *lambda);
   int lwork = 1 + 6 * l + 2 * l * l, liwork = 3 + 5 * l, info = 0;
   double *work = malloc((size_t)lwork * sizeof *work);
   int *iwork = malloc((size_t)liwork * sizeof *iwork);
   ByMagnitude *order = malloc((size_t)l * sizeof *order);
-  int rc = a && lambda && work && iwork && order ? RSVD_OK : RSVD_NOMEM;
+  int rc = lambda && work && iwork && order ? RSVD_OK : RSVD_NOMEM;
   if (rc == RSVD_OK) {
     for (int i = 0; i < l; i++)
-      for (int j = 0; j < l; j++)
-        a[(size_t)i * l + j] = 0.5 * ((double)b[(size_t)i * l + j] + b[(size_t)j * l + i]);
-    dsyevd_("V", "U", &l, a, &l, lambda, work, &lwork, iwork, &liwork, &info, 1, 1);
+      for (int j = 0; j < i; j++) {
+        double m = 0.5 * (b[(size_t)i * l + j] + b[(size_t)j * l + i]);
+        b[(size_t)i * l + j] = b[(size_t)j * l + i] = m;
+      }
+    dsyevd_("V", "U", &l, b, &l, lambda, work, &lwork, iwork, &liwork, &info, 1, 1);
     if (info != 0) rc = RSVD_NUMERIC;
   }
   if (rc == RSVD_OK) {
     for (int k = 0; k < l; k++) order[k] = (ByMagnitude){fabs(lambda[k]), k};
     qsort(order, (size_t)l, sizeof *order, by_magnitude_desc);
-    /* Eigenvector k is column k of a (column-major): a[k l + i]. */
+    /* Eigenvector k is column k of b (column-major): b[k l + i]. */
     for (int c = 0; c < rank; c++) {
       sigma[c] = (float)order[c].mag;
       for (int i = 0; i < l; i++)
-        w_top[(size_t)i * rank + c] = (float)a[(size_t)order[c].index * l + i];
+        w_top[(size_t)i * rank + c] = (float)b[(size_t)order[c].index * l + i];
     }
   }
-  free(a);
   free(lambda);
   free(work);
   free(iwork);
@@ -138,6 +221,41 @@ static void fix_signs(float *u, int n, int rank) {
   }
 }
 
+/* ---- the algorithm ------------------------------------------------------ */
+
+static int default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
+}
+
+static void work_free(Work *w) {
+  for (int k = 0; k < w->threads; k++) {
+    if (w->part) free(w->part[k]);
+    if (w->chunk) free(w->chunk[k]);
+  }
+  free(w->part);
+  free(w->chunk);
+  free(w->slot);
+  team_free(w->team);
+}
+
+static int work_alloc(Work *w, int threads, int l) {
+  memset(w, 0, sizeof *w);
+  w->threads = threads;
+  w->l = l;
+  if (threads > 1 && (w->team = team_new(threads)) == NULL) return RSVD_NOMEM;
+  w->part = calloc((size_t)threads, sizeof *w->part);
+  w->chunk = calloc((size_t)threads, sizeof *w->chunk);
+  w->slot = malloc((size_t)SLOTS * l * l * sizeof *w->slot);
+  if (!w->part || !w->chunk || !w->slot) return RSVD_NOMEM;
+  for (int k = 0; k < threads; k++) {
+    w->part[k] = malloc((size_t)l * l * sizeof *w->part[k]);
+    w->chunk[k] = malloc((size_t)CHUNK_ROWS * l * sizeof *w->chunk[k]);
+    if (!w->part[k] || !w->chunk[k]) return RSVD_NOMEM;
+  }
+  return RSVD_OK;
+}
+
 int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float *sigma,
                    double *flops) {
   if (flops) *flops = 0;
@@ -146,64 +264,55 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
       o->power_iterations < 0 || o->threads < 0 || o->threads > TEAM_MAX)
     return RSVD_BADARG;
   const int l = o->oversampling > n - o->rank ? n : o->rank + o->oversampling;
-  const int threads = o->threads ? o->threads : default_threads();
-  const size_t nl = (size_t)n * l;
-  const int passes = 2 * o->power_iterations + 2;
-  Team *team = threads > 1 ? team_new(threads) : NULL;
+  const size_t nl = (size_t)n * l, ll = (size_t)l * l;
+  const int passes = o->power_iterations + 2;
+  Work w;
+  int rc = work_alloc(&w, o->threads ? o->threads : default_threads(), l);
   float *q = malloc(nl * sizeof *q), *y = malloc(nl * sizeof *y);
-  float *b = malloc((size_t)l * l * sizeof *b), *w = malloc((size_t)l * o->rank * sizeof *w);
-  Orth orth = {NULL, NULL, 0};
-  int rc = (threads == 1 || team) && q && y && b && w && orth_alloc(&orth, q, n, l)
-               ? RSVD_OK
-               : RSVD_NOMEM;
+  float *rinv = malloc(ll * sizeof *rinv), *top = malloc((size_t)l * o->rank * sizeof *top);
+  double *g = malloc(ll * sizeof *g);
+  if (rc == RSVD_OK && !(q && y && rinv && top && g)) rc = RSVD_NOMEM;
   int blas_threads = openblas_get_num_threads();
   if (blas_threads != 1) openblas_set_num_threads(1);
-  /* The float work: 2 nnz l per sparse product; about 4 n l^2 per
-  ** Householder orthonormalisation (factor, then form Q). */
-  const double spmm = 2.0 * (double)m->nnz * l, qr = 4.0 * (double)n * l * l;
-  double done = 0;
   if (rc == RSVD_OK) {
     Rng r;
     rng_seed(&r, o->seed, RSVD_RNG_STREAM);
-    for (size_t k = 0; k < nl; k++) q[k] = (float)rng_normal(&r);
+    for (size_t k = 0; k < nl; k++) y[k] = (float)rng_normal(&r);
   }
-  /* Passes 1 .. passes - 1: Q = orth(m Q); the last one: y = m Q. */
-  for (int pass = 1; rc == RSVD_OK && pass <= passes; pass++) {
+  /* Pass 1: Q = orth(m Omega); passes 2 .. passes - 1: Q = orth(m^2 Q);
+  ** the last: B = Q^T m Q and the eigenproblem. */
+  for (int pass = 1; rc == RSVD_OK && pass < passes; pass++) {
     if (o->should_stop && o->should_stop(o->arg)) {
       rc = RSVD_ABORTED;
       break;
     }
-    product(team, m, q, l, y);
-    done += spmm;
-    if (pass < passes) {
-      rc = orthonormalise(&orth, y, n, l);
-      done += qr;
-      float *t = q;
-      q = y;
-      y = t;
+    if (pass == 1) {
+      product(&w, m, y, q);
+    } else {
+      product(&w, m, q, y);
+      product(&w, m, y, q);
     }
+    rc = orthonormalise(&w, q, n, g, rinv);
     if (rc == RSVD_OK && o->progress && o->progress(o->arg, pass, passes)) rc = RSVD_ABORTED;
   }
+  if (rc == RSVD_OK && o->should_stop && o->should_stop(o->arg)) rc = RSVD_ABORTED;
   if (rc == RSVD_OK) {
-    /* B = Q^T (m Q); its top eigenvectors w; u = Q w. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l, l, n, 1.0f, q, l, y, l, 0.0f, b, l);
-    rc = small_eigen(b, l, o->rank, sigma, w);
-    done += 2.0 * (double)n * l * l;
+    product(&w, m, q, y);
+    cross(&w, q, y, n, g);
+    rc = small_eigen(g, l, o->rank, sigma, top);
   }
   if (rc == RSVD_OK) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, o->rank, l, 1.0f, q, l, w,
-                o->rank, 0.0f, u, o->rank);
-    done += 2.0 * (double)n * l * o->rank;
+    multiply(&w, q, top, o->rank, n, u);
     fix_signs(u, n, o->rank);
+    if (o->progress && o->progress(o->arg, passes, passes)) rc = RSVD_ABORTED;
   }
   if (blas_threads != 1) openblas_set_num_threads(blas_threads);
-  team_free(team);
+  if (flops) *flops = w.flops;
+  work_free(&w);
   free(q);
   free(y);
-  free(b);
-  free(w);
-  free(orth.tau);
-  free(orth.work);
-  if (flops) *flops = done;
+  free(rinv);
+  free(top);
+  free(g);
   return rc;
 }

@@ -6,24 +6,28 @@
 ** Contract, for the n x n symmetric m (sparse.h) and l = rank +
 ** oversampling (at most n):
 **  1. Omega: n x l standard normal draws (rng.h stream RSVD_RNG_STREAM of
-**     the seed); Y = m Omega; Q = orth(Y).
-**  2. power_iterations times, (m m^T) = m^2 applied with
-**     re-orthonormalisation after each product: Q = orth(m Q), twice.
+**     the seed); Q = orth(m Omega).
+**  2. power_iterations times, m m^T = m^2 applied and the result
+**     re-orthonormalised: Q = orth(m (m Q)).
 **  3. B = Q^T m Q (l x l, symmetrised), eigendecomposed in double (LAPACK
 **     dsyevd): B = W diag(lambda) W^T.
 **  4. The rank eigenpairs of largest |lambda| give the truncated SVD:
 **     sigma_k = |lambda_k| in decreasing order, left singular vectors
 **     u_k = Q w_k (the right ones are sign(lambda_k) u_k).  Each u_k is
 **     turned so that its entry of largest magnitude is positive.
-** orth() is Householder QR (LAPACK sgelqf + sorglq on the row-major
-** array), which stays orthonormal even when Y is rank-deficient.  The
-** sparse products run on the caller's thread count, each row computed the
-** same way whatever thread takes it; the dense steps run on one OpenBLAS
-** thread (held there during the call, then restored), so results are
-** bit-identical for any thread count and a pure function of (m, options).
-** Accuracy: the error of the rank-l range is about
-** (sigma_{l+1} / sigma_rank)^(2 power_iterations + 1) times the spectrum's
-** tail, so a few power iterations suffice unless the spectrum is flat.
+** orth() is shifted Cholesky QR in three rounds (Fukaya, Kannan,
+** Nakatsukasa, Yamamoto & Yanagisawa 2020): Gram matrices as float
+** products of row chunks summed in double, Cholesky factor and its inverse
+** in double, so the basis is orthonormal to float precision even when the
+** range is rank-deficient; every heavy step is an sgemm, where Householder
+** QR would run mostly level-2 panels.  The work is split into fixed row
+** chunks among the caller's threads (OpenBLAS held to one thread during
+** the call, then restored), and every partial sum is added in a fixed
+** order, so results are bit-identical for any thread count and a pure
+** function of (m, options).
+** Accuracy: the error of the computed range shrinks like
+** (sigma_{l+1} / sigma_rank)^(2 power_iterations + 1), so a few power
+** iterations suffice unless the spectrum is flat.
 */
 #ifndef SEMIPERSO_RSVD_H
 #define SEMIPERSO_RSVD_H
@@ -49,8 +53,9 @@ typedef struct {
   uint64_t seed;
   int threads;          /* 0: one per online CPU; else 1..64 */
   /* Both optional, called on the calling thread: should_stop between
-  ** products; progress after each product with its orthonormalisation
-  ** (pass 1 .. passes).  Nonzero aborts. */
+  ** passes; progress after each pass (pass 1 .. passes, passes =
+  ** power_iterations + 2: the range, each power iteration, the small
+  ** eigenproblem).  Nonzero aborts. */
   int (*should_stop)(void *arg);
   int (*progress)(void *arg, int pass, int passes);
   void *arg;
