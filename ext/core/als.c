@@ -171,7 +171,7 @@ static void add_scaled(float *x, float a, const float *v, int d) {
 static double solve_row(const Solve *h, Scratch *sc, int32_t u) {
   const int d = h->d, level = h->level, track = h->block_loss != NULL;
   const int64_t lo = h->m->start[u], n = h->m->start[u + 1] - lo;
-  AlsRow row = {h->fixed, d, h->m->col + lo, h->m->val + lo, n, h->alpha, 1.0f, -1.0f, 1};
+  AlsRow row = {h->fixed, d, h->m->col + lo, h->m->val + lo, n, h->alpha, 1.0f, -1.0f};
   float *x = h->solved + (size_t)u * d, *r = sc->r, *p = sc->p, *ap = sc->ap;
   /* r = b - A x: the dense part is -diag x; the entries add the rest. */
   for (int j = 0; j < d; j++) r[j] = -h->diag[j] * x[j];
@@ -179,10 +179,9 @@ static double solve_row(const Solve *h, Scratch *sc, int32_t u) {
   memcpy(p, r, (size_t)d * sizeof *p);
   double rs = als_dot(level, r, r, d);
   double flops = (4.0 * d + 4) * n + 4.0 * d;
-  /* From now on: the products A p, on vectors the first pass brought in. */
+  /* From now on: the products A p. */
   row.base = 0.0f;
   row.sign = 1.0f;
-  row.prefetch = 0;
   for (int step = 0; step < h->cg_steps && rs >= CG_EPS; step++) {
     for (int j = 0; j < d; j++) ap[j] = h->diag[j] * p[j];
     als_accumulate(level, &row, p, ap, track ? sc->t : NULL);

@@ -35,17 +35,6 @@ static void accumulate_scalar(const AlsRow *s, const float *v, float *out, float
 #include <immintrin.h>
 #define ALS_X86 1
 
-/* The vectors are random rows of the fixed side: asking for the lines of
-** the entries two ahead while this pair is computed hides most of the
-** wait for memory on the first pass over a row. */
-static inline void prefetch_ahead(const AlsRow *s, int64_t e) {
-  for (int64_t k = e + 2; k < e + 4 && k < s->n; k++) {
-    const char *y = (const char *)(s->y + (size_t)s->idx[k] * s->d);
-    for (size_t off = 0; off < (size_t)s->d * sizeof(float); off += 64)
-      _mm_prefetch(y + off, _MM_HINT_T0);
-  }
-}
-
 /* Entries go two at a time: two independent dot products keep the FMA
 ** units busy, and out is read and written once for both updates. */
 
@@ -79,7 +68,6 @@ __attribute__((target("avx2,fma"))) static void accumulate_avx2(const AlsRow *s,
     const int two = e + 1 < s->n;
     const float *y1 = s->y + (size_t)s->idx[e] * d;
     const float *y2 = two ? s->y + (size_t)s->idx[e + 1] * d : y1;
-    if (s->prefetch) prefetch_ahead(s, e);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
     int j = 0;
     for (; j + 16 <= d; j += 16) {
@@ -142,7 +130,6 @@ __attribute__((target("avx512f"))) static void accumulate_avx512(const AlsRow *s
     const int two = e + 1 < s->n;
     const float *y1 = s->y + (size_t)s->idx[e] * d;
     const float *y2 = two ? s->y + (size_t)s->idx[e + 1] * d : y1;
-    if (s->prefetch) prefetch_ahead(s, e);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
     int j = 0;
     for (; j + 32 <= d; j += 32) {

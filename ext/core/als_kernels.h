@@ -30,7 +30,6 @@ typedef struct {
   int64_t n;
   float alpha;
   float base, sign; /* the coefficient, below */
-  int prefetch;     /* 1: the vectors are likely not in cache yet */
 } AlsRow;
 
 /* For each entry e in order: t_e = y_e . v, then
