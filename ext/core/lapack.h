@@ -17,15 +17,4 @@ void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const 
              double *w, double *work, const int *lwork, int *iwork, const int *liwork,
              int *info, size_t jobz_len, size_t uplo_len);
 
-/* Cholesky factor of a symmetric positive definite matrix: with uplo "U",
-** a = U^T U and U overwrites the upper triangle (column-major).  info > 0:
-** not positive definite. */
-void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info,
-             size_t uplo_len);
-
-/* Inverse of a triangular matrix in place (uplo "U": upper; diag "N":
-** non-unit).  info > 0: singular. */
-void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
-             int *info, size_t uplo_len, size_t diag_len);
-
 #endif

@@ -18,8 +18,16 @@
 **    (rsvd.h), item i's vector = row i of U diag(sigma^power).  power 0.5
 **    is the symmetric split Levy & Goldberg found best for word
 **    similarity (their SVD_1/2); 1 gives U Sigma, 0 the bare U.
-** An item that shares no collection with another one gets a zero vector.
+** An item whose PMI row is empty (it shares no collection with another
+** item, or none above the shift) gets a zero vector.  Items are numbered
+** internally by first collection, which keeps the sparse products in
+** cache; the result does not depend on it beyond rounding.
 ** Deterministic: a pure function of (A, options) for any thread count.
+** The SVD defaults are scikit-learn's randomized_svd ones (oversampling
+** 10, 4 power iterations for a rank under a tenth of the size).  On the
+** synthetic playlists (50 000 tracks, a flat spectrum: sigma_1 / sigma_128
+** about 3) they give singular values within 8 % (3 % on average) of a
+** converged run; 8 power iterations, within 3.6 % (1 %).
 */
 #ifndef SEMIPERSO_PMI_SVD_H
 #define SEMIPERSO_PMI_SVD_H

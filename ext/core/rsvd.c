@@ -20,10 +20,14 @@ int openblas_get_num_threads(void);
 #define SPMM_ROWS 256   /* rows per share of a sparse product */
 #define CHUNK_ROWS 2048 /* rows per sgemm of the dense steps */
 #define SLOTS 64        /* double partial sums of a cross product */
-/* The first Cholesky-QR round factors Y^T Y + shift I, shift = this times
-** trace(Y^T Y): positive definite even when Y is rank-deficient, while
-** above the rounding of the float products that form Y^T Y. */
-#define CHOLQR_SHIFT 1e-5
+/* Orthonormalisation rounds: at most ORTH_ROUNDS; the last one is the
+** round after which the Gram matrix is within ORTH_CLOSE of I (then its
+** eigenvalues lie in [0.5, 1.5] and one round leaves it orthonormal to
+** rounding).  Directions whose Gram eigenvalue is at most ORTH_NULL times
+** the largest are numerically absent and dropped. */
+#define ORTH_ROUNDS 4
+#define ORTH_CLOSE 0.5
+#define ORTH_NULL 1e-12
 
 /* ---- the work shared among the team ------------------------------------ */
 
@@ -128,34 +132,79 @@ static void multiply(Work *w, float *in, const float *f, int r, int64_t n, float
   w->flops += 2.0 * (double)n * w->l * r;
 }
 
-/* ---- orthonormalisation: Cholesky QR in three rounds ------------------- */
+/* ---- symmetric eigenproblems of size l (LAPACK dsyevd) ------------------- */
 
-/* y (n x l) = an orthonormal basis of its column span: three rounds of
-** y = y R^-1 with R^T R = y^T y (the first one shifted).  The Gram
-** matrices are float products of row chunks summed in double, Cholesky
-** and the inverse in double (LAPACK), so the result is orthonormal to
-** float precision even from a badly conditioned y (Fukaya et al. 2020,
-** shifted Cholesky QR3). */
-static int orthonormalise(Work *w, float *y, int64_t n, double *g, float *rinv) {
+typedef struct {
+  int l, lwork, liwork;
+  double *lambda, *work;
+  int *iwork;
+} Eigen;
+
+static int eigen_alloc(Eigen *e, int l) {
+  e->l = l;
+  e->lwork = 1 + 6 * l + 2 * l * l;
+  e->liwork = 3 + 5 * l;
+  e->lambda = malloc((size_t)l * sizeof *e->lambda);
+  e->work = malloc((size_t)e->lwork * sizeof *e->work);
+  e->iwork = malloc((size_t)e->liwork * sizeof *e->iwork);
+  return e->lambda && e->work && e->iwork ? RSVD_OK : RSVD_NOMEM;
+}
+
+static void eigen_free(Eigen *e) {
+  free(e->lambda);
+  free(e->work);
+  free(e->iwork);
+}
+
+/* Eigenvalues of the symmetric a (l x l) into e->lambda, ascending;
+** eigenvector k replaces a's column k, i.e. a[k l + i] (column-major). */
+static int eigen(Eigen *e, double *a) {
+  int info = 0;
+  dsyevd_("V", "U", &e->l, a, &e->l, e->lambda, e->work, &e->lwork, e->iwork, &e->liwork,
+          &info, 1, 1);
+  return info == 0 ? RSVD_OK : RSVD_NUMERIC;
+}
+
+/* ---- orthonormalisation ---------------------------------------------------- */
+
+/* Largest row sum of |g - D|, D the diagonal with 1 where g's diagonal is
+** above 1/2 and 0 elsewhere (columns dropped earlier are exactly zero):
+** every eigenvalue of g is within it of 0 or 1 (Gershgorin). */
+static double distance_from_projector(const double *g, int l) {
+  double worst = 0;
+  for (int i = 0; i < l; i++) {
+    double row = 0;
+    for (int j = 0; j < l; j++)
+      row += fabs(g[(size_t)i * l + j] - (i == j && g[(size_t)i * l + i] > 0.5));
+    if (row > worst) worst = row;
+  }
+  return worst;
+}
+
+/* y (n x l) = an orthonormal basis of its column span, by rounds of
+** y = y V Lambda^-1/2 with y^T y = V Lambda V^T (the eigenvalue variant of
+** Cholesky QR: Stathopoulos & Wu's SVQB), until a round starts within
+** ORTH_CLOSE of orthonormal.  Gram matrices are float products of row
+** chunks summed in double, their eigenvectors computed in double.  Unlike
+** Cholesky QR this copes with a rank-deficient y: a direction that is
+** numerically absent becomes a zero column (each later product keeps it
+** zero), everything else comes out orthonormal to float precision.  Every
+** heavy step is an sgemm, where Householder QR would run level-2 panels. */
+static int orthonormalise(Work *w, Eigen *e, float *y, int64_t n, double *g, float *v) {
   const int l = w->l;
-  for (int round = 0; round < 3; round++) {
+  for (int round = 0; round < ORTH_ROUNDS; round++) {
     cross(w, y, y, n, g);
-    if (round == 0) {
-      double trace = 0;
-      for (int k = 0; k < l; k++) trace += g[(size_t)k * l + k];
-      if (!(trace > 0) || !isfinite(trace)) return RSVD_NUMERIC;
-      for (int k = 0; k < l; k++) g[(size_t)k * l + k] += CHOLQR_SHIFT * trace;
+    int last = round == ORTH_ROUNDS - 1 || (round > 0 && distance_from_projector(g, l) < ORTH_CLOSE);
+    int rc = eigen(e, g);
+    if (rc != RSVD_OK) return rc;
+    double top = e->lambda[l - 1];
+    if (!(top > 0) || !isfinite(top)) return RSVD_NUMERIC;
+    for (int k = 0; k < l; k++) {
+      double scale = e->lambda[k] > ORTH_NULL * top ? 1.0 / sqrt(e->lambda[k]) : 0.0;
+      for (int i = 0; i < l; i++) v[(size_t)i * l + k] = (float)(g[(size_t)k * l + i] * scale);
     }
-    /* g is symmetric: as column-major it is the same matrix.  dpotrf puts
-    ** R in its upper triangle, dtrtri R^-1 there: R^-1[i][j] = g[j l + i]. */
-    int info = 0;
-    dpotrf_("U", &l, g, &l, &info, 1);
-    if (info == 0) dtrtri_("U", "N", &l, g, &l, &info, 1, 1);
-    if (info != 0) return RSVD_NUMERIC;
-    for (int i = 0; i < l; i++)
-      for (int j = 0; j < l; j++)
-        rinv[(size_t)i * l + j] = i <= j ? (float)g[(size_t)j * l + i] : 0.0f;
-    multiply(w, y, rinv, l, n, y);
+    multiply(w, y, v, l, n, y);
+    if (last) break;
   }
   return RSVD_OK;
 }
@@ -176,35 +225,25 @@ static int by_magnitude_desc(const void *pa, const void *pb) {
 /* The l x l symmetric b (row-major, symmetrised here, destroyed): the rank
 ** eigenpairs of largest |lambda|, as sigma and the columns of w_top
 ** (l x rank, row-major float). */
-static int small_eigen(double *b, int l, int rank, float *sigma, float *w_top) {
-  double *lambda = malloc((size_t)l * sizeof *lambda);
-  int lwork = 1 + 6 * l + 2 * l * l, liwork = 3 + 5 * l, info = 0;
-  double *work = malloc((size_t)lwork * sizeof *work);
-  int *iwork = malloc((size_t)liwork * sizeof *iwork);
+static int small_eigen(Eigen *e, double *b, int rank, float *sigma, float *w_top) {
+  const int l = e->l;
   ByMagnitude *order = malloc((size_t)l * sizeof *order);
-  int rc = lambda && work && iwork && order ? RSVD_OK : RSVD_NOMEM;
+  if (order == NULL) return RSVD_NOMEM;
+  for (int i = 0; i < l; i++)
+    for (int j = 0; j < i; j++) {
+      double m = 0.5 * (b[(size_t)i * l + j] + b[(size_t)j * l + i]);
+      b[(size_t)i * l + j] = b[(size_t)j * l + i] = m;
+    }
+  int rc = eigen(e, b);
   if (rc == RSVD_OK) {
-    for (int i = 0; i < l; i++)
-      for (int j = 0; j < i; j++) {
-        double m = 0.5 * (b[(size_t)i * l + j] + b[(size_t)j * l + i]);
-        b[(size_t)i * l + j] = b[(size_t)j * l + i] = m;
-      }
-    dsyevd_("V", "U", &l, b, &l, lambda, work, &lwork, iwork, &liwork, &info, 1, 1);
-    if (info != 0) rc = RSVD_NUMERIC;
-  }
-  if (rc == RSVD_OK) {
-    for (int k = 0; k < l; k++) order[k] = (ByMagnitude){fabs(lambda[k]), k};
+    for (int k = 0; k < l; k++) order[k] = (ByMagnitude){fabs(e->lambda[k]), k};
     qsort(order, (size_t)l, sizeof *order, by_magnitude_desc);
-    /* Eigenvector k is column k of b (column-major): b[k l + i]. */
     for (int c = 0; c < rank; c++) {
       sigma[c] = (float)order[c].mag;
       for (int i = 0; i < l; i++)
         w_top[(size_t)i * rank + c] = (float)b[(size_t)order[c].index * l + i];
     }
   }
-  free(lambda);
-  free(work);
-  free(iwork);
   free(order);
   return rc;
 }
@@ -269,9 +308,11 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
   Work w;
   int rc = work_alloc(&w, o->threads ? o->threads : default_threads(), l);
   float *q = malloc(nl * sizeof *q), *y = malloc(nl * sizeof *y);
-  float *rinv = malloc(ll * sizeof *rinv), *top = malloc((size_t)l * o->rank * sizeof *top);
+  float *v = malloc(ll * sizeof *v), *top = malloc((size_t)l * o->rank * sizeof *top);
   double *g = malloc(ll * sizeof *g);
-  if (rc == RSVD_OK && !(q && y && rinv && top && g)) rc = RSVD_NOMEM;
+  Eigen e;
+  if (eigen_alloc(&e, l) != RSVD_OK) rc = RSVD_NOMEM;
+  if (rc == RSVD_OK && !(q && y && v && top && g)) rc = RSVD_NOMEM;
   int blas_threads = openblas_get_num_threads();
   if (blas_threads != 1) openblas_set_num_threads(1);
   if (rc == RSVD_OK) {
@@ -292,14 +333,14 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
       product(&w, m, q, y);
       product(&w, m, y, q);
     }
-    rc = orthonormalise(&w, q, n, g, rinv);
+    rc = orthonormalise(&w, &e, q, n, g, v);
     if (rc == RSVD_OK && o->progress && o->progress(o->arg, pass, passes)) rc = RSVD_ABORTED;
   }
   if (rc == RSVD_OK && o->should_stop && o->should_stop(o->arg)) rc = RSVD_ABORTED;
   if (rc == RSVD_OK) {
     product(&w, m, q, y);
     cross(&w, q, y, n, g);
-    rc = small_eigen(g, l, o->rank, sigma, top);
+    rc = small_eigen(&e, g, o->rank, sigma, top);
   }
   if (rc == RSVD_OK) {
     multiply(&w, q, top, o->rank, n, u);
@@ -311,7 +352,8 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
   work_free(&w);
   free(q);
   free(y);
-  free(rinv);
+  free(v);
+  eigen_free(&e);
   free(top);
   free(g);
   return rc;

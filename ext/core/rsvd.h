@@ -15,16 +15,19 @@
 **     sigma_k = |lambda_k| in decreasing order, left singular vectors
 **     u_k = Q w_k (the right ones are sign(lambda_k) u_k).  Each u_k is
 **     turned so that its entry of largest magnitude is positive.
-** orth() is shifted Cholesky QR in three rounds (Fukaya, Kannan,
-** Nakatsukasa, Yamamoto & Yanagisawa 2020): Gram matrices as float
-** products of row chunks summed in double, Cholesky factor and its inverse
-** in double, so the basis is orthonormal to float precision even when the
-** range is rank-deficient; every heavy step is an sgemm, where Householder
-** QR would run mostly level-2 panels.  The work is split into fixed row
-** chunks among the caller's threads (OpenBLAS held to one thread during
-** the call, then restored), and every partial sum is added in a fixed
-** order, so results are bit-identical for any thread count and a pure
-** function of (m, options).
+** orth() is the eigenvalue variant of Cholesky QR (SVQB, Stathopoulos &
+** Wu 2002), repeated until orthonormal (two rounds, up to four for a badly
+** conditioned basis): y = y V Lambda^-1/2 from y^T y = V Lambda V^T, the
+** Gram matrices as float products of row chunks summed in double, their
+** eigenvectors in double.  Every heavy step is an sgemm (Householder QR
+** would run level-2 panels, seconds on 50 000 x 138 here).  A direction
+** numerically absent from the range (m of rank below l) becomes a zero
+** column, so u may then hold zero columns with sigma 0; otherwise its
+** columns are orthonormal to float precision.  The work is split into
+** fixed row chunks among the caller's threads (OpenBLAS held to one thread
+** during the call, then restored), and every partial sum is added in a
+** fixed order, so results are bit-identical for any thread count and a
+** pure function of (m, options).
 ** Accuracy: the error of the computed range shrinks like
 ** (sigma_{l+1} / sigma_rank)^(2 power_iterations + 1), so a few power
 ** iterations suffice unless the spectrum is flat.
@@ -61,8 +64,8 @@ typedef struct {
   void *arg;
 } RsvdOptions;
 
-/* Fills u (n x rank, row-major, orthonormal columns) and sigma (rank,
-** decreasing).  flops (optional) receives the floating-point operations
+/* Fills u (n x rank, row-major; orthonormal columns, or zero ones past the
+** rank of m) and sigma (rank, decreasing).  flops (optional) receives the floating-point operations
 ** executed in single precision. */
 int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float *sigma,
                    double *flops);

@@ -216,6 +216,33 @@ int main(void) {
   CHECK(rsvd_symmetric(&m, &rough, u, sigma, NULL) == RSVD_OK);
   CHECK(min_principal_cosine(u, vec, N, R) < 1 - 1e-6);
 
+  /* A range wider than the rank: collections {0, 1, 2}, {0, 3}, {4}, {5}
+  ** give a PMI matrix of rank 4 (items 4 and 5 meet no one) on 6 items;
+  ** with rank 4 + oversampling 2 the basis must cope with a range of
+  ** dimension 4 in 6 columns. */
+  {
+    Sets k = {4, 6, calloc(24, 1), {0}};
+    int32_t kr[7] = {0, 0, 0, 1, 1, 2, 3}, kc[7] = {0, 1, 2, 0, 3, 4, 5};
+    for (int q = 0; q < 7; q++) k.in[kr[q] * 6 + kc[q]] = 1;
+    CHECK(sparse_from_coo(4, 6, 7, kr, kc, NULL, &k.a) == SPARSE_OK);
+    double kd[36], kcount[36], klam[6], kvec[36];
+    dense_pmi(&k, 1, kcount, kd);
+    dense_eigen(kd, 6, klam, kvec);
+    SparseMatrix kcnt, km;
+    CHECK(pmi_cooccurrence(&k.a, 1, &kcnt) == PMI_SVD_OK);
+    CHECK(pmi_shifted_positive(&kcnt, 1, &km) == PMI_SVD_OK);
+    RsvdOptions tiny = {.rank = 4, .oversampling = 2, .power_iterations = 3, .seed = 1};
+    float ku[24], ks[4];
+    CHECK(rsvd_symmetric(&km, &tiny, ku, ks, NULL) == RSVD_OK);
+    double err = 0;
+    for (int q = 0; q < 4; q++) err = fmax(err, fabs(ks[q] - fabs(klam[q])));
+    CHECK_MSG(err < 1e-5 && fabs(klam[4]) < 1e-12, "sigma off by %g", err);
+    CHECK(min_principal_cosine(ku, kvec, 6, 4) > 1 - 1e-6);
+    sparse_free(&kcnt);
+    sparse_free(&km);
+    sets_free(&k);
+  }
+
   /* The whole chain: vectors = U sigma^power, so v v^T = U Sigma U^T
   ** for power 0.5 (signs and order do not matter there). */
   PmiSvdOptions po;
