@@ -4,7 +4,7 @@
 #   make test     unit + SQL + example tests, then again under ASan/UBSan
 #   make demo     the whole pipeline on a small synthetic dataset
 #   make bench    the pipeline at the paper's scale, timed per stage
-#   make bench-components   the embedder, k-means and top-k alone
+#   make bench-components   the embedder, k-means, top-k, ALS and PMI-SVD alone
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
 
@@ -65,14 +65,18 @@ bench: semiperso.so build/sgemm_rate
 	/usr/bin/python3 bench/run.py
 
 # Component benchmarks of the numeric core, each against the sgemm rate
-# measured in the same run: the embedder's epoch, k-means, top-k.
-bench-components: build/bench_embedder build/bench_kmeans build/bench_topk
+# measured in the same run: the embedder's epoch, k-means, top-k, the two
+# factorisations (UT-ALS, TT-SVD) on the paper-scale synthetic logs.
+bench-components: build/bench_embedder build/bench_kmeans build/bench_topk \
+		build/bench_als build/bench_pmi_svd build/sgemm_rate
 	build/bench_embedder
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
+	build/bench_als
+	build/bench_pmi_svd
 
-build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
+build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h bench/*.h) | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 

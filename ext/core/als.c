@@ -8,16 +8,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "lapack.h"
 #include "parallel.h"
 #include "rng.h"
-
-/* OpenBLAS is held to one thread while our own team works (declared here
-** too in case the cblas.h in use does not declare them). */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
+#include "sym_eigen.h"
 
 /* Results depend on these three: keep them fixed. */
 #define GRAM_TILE 64      /* columns per tile of a Gram matrix */
@@ -229,11 +223,6 @@ static void solve_member(void *arg, int id, int n_members) {
 
 /* ---- the fit ------------------------------------------------------------ */
 
-static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
-}
-
 static int64_t longest_row(const SparseMatrix *m) {
   int64_t most = 0;
   for (int32_t u = 0; u < m->rows; u++)
@@ -247,10 +236,8 @@ typedef struct {
   SparseMatrix rt; /* items x users */
   Scratch *scratch;
   float *g;        /* d x d: the Gram matrix of one side */
-  double *eig;     /* d x d: its eigenvectors (column-major) */
-  double *lambda;  /* d: its eigenvalues */
-  double *work;    /* dsyevd's */
-  int *iwork, lwork, liwork;
+  double *eig;     /* d x d: its eigenvectors (sym_eigen layout) */
+  SymEigen eigen;
   float *v;        /* d x d: the eigenvectors as a change of basis */
   double *q, *q2;  /* d x d: the product of every change of basis so far */
   float *diag;     /* d */
@@ -271,9 +258,7 @@ static void fit_free(Fit *f) {
   free(f->scratch);
   free(f->g);
   free(f->eig);
-  free(f->lambda);
-  free(f->work);
-  free(f->iwork);
+  sym_eigen_free(&f->eigen);
   free(f->v);
   free(f->q);
   free(f->q2);
@@ -284,26 +269,22 @@ static void fit_free(Fit *f) {
 static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
   const int d = f->d = o->dim;
   const size_t dd = (size_t)d * d;
-  f->threads = o->threads ? o->threads : default_threads();
+  f->threads = o->threads ? o->threads : team_default_size();
   if (f->threads > 1 && (f->team = team_new(f->threads)) == NULL) return ALS_NOMEM;
   if (sparse_transpose(r, &f->rt) != SPARSE_OK) return ALS_NOMEM;
   int64_t most = longest_row(r), most_t = longest_row(&f->rt);
   if (most_t > most) most = most_t;
-  f->lwork = 1 + 6 * d + 2 * d * d;
-  f->liwork = 3 + 5 * d;
   f->scratch = calloc((size_t)f->threads, sizeof *f->scratch);
   f->g = malloc(dd * sizeof *f->g);
   f->eig = malloc(dd * sizeof *f->eig);
-  f->lambda = malloc((size_t)d * sizeof *f->lambda);
-  f->work = malloc((size_t)f->lwork * sizeof *f->work);
-  f->iwork = malloc((size_t)f->liwork * sizeof *f->iwork);
+  int eigen_ok = sym_eigen_alloc(&f->eigen, d) == 0;
   f->v = malloc(dd * sizeof *f->v);
   f->q = calloc(dd, sizeof *f->q);
   f->q2 = malloc(dd * sizeof *f->q2);
   f->diag = malloc((size_t)d * sizeof *f->diag);
   f->block_loss = malloc(((size_t)r->cols / LOSS_BLOCK + 1) * sizeof *f->block_loss);
-  if (!f->scratch || !f->g || !f->eig || !f->lambda || !f->work || !f->iwork || !f->v ||
-      !f->q || !f->q2 || !f->diag || !f->block_loss)
+  if (!f->scratch || !f->g || !f->eig || !eigen_ok || !f->v || !f->q || !f->q2 || !f->diag ||
+      !f->block_loss)
     return ALS_NOMEM;
   for (int j = 0; j < d; j++) f->q[(size_t)j * d + j] = 1.0;
   for (int k = 0; k < f->threads; k++) {
@@ -321,20 +302,18 @@ static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
 
 /* Turns both sides to the eigenvectors of f->g (the Gram matrix of the
 ** side about to stay fixed), so that this Gram matrix becomes diagonal:
-** f->lambda.  Orthogonal, so every x_u.y_i, norm and CG iterate is the
+** f->eigen.lambda.  Orthogonal, so every x_u.y_i, norm and CG iterate is the
 ** same as in the old basis (up to rounding).  ALS_NUMERIC when LAPACK
 ** fails (non-finite factors). */
 static int change_basis(Fit *f, float *users, int64_t n_users, float *items,
                         int64_t n_items) {
   const int d = f->d;
   for (size_t k = 0; k < (size_t)d * d; k++) f->eig[k] = f->g[k];
-  int info = 0;
-  dsyevd_("V", "U", &d, f->eig, &d, f->lambda, f->work, &f->lwork, f->iwork, &f->liwork,
-          &info, 1, 1);
-  if (info != 0) return ALS_NUMERIC;
+  if (sym_eigen(&f->eigen, f->eig) != 0) return ALS_NUMERIC;
+  double *lambda = f->eigen.lambda;
   for (int j = 0; j < d; j++)
-    if (f->lambda[j] < 0) f->lambda[j] = 0; /* a Gram matrix; rounding made it < 0 */
-  /* Column j of eig (column-major) is eigenvector j: v[i][j] = eig[j d + i]. */
+    if (lambda[j] < 0) lambda[j] = 0; /* a Gram matrix; rounding made it < 0 */
+  /* Eigenvector j is eig[j d + i], i = 0 .. d-1: v[i][j] = eig[j d + i]. */
   for (int i = 0; i < d; i++)
     for (int j = 0; j < d; j++) f->v[(size_t)i * d + j] = (float)f->eig[(size_t)j * d + i];
   rotate(f->team, f->scratch, users, n_users, d, f->v);
@@ -350,10 +329,10 @@ static int change_basis(Fit *f, float *users, int64_t n_users, float *items,
 }
 
 /* Solves every row of m into solved with the fixed side's Gram matrix
-** diagonal (f->lambda); ALS_OK or ALS_ABORTED. */
+** diagonal (f->eigen.lambda); ALS_OK or ALS_ABORTED. */
 static int solve_side(Fit *f, const AlsOptions *o, const SparseMatrix *m, const float *fixed,
                       float *solved, double *block_loss) {
-  for (int j = 0; j < f->d; j++) f->diag[j] = (float)(f->lambda[j] + o->regularization);
+  for (int j = 0; j < f->d; j++) f->diag[j] = (float)(f->eigen.lambda[j] + o->regularization);
   Solve h = {.m = m, .fixed = fixed, .solved = solved, .diag = f->diag,
              .block_loss = block_loss, .d = f->d, .cg_steps = o->cg_steps,
              .level = als_kernels_level(o->kernels), .alpha = (float)o->alpha,
@@ -389,8 +368,8 @@ static int iterate(Fit *f, const AlsOptions *o, const SparseMatrix *r, float *us
   ** (the traces are the squared norms). */
   double all_pairs = 0, norms = 0;
   for (int j = 0; j < d; j++) {
-    all_pairs += f->lambda[j] * f->g[(size_t)j * d + j];
-    norms += f->lambda[j] + f->g[(size_t)j * d + j];
+    all_pairs += f->eigen.lambda[j] * f->g[(size_t)j * d + j];
+    norms += f->eigen.lambda[j] + f->g[(size_t)j * d + j];
   }
   double entries = 0;
   for (int64_t b = 0; b < ((int64_t)r->cols + LOSS_BLOCK - 1) / LOSS_BLOCK; b++)
@@ -409,8 +388,7 @@ int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users, float *ite
   Fit f;
   memset(&f, 0, sizeof f);
   int rc = fit_alloc(&f, r, o);
-  int blas_threads = openblas_get_num_threads();
-  if (blas_threads != 1) openblas_set_num_threads(1);
+  int blas_threads = team_blas_hold();
   if (rc == ALS_OK) gram(f.team, f.scratch, items, r->cols, d, f.g);
   for (int it = 1; rc == ALS_OK && it <= o->iterations; it++) {
     double loss;
@@ -428,7 +406,7 @@ int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users, float *ite
     rotate(f.team, f.scratch, items, r->cols, d, f.v);
   }
   for (int k = 0; f.scratch && k < f.threads; k++) out.flops += f.scratch[k].flops;
-  if (blas_threads != 1) openblas_set_num_threads(blas_threads);
+  team_blas_restore(blas_threads);
   fit_free(&f);
   if (res) *res = out;
   return rc;

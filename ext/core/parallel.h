@@ -15,6 +15,11 @@
 **     visible to every member after it, and everything written inside fn
 **     is visible to the caller once team_run returns.
 **   team_free(team) stops and joins the workers (NULL is fine).
+**   team_default_size() is one member per online CPU, at most TEAM_MAX.
+**   team_blas_hold() holds OpenBLAS to one thread of its own (so that the
+**     products our members call do not each start more threads, and round
+**     the same whatever the machine) and returns the previous count, which
+**     team_blas_restore() puts back.
 **   team_share(len, align, id, n, &lo, &hi): member id's contiguous share
 **     [lo, hi) of [0, len).  Shares are whole multiples of align except the
 **     last, which takes the remainder, so a share is never narrower than
@@ -40,5 +45,8 @@ int team_size(const Team *team);
 void team_run(Team *team, TeamFn fn, void *arg);
 void team_barrier(Team *team);
 void team_share(size_t len, size_t align, int id, int n, size_t *lo, size_t *hi);
+int team_default_size(void);
+int team_blas_hold(void);
+void team_blas_restore(int previous);
 
 #endif

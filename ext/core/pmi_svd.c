@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "parallel.h"
 #include "rsvd.h"
@@ -103,15 +102,10 @@ static void count_member(void *arg, int id, int n_members) {
   }
 }
 
-static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
-}
-
 int pmi_cooccurrence(const SparseMatrix *a, int threads, SparseMatrix *counts) {
   memset(counts, 0, sizeof *counts);
   if (threads < 0 || threads > TEAM_MAX) return PMI_SVD_BADARG;
-  if (threads == 0) threads = default_threads();
+  if (threads == 0) threads = team_default_size();
   const int32_t items = a->cols;
   SparseMatrix at;
   Team *team = threads > 1 ? team_new(threads) : NULL;

@@ -7,14 +7,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "lapack.h"
 #include "parallel.h"
 #include "rng.h"
-
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
+#include "sym_eigen.h"
 
 /* Results depend on these: keep them fixed. */
 #define SPMM_ROWS 256   /* rows per share of a sparse product */
@@ -132,39 +128,6 @@ static void multiply(Work *w, float *in, const float *f, int r, int64_t n, float
   w->flops += 2.0 * (double)n * w->l * r;
 }
 
-/* ---- symmetric eigenproblems of size l (LAPACK dsyevd) ------------------- */
-
-typedef struct {
-  int l, lwork, liwork;
-  double *lambda, *work;
-  int *iwork;
-} Eigen;
-
-static int eigen_alloc(Eigen *e, int l) {
-  e->l = l;
-  e->lwork = 1 + 6 * l + 2 * l * l;
-  e->liwork = 3 + 5 * l;
-  e->lambda = malloc((size_t)l * sizeof *e->lambda);
-  e->work = malloc((size_t)e->lwork * sizeof *e->work);
-  e->iwork = malloc((size_t)e->liwork * sizeof *e->iwork);
-  return e->lambda && e->work && e->iwork ? RSVD_OK : RSVD_NOMEM;
-}
-
-static void eigen_free(Eigen *e) {
-  free(e->lambda);
-  free(e->work);
-  free(e->iwork);
-}
-
-/* Eigenvalues of the symmetric a (l x l) into e->lambda, ascending;
-** eigenvector k replaces a's column k, i.e. a[k l + i] (column-major). */
-static int eigen(Eigen *e, double *a) {
-  int info = 0;
-  dsyevd_("V", "U", &e->l, a, &e->l, e->lambda, e->work, &e->lwork, e->iwork, &e->liwork,
-          &info, 1, 1);
-  return info == 0 ? RSVD_OK : RSVD_NUMERIC;
-}
-
 /* ---- orthonormalisation ---------------------------------------------------- */
 
 /* Largest row sum of |g - D|, D the diagonal with 1 where g's diagonal is
@@ -190,13 +153,12 @@ static double distance_from_projector(const double *g, int l) {
 ** numerically absent becomes a zero column (each later product keeps it
 ** zero), everything else comes out orthonormal to float precision.  Every
 ** heavy step is an sgemm, where Householder QR would run level-2 panels. */
-static int orthonormalise(Work *w, Eigen *e, float *y, int64_t n, double *g, float *v) {
+static int orthonormalise(Work *w, SymEigen *e, float *y, int64_t n, double *g, float *v) {
   const int l = w->l;
   for (int round = 0; round < ORTH_ROUNDS; round++) {
     cross(w, y, y, n, g);
     int last = round == ORTH_ROUNDS - 1 || (round > 0 && distance_from_projector(g, l) < ORTH_CLOSE);
-    int rc = eigen(e, g);
-    if (rc != RSVD_OK) return rc;
+    if (sym_eigen(e, g) != 0) return RSVD_NUMERIC;
     double top = e->lambda[l - 1];
     if (!(top > 0) || !isfinite(top)) return RSVD_NUMERIC;
     for (int k = 0; k < l; k++) {
@@ -225,8 +187,8 @@ static int by_magnitude_desc(const void *pa, const void *pb) {
 /* The l x l symmetric b (row-major, symmetrised here, destroyed): the rank
 ** eigenpairs of largest |lambda|, as sigma and the columns of w_top
 ** (l x rank, row-major float). */
-static int small_eigen(Eigen *e, double *b, int rank, float *sigma, float *w_top) {
-  const int l = e->l;
+static int small_eigen(SymEigen *e, double *b, int rank, float *sigma, float *w_top) {
+  const int l = e->n;
   ByMagnitude *order = malloc((size_t)l * sizeof *order);
   if (order == NULL) return RSVD_NOMEM;
   for (int i = 0; i < l; i++)
@@ -234,7 +196,7 @@ static int small_eigen(Eigen *e, double *b, int rank, float *sigma, float *w_top
       double m = 0.5 * (b[(size_t)i * l + j] + b[(size_t)j * l + i]);
       b[(size_t)i * l + j] = b[(size_t)j * l + i] = m;
     }
-  int rc = eigen(e, b);
+  int rc = sym_eigen(e, b) == 0 ? RSVD_OK : RSVD_NUMERIC;
   if (rc == RSVD_OK) {
     for (int k = 0; k < l; k++) order[k] = (ByMagnitude){fabs(e->lambda[k]), k};
     qsort(order, (size_t)l, sizeof *order, by_magnitude_desc);
@@ -261,11 +223,6 @@ static void fix_signs(float *u, int n, int rank) {
 }
 
 /* ---- the algorithm ------------------------------------------------------ */
-
-static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
-}
 
 static void work_free(Work *w) {
   for (int k = 0; k < w->threads; k++) {
@@ -306,15 +263,14 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
   const size_t nl = (size_t)n * l, ll = (size_t)l * l;
   const int passes = o->power_iterations + 2;
   Work w;
-  int rc = work_alloc(&w, o->threads ? o->threads : default_threads(), l);
+  int rc = work_alloc(&w, o->threads ? o->threads : team_default_size(), l);
   float *q = malloc(nl * sizeof *q), *y = malloc(nl * sizeof *y);
   float *v = malloc(ll * sizeof *v), *top = malloc((size_t)l * o->rank * sizeof *top);
   double *g = malloc(ll * sizeof *g);
-  Eigen e;
-  if (eigen_alloc(&e, l) != RSVD_OK) rc = RSVD_NOMEM;
+  SymEigen e;
+  if (sym_eigen_alloc(&e, l) != 0) rc = RSVD_NOMEM;
   if (rc == RSVD_OK && !(q && y && v && top && g)) rc = RSVD_NOMEM;
-  int blas_threads = openblas_get_num_threads();
-  if (blas_threads != 1) openblas_set_num_threads(1);
+  int blas_threads = team_blas_hold();
   if (rc == RSVD_OK) {
     Rng r;
     rng_seed(&r, o->seed, RSVD_RNG_STREAM);
@@ -347,13 +303,13 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
     fix_signs(u, n, o->rank);
     if (o->progress && o->progress(o->arg, passes, passes)) rc = RSVD_ABORTED;
   }
-  if (blas_threads != 1) openblas_set_num_threads(blas_threads);
+  team_blas_restore(blas_threads);
   if (flops) *flops = w.flops;
   work_free(&w);
   free(q);
   free(y);
   free(v);
-  eigen_free(&e);
+  sym_eigen_free(&e);
   free(top);
   free(g);
   return rc;
