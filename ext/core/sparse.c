@@ -43,25 +43,39 @@ int sparse_from_coo(int32_t rows, int32_t cols, int64_t n, const int32_t *row,
                     const int32_t *col, const float *val, SparseMatrix *a) {
   memset(a, 0, sizeof *a);
   if (rows < 0 || cols < 0 || n < 0) return SPARSE_BADARG;
-  for (int64_t k = 0; k < n; k++)
+  int sorted = 1;
+  for (int64_t k = 0; k < n; k++) {
     if (row[k] < 0 || row[k] >= rows || col[k] < 0 || col[k] >= cols)
       return SPARSE_BADARG;
-  /* By column first, then stably by row: rows come out with increasing
+    if (k > 0 && (row[k] < row[k - 1] || (row[k] == row[k - 1] && col[k] < col[k - 1])))
+      sorted = 0;
+  }
+  /* Triplets already in (row, column) order (a table read in its natural
+  ** order often is) go in as they come; others are sorted by column
+  ** first, then stably by row.  Either way rows come out with increasing
   ** columns and duplicates adjacent, in input order. */
-  int64_t *by_col = malloc((size_t)(n > 0 ? n : 1) * sizeof *by_col);
-  int64_t *cstart = malloc(((size_t)cols + 1) * sizeof *cstart);
-  int rc = by_col && cstart ? sparse_alloc(a, rows, cols, n) : SPARSE_NOMEM;
-  if (rc == SPARSE_OK) {
+  int64_t *by_col = sorted ? NULL : malloc((size_t)(n > 0 ? n : 1) * sizeof *by_col);
+  int64_t *cstart = sorted ? NULL : malloc(((size_t)cols + 1) * sizeof *cstart);
+  int rc = sorted || (by_col && cstart) ? sparse_alloc(a, rows, cols, n) : SPARSE_NOMEM;
+  if (rc == SPARSE_OK && sorted) {
+    bucket_offsets(a->start, rows, row, n);
+    for (int64_t k = 0; k < n; k++) {
+      a->col[k] = col[k];
+      a->val[k] = val ? val[k] : 1.0f;
+    }
+    for (int32_t r = 0; r < rows; r++) a->start[r] = a->start[r + 1];
+  } else if (rc == SPARSE_OK) {
     bucket_offsets(cstart, cols, col, n);
     for (int64_t k = 0; k < n; k++) by_col[cstart[col[k]]++] = k;
     bucket_offsets(a->start, rows, row, n);
-    /* a->start[r] runs ahead as row r fills; the offsets are rebuilt
-    ** below while duplicates are merged. */
+    /* a->start[r] runs ahead as row r fills. */
     for (int64_t q = 0; q < n; q++) {
       int64_t k = by_col[q], at = a->start[row[k]]++;
       a->col[at] = col[k];
       a->val[at] = val ? val[k] : 1.0f;
     }
+  }
+  if (rc == SPARSE_OK) {
     /* Now start[r] is the end of row r; merge duplicates row by row. */
     int64_t out = 0, begin = 0;
     for (int32_t r = 0; r < rows; r++) {

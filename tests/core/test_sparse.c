@@ -42,6 +42,28 @@ int main(void) {
   CHECK(sorted);
   CHECK(values);
 
+  /* The same triplets already in (row, column) order, duplicates kept
+  ** (the path that skips sorting): the same matrix. */
+  {
+    int32_t srow[N], scol[N];
+    float sval[N];
+    int m = 0;
+    for (int i = 0; i < ROWS; i++)
+      for (int j = 0; j < COLS; j++)
+        for (int k = 0; k < N; k++)
+          if (row[k] == i && col[k] == j) {
+            srow[m] = i;
+            scol[m] = j;
+            sval[m++] = val[k];
+          }
+    SparseMatrix b;
+    CHECK(m == N && sparse_from_coo(ROWS, COLS, N, srow, scol, sval, &b) == SPARSE_OK);
+    CHECK(b.nnz == a.nnz && memcmp(b.start, a.start, sizeof(int64_t) * (ROWS + 1)) == 0 &&
+          memcmp(b.col, a.col, sizeof(int32_t) * a.nnz) == 0 &&
+          memcmp(b.val, a.val, sizeof(float) * a.nnz) == 0);
+    sparse_free(&b);
+  }
+
   CHECK(sparse_transpose(&a, &t) == SPARSE_OK);
   CHECK(t.rows == COLS && t.cols == ROWS && t.nnz == a.nnz);
   int t_ok = 1;
