@@ -82,14 +82,15 @@ typedef struct {
 typedef struct {
   int iterations; /* completed */
   double loss;    /* L after the last completed iteration (0 when none) */
-  double flops;   /* floating-point operations executed */
+  double flops;   /* single-precision operations executed (the d x d
+                  ** eigendecompositions, in double, are not counted) */
 } AlsResult;
 
 /* The defaults in parentheses above. */
 void als_default_options(AlsOptions *o);
 
 /* NULL when o is usable, else a static message naming the bad option,
-** e.g. "option \"cg_steps\" must be between 1 and 1000". */
+** e.g. "option \"cg_steps\" must be between 1 and 100000". */
 const char *als_check_options(const AlsOptions *o);
 
 /* The starting factors of seed o->seed: every entry normal(0, 0.01), users
