@@ -6,7 +6,6 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-
 #include <unistd.h>
 
 #ifdef __linux__
