@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parallel.h"
 #include "rng.h"
 #include "sym_eigen.h"
+#include "team.h"
 
 /* Results depend on these three: keep them fixed. */
 #define GRAM_TILE 64      /* columns per tile of a Gram matrix */
@@ -388,7 +388,6 @@ int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users, float *ite
   Fit f;
   memset(&f, 0, sizeof f);
   int rc = fit_alloc(&f, r, o);
-  int blas_threads = team_blas_hold();
   if (rc == ALS_OK) gram(f.team, f.scratch, items, r->cols, d, f.g);
   for (int it = 1; rc == ALS_OK && it <= o->iterations; it++) {
     double loss;
@@ -406,7 +405,6 @@ int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users, float *ite
     rotate(f.team, f.scratch, items, r->cols, d, f.v);
   }
   for (int k = 0; f.scratch && k < f.threads; k++) out.flops += f.scratch[k].flops;
-  team_blas_restore(blas_threads);
   fit_free(&f);
   if (res) *res = out;
   return rc;

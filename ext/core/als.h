@@ -38,8 +38,8 @@
 ** is one sgemm of fixed shape; loss partial sums are added in a fixed
 ** order.  So the factors are bit-identical for any thread count, and a
 ** pure function of (input, options, starting factors) on one machine (the
-** vector kernels used depend on the CPU).  OpenBLAS is held to one thread
-** while the fit runs, and restored after.
+** vector kernels used depend on the CPU).  Each sgemm runs on the member
+** that calls it; OpenBLAS's own thread setting is left as it is.
 */
 #ifndef SEMIPERSO_ALS_H
 #define SEMIPERSO_ALS_H

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "parallel.h"
+#include "team.h"
 #include "rng.h"
 
 #define ADAM_BETA1 0.9

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parallel.h"
 #include "rsvd.h"
+#include "team.h"
 
 /* Items per share of the counting, handed out in order. */
 #define COUNT_ROWS 256

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parallel.h"
 #include "rng.h"
 #include "sym_eigen.h"
+#include "team.h"
 
 /* Results depend on these: keep them fixed. */
 #define SPMM_ROWS 256   /* rows per share of a sparse product */
@@ -270,7 +270,6 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
   SymEigen e;
   if (sym_eigen_alloc(&e, l) != 0) rc = RSVD_NOMEM;
   if (rc == RSVD_OK && !(q && y && v && top && g)) rc = RSVD_NOMEM;
-  int blas_threads = team_blas_hold();
   if (rc == RSVD_OK) {
     Rng r;
     rng_seed(&r, o->seed, RSVD_RNG_STREAM);
@@ -303,7 +302,6 @@ int rsvd_symmetric(const SparseMatrix *m, const RsvdOptions *o, float *u, float 
     fix_signs(u, n, o->rank);
     if (o->progress && o->progress(o->arg, passes, passes)) rc = RSVD_ABORTED;
   }
-  team_blas_restore(blas_threads);
   if (flops) *flops = w.flops;
   work_free(&w);
   free(q);

@@ -24,8 +24,8 @@
 ** numerically absent from the range (m of rank below l) becomes a zero
 ** column, so u may then hold zero columns with sigma 0; otherwise its
 ** columns are orthonormal to float precision.  The work is split into
-** fixed row chunks among the caller's threads (OpenBLAS held to one thread
-** during the call, then restored), and every partial sum is added in a
+** fixed row chunks among the caller's threads (OpenBLAS's own thread
+** setting is left as it is), and every partial sum is added in a
 ** fixed order, so results are bit-identical for any thread count and a
 ** pure function of (m, options).
 ** Accuracy: the error of the computed range shrinks like

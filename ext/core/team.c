@@ -1,5 +1,5 @@
-/* parallel.c - a small team of threads with barriers (see parallel.h). */
-#include "parallel.h"
+/* team.c - a small team of threads with barriers (see team.h). */
+#include "team.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -169,18 +169,4 @@ void team_share(size_t len, size_t align, int id, int n, size_t *lo, size_t *hi)
 int team_default_size(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
-}
-
-/* Declared here too in case the cblas.h in use does not declare them. */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-
-int team_blas_hold(void) {
-  int previous = openblas_get_num_threads();
-  if (previous != 1) openblas_set_num_threads(1);
-  return previous;
-}
-
-void team_blas_restore(int previous) {
-  if (previous != 1) openblas_set_num_threads(previous);
 }

@@ -1,5 +1,5 @@
 /*
-** parallel.h - a small team of threads for data-parallel passes with
+** team.h - a small team of threads for data-parallel passes with
 ** barriers.  Plain C11 + pthreads; no SQLite here.
 **
 ** Contract:
@@ -16,10 +16,6 @@
 **     is visible to the caller once team_run returns.
 **   team_free(team) stops and joins the workers (NULL is fine).
 **   team_default_size() is one member per online CPU, at most TEAM_MAX.
-**   team_blas_hold() holds OpenBLAS to one thread of its own (so that the
-**     products our members call do not each start more threads, and round
-**     the same whatever the machine) and returns the previous count, which
-**     team_blas_restore() puts back.
 **   team_share(len, align, id, n, &lo, &hi): member id's contiguous share
 **     [lo, hi) of [0, len).  Shares are whole multiples of align except the
 **     last, which takes the remainder, so a share is never narrower than
@@ -29,8 +25,8 @@
 ** Waiting members spin briefly, then sleep (futex on Linux, else yield),
 ** so idle workers cost no CPU between passes.
 */
-#ifndef SEMIPERSO_PARALLEL_H
-#define SEMIPERSO_PARALLEL_H
+#ifndef SEMIPERSO_TEAM_H
+#define SEMIPERSO_TEAM_H
 
 #include <stddef.h>
 
@@ -46,7 +42,5 @@ void team_run(Team *team, TeamFn fn, void *arg);
 void team_barrier(Team *team);
 void team_share(size_t len, size_t align, int id, int n, size_t *lo, size_t *hi);
 int team_default_size(void);
-int team_blas_hold(void);
-void team_blas_restore(int previous);
 
 #endif
