@@ -19,5 +19,7 @@ extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
 extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
 extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */
 extern const SpBinding sp_hash_binding;       /* hash.c: stable_hash */
+extern const SpBinding sp_als_binding;        /* als.c: train_als */
+extern const SpBinding sp_pmi_svd_binding;    /* pmi_svd.c: train_pmi_svd */
 
 #endif
