@@ -36,9 +36,10 @@
 ** Determinism: every row is solved by the same operations whatever thread
 ** takes it; each tile of a Gram matrix and each chunk of a change of basis
 ** is one sgemm of fixed shape; loss partial sums are added in a fixed
-** order.  So the factors are bit-identical for any thread count, and a
-** pure function of (input, options, starting factors) on one machine (the
-** vector kernels used depend on the CPU).  Each sgemm runs on the member
+** order.  So the factors are bit-identical for any thread count (with
+** OpenBLAS's own thread count fixed: a product it threads may round
+** differently), and a pure function of (input, options, starting
+** factors) on one machine (the vector kernels used depend on the CPU).  Each sgemm runs on the member
 ** that calls it; OpenBLAS's own thread setting is left as it is.
 */
 #ifndef SEMIPERSO_ALS_H

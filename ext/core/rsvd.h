@@ -26,7 +26,8 @@
 ** columns are orthonormal to float precision.  The work is split into
 ** fixed row chunks among the caller's threads (OpenBLAS's own thread
 ** setting is left as it is), and every partial sum is added in a
-** fixed order, so results are bit-identical for any thread count and a
+** fixed order, so results are bit-identical for any thread count (OpenBLAS's
+** own fixed) and a
 ** pure function of (m, options).
 ** Accuracy: the error of the computed range shrinks like
 ** (sigma_{l+1} / sigma_rank)^(2 power_iterations + 1), so a few power

@@ -60,8 +60,8 @@ static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sq
   const SpOption spec[] = {
       {"dim", SP_OPT_INT, 1, ALS_MAX_DIM, 0, &dim, NULL},
       {"iterations", SP_OPT_INT, 1, 100000, 0, &iterations, NULL},
-      {"regularization", SP_OPT_REAL, 0, 1e30, 0, &t->o.regularization, NULL},
-      {"alpha", SP_OPT_REAL, 0, 1e30, 0, &t->o.alpha, NULL},
+      {"regularization", SP_OPT_REAL, 0, 1e300, 0, &t->o.regularization, "a number >= 0"},
+      {"alpha", SP_OPT_REAL, 0, 1e300, 0, &t->o.alpha, "a number >= 0"},
       {"cg_steps", SP_OPT_INT, 1, 100000, 0, &cg_steps, NULL},
       {"seed", SP_OPT_INT, 0, 9.2e18, 0, &seed, NULL},
       {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->quiet, NULL},
