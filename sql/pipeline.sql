@@ -11,6 +11,9 @@
 -- directory (also as `semiperso-pipeline music.db`).
 -- Hyperparameters come from the `settings` table (see steps/settings.sql);
 -- each step replaces what an earlier run of it produced.  Outputs:
+--   tracks.embedding, users.embedding  recomputed from listens and
+--                         playlist_tracks when the setting "embeddings" is
+--                         'ut_als' or 'tt_svd'        (steps/embeddings.sql)
 --   user_features         input feature vectors        (features.sql)
 --   semiperso_models ...  the trained embedder          (steps/train.sql)
 --   semiperso_segments... the two segmentations         (steps/segments.sql)
@@ -23,6 +26,7 @@
 .bail on
 .read sql/schema.sql
 .read sql/steps/settings.sql
+.read sql/steps/embeddings.sql
 .read sql/features.sql
 .read sql/steps/train.sql
 .read sql/steps/segments.sql
