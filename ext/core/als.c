@@ -18,6 +18,9 @@
 #define ROTATE_CHUNK 1024 /* rows per product of a change of basis */
 #define CG_EPS 1e-20      /* a row's CG stops once |r|^2 is below (as `implicit`) */
 #define LOSS_BLOCK 256    /* rows per partial sum of the loss */
+/* Blocks per team run of a half-iteration; should_stop is polled between
+** runs, so how often depends on the sizes alone (never on timing). */
+#define ROUND_BLOCKS 32
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -147,11 +150,8 @@ typedef struct {
   double *block_loss; /* per LOSS_BLOCK rows, or NULL: no loss tracking */
   int d, cg_steps, level;
   float alpha;
-  int64_t n_blocks;
+  int64_t end;              /* blocks of this round: [next, end) */
   _Atomic int64_t next;
-  _Atomic int stop;
-  int (*should_stop)(void *);
-  void *arg;
   Scratch *scratch; /* per member */
 } Solve;
 
@@ -206,13 +206,8 @@ static void solve_member(void *arg, int id, int n_members) {
   Solve *h = arg;
   Scratch *sc = &h->scratch[id];
   for (;;) {
-    if (atomic_load(&h->stop)) return;
-    if (id == 0 && h->should_stop && h->should_stop(h->arg)) {
-      atomic_store(&h->stop, 1);
-      return;
-    }
     int64_t b = atomic_fetch_add(&h->next, 1);
-    if (b >= h->n_blocks) return;
+    if (b >= h->end) return;
     int32_t u0 = (int32_t)(b * LOSS_BLOCK), u1 = u0 + LOSS_BLOCK;
     if (u1 > h->m->rows) u1 = h->m->rows;
     double part = 0;
@@ -336,12 +331,15 @@ static int solve_side(Fit *f, const AlsOptions *o, const SparseMatrix *m, const 
   Solve h = {.m = m, .fixed = fixed, .solved = solved, .diag = f->diag,
              .block_loss = block_loss, .d = f->d, .cg_steps = o->cg_steps,
              .level = als_kernels_level(o->kernels), .alpha = (float)o->alpha,
-             .n_blocks = ((int64_t)m->rows + LOSS_BLOCK - 1) / LOSS_BLOCK,
-             .should_stop = o->should_stop, .arg = o->arg, .scratch = f->scratch};
-  atomic_init(&h.next, 0);
-  atomic_init(&h.stop, 0);
-  team_run(f->team, solve_member, &h);
-  return atomic_load(&h.stop) ? ALS_ABORTED : ALS_OK;
+             .scratch = f->scratch};
+  const int64_t n_blocks = ((int64_t)m->rows + LOSS_BLOCK - 1) / LOSS_BLOCK;
+  for (int64_t b0 = 0; b0 < n_blocks; b0 += ROUND_BLOCKS) {
+    if (o->should_stop && o->should_stop(o->arg)) return ALS_ABORTED;
+    atomic_init(&h.next, b0);
+    h.end = b0 + ROUND_BLOCKS < n_blocks ? b0 + ROUND_BLOCKS : n_blocks;
+    team_run(f->team, solve_member, &h);
+  }
+  return ALS_OK;
 }
 
 static int weights_valid(const SparseMatrix *r) {

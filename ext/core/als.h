@@ -72,8 +72,9 @@ typedef struct {
   int kernels;          /* 0: the widest vector kernels the CPU runs;
                         ** else ALS_KERNELS_* (the widest at most that,
                         ** als_kernels.h) */
-  /* Both optional.  should_stop is polled between blocks of rows, on the
-  ** calling thread; nonzero aborts.  progress is called on the calling
+  /* Both optional.  should_stop is polled on the calling thread before
+  ** every 8192 rows solved (as many times for any thread count or
+  ** timing); nonzero aborts.  progress is called on the calling
   ** thread after each iteration with the loss L; nonzero aborts too. */
   int (*should_stop)(void *arg);
   int (*progress)(void *arg, int iteration, double loss);
