@@ -19,34 +19,25 @@
 ** numbered in increasing id order, so the factors are a pure function of
 ** the set of rows and the options (bit-identical for any thread count).
 */
-#include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../core/als.h"
-#include "args.h"
 #include "common.h"
 #include "factors.h"
 #include "modules.h"
-#include "options.h"
-#include "query.h"
 
 #define FN "train_als"
 
 typedef struct {
-  sqlite3 *db;
-  const char *name;
+  SpFactorizing b; /* first: sp_factorize's part */
   AlsOptions o;
-  int quiet;
-  SpPairs pairs;
   float *users, *items;
   AlsResult result;
   double *loss, *seconds; /* per iteration */
-  double last, fit_seconds;
 } Factorizing;
 
-static void factorizing_free(Factorizing *t) {
-  sp_pairs_free(&t->pairs);
+static void clear(void *p) {
+  Factorizing *t = p;
   sqlite3_free(t->users);
   sqlite3_free(t->items);
   sqlite3_free(t->loss);
@@ -54,7 +45,8 @@ static void factorizing_free(Factorizing *t) {
 }
 
 /* Arguments and options, over the core's defaults. */
-static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sql, char **err) {
+static int parse(void *p, int argc, sqlite3_value **argv, const char **sql, char **err) {
+  Factorizing *t = p;
   als_default_options(&t->o);
   sqlite3_int64 dim = t->o.dim, iterations = t->o.iterations, cg_steps = t->o.cg_steps, seed = 0;
   const SpOption spec[] = {
@@ -64,14 +56,11 @@ static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sq
       {"alpha", SP_OPT_REAL, 0, 1e300, 0, &t->o.alpha, "a number >= 0"},
       {"cg_steps", SP_OPT_INT, 1, 100000, 0, &cg_steps, NULL},
       {"seed", SP_OPT_INT, 0, 9.2e18, 0, &seed, NULL},
-      {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->quiet, NULL},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->b.quiet, NULL},
   };
-  int rc = sp_read_text((SpArg){FN, 1, "name"}, argv[0], "a non-empty TEXT", 1, &t->name, err);
-  if (rc == SQLITE_OK)
-    rc = sp_read_text((SpArg){FN, 2, "query"}, argv[1],
-                      "TEXT, a SELECT yielding (user_id, item_id, weight) rows", 0, sql, err);
-  if (rc == SQLITE_OK)
-    rc = sp_parse_options(t->db, FN, 3, argc > 2 ? argv[2] : NULL, spec, SP_COUNT(spec), err);
+  int rc = sp_factorizing_args(&t->b, argc, argv,
+                               "TEXT, a SELECT yielding (user_id, item_id, weight) rows", spec,
+                               SP_COUNT(spec), sql, err);
   t->o.dim = (int)dim;
   t->o.iterations = (int)iterations;
   t->o.cg_steps = (int)cg_steps;
@@ -79,51 +68,44 @@ static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sq
   return rc;
 }
 
-static int load(Factorizing *t, const char *sql, char **err) {
+static int load(void *p, const char *sql, char **err) {
   static const char *const names[] = {"user_id", "item_id", "weight"};
-  int rc = sp_pairs_read(t->db, FN, sql, SP_WEIGHTS_NONNEGATIVE, names, &t->pairs, err);
-  if (rc == SQLITE_OK && t->o.dim > t->pairs.m.cols) {
-    *err = sqlite3_mprintf(FN "(): dim = %d is larger than the number of items (%d); lower "
-                           "option \"dim\"", t->o.dim, (int)t->pairs.m.cols);
-    rc = SQLITE_ERROR;
-  }
-  return rc;
-}
-
-static int fit_should_stop(void *arg) {
-  return sp_check_interrupt(((Factorizing *)arg)->db) != SQLITE_OK;
+  Factorizing *t = p;
+  int rc = sp_pairs_read(t->b.db, FN, sql, SP_WEIGHTS_NONNEGATIVE, names, &t->b.pairs, err);
+  return rc == SQLITE_OK ? sp_factorizing_check_dim(&t->b, t->o.dim, err) : rc;
 }
 
 static int fit_progress(void *arg, int it, double loss) {
   Factorizing *t = arg;
   double now = sp_now();
   t->loss[it - 1] = loss;
-  t->seconds[it - 1] = now - t->last;
-  if (!t->quiet)
-    fprintf(stderr, FN "(%s): iteration %d/%d, loss %.6g (%.2f s)\n", t->name, it,
-            t->o.iterations, loss, now - t->last);
-  t->last = now;
-  return fit_should_stop(arg);
+  t->seconds[it - 1] = now - t->b.last;
+  if (!t->b.quiet)
+    fprintf(stderr, FN "(%s): iteration %d/%d, loss %.6g (%.2f s)\n", t->b.name, it,
+            t->o.iterations, loss, now - t->b.last);
+  t->b.last = now;
+  return sp_factorizing_interrupted(arg);
 }
 
-static int fit(Factorizing *t, char **err) {
-  const SparseMatrix *r = &t->pairs.m;
+static int fit(void *p, char **err) {
+  Factorizing *t = p;
+  const SparseMatrix *r = &t->b.pairs.m;
   const sqlite3_uint64 d = (sqlite3_uint64)t->o.dim;
   t->users = sqlite3_malloc64((sqlite3_uint64)r->rows * d * sizeof(float) + 1);
   t->items = sqlite3_malloc64((sqlite3_uint64)r->cols * d * sizeof(float) + 1);
   t->loss = sqlite3_malloc64((sqlite3_uint64)t->o.iterations * sizeof(double));
   t->seconds = sqlite3_malloc64((sqlite3_uint64)t->o.iterations * sizeof(double));
   if (!t->users || !t->items || !t->loss || !t->seconds) return SQLITE_NOMEM;
-  if (!t->quiet)
-    fprintf(stderr, FN "(%s): %d users x %d items, %lld entries, d = %d\n", t->name,
+  if (!t->b.quiet)
+    fprintf(stderr, FN "(%s): %d users x %d items, %lld entries, d = %d\n", t->b.name,
             (int)r->rows, (int)r->cols, (long long)r->nnz, t->o.dim);
-  t->o.should_stop = fit_should_stop;
+  t->o.should_stop = sp_factorizing_interrupted;
   t->o.progress = fit_progress;
   t->o.arg = t;
   als_init(&t->o, r->rows, r->cols, t->users, t->items);
-  double started = t->last = sp_now();
+  double started = t->b.last = sp_now();
   int rc = als_fit(r, &t->o, t->users, t->items, &t->result);
-  t->fit_seconds = sp_now() - started;
+  t->b.seconds = sp_now() - started;
   switch (rc) {
     case ALS_OK:
       return SQLITE_OK;
@@ -143,66 +125,40 @@ static int fit(Factorizing *t, char **err) {
   }
 }
 
-static char *options_json(const Factorizing *t) {
-  sqlite3_str *s = sqlite3_str_new(t->db);
+static char *summary(const void *p) {
+  const Factorizing *t = p;
+  sqlite3_str *s = sqlite3_str_new(t->b.db);
   sp_json_open(s, '{');
-  sp_json_int(s, "dim", t->o.dim);
-  sp_json_int(s, "iterations", t->o.iterations);
-  sp_json_real(s, "regularization", t->o.regularization);
-  sp_json_real(s, "alpha", t->o.alpha);
-  sp_json_int(s, "cg_steps", t->o.cg_steps);
-  sp_json_int(s, "seed", (sqlite3_int64)t->o.seed);
-  sp_json_bool(s, "quiet", t->quiet);
-  sp_json_close(s, '}');
-  return sqlite3_str_finish(s);
-}
-
-static char *summary_json(const Factorizing *t) {
-  sqlite3_str *s = sqlite3_str_new(t->db);
-  sp_json_open(s, '{');
-  sp_json_text(s, "name", t->name);
+  sp_json_text(s, "name", t->b.name);
   sp_json_int(s, "dims", t->o.dim);
-  sp_json_int(s, "users", t->pairs.m.rows);
-  sp_json_int(s, "items", t->pairs.m.cols);
-  sp_json_int(s, "entries", t->pairs.m.nnz);
+  sp_json_int(s, "users", t->b.pairs.m.rows);
+  sp_json_int(s, "items", t->b.pairs.m.cols);
+  sp_json_int(s, "entries", t->b.pairs.m.nnz);
   sp_json_int(s, "iterations", t->result.iterations);
   sp_json_real(s, "loss", t->result.loss);
-  sp_json_seconds(s, "seconds", t->fit_seconds);
+  sp_json_seconds(s, "seconds", t->b.seconds);
   sp_json_close(s, '}');
   return sqlite3_str_finish(s);
 }
 
-static int persist(const Factorizing *t, const char *options, const char *summary, char **err) {
+static int persist(const void *p, const char *summary, char **err) {
+  const Factorizing *t = p;
+  const SpPairs *q = &t->b.pairs;
   SpFactorization f = {
-      .name = t->name, .method = "als", .dims = t->o.dim,
-      .users = {t->pairs.row_ids, t->pairs.m.rows, t->users},
-      .items = {t->pairs.item_ids, t->pairs.m.cols, t->items},
-      .entries = t->pairs.m.nnz, .iterations = t->result.iterations, .loss = t->result.loss,
-      .options = options, .summary = summary, .seconds = t->fit_seconds,
+      .name = t->b.name, .method = "als", .dims = t->o.dim,
+      .users = {q->row_ids, q->m.rows, t->users}, .items = {q->item_ids, q->m.cols, t->items},
+      .entries = q->m.nnz, .iterations = t->result.iterations, .loss = t->result.loss,
+      .options = t->b.options, .summary = summary, .seconds = t->b.seconds,
       .n_history = t->result.iterations, .history_loss = t->loss,
       .history_seconds = t->seconds};
-  return sp_factorization_save(t->db, FN, &f, err);
+  return sp_factorization_save(t->b.db, FN, &f, err);
 }
 
+static const SpFactorizer als_factorizer = {FN,  sizeof(Factorizing), parse,   load,
+                                            fit, summary,             persist, clear};
+
 static void train_als_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  Factorizing t;
-  memset(&t, 0, sizeof t);
-  t.db = sqlite3_context_db_handle(ctx);
-  const char *sql = NULL;
-  char *err = NULL, *options = NULL, *summary = NULL;
-  int rc = parse(argc, argv, &t, &sql, &err);
-  if (rc == SQLITE_OK) rc = load(&t, sql, &err);
-  if (rc == SQLITE_OK) rc = fit(&t, &err);
-  if (rc == SQLITE_OK) {
-    options = options_json(&t);
-    summary = summary_json(&t);
-    rc = options && summary ? persist(&t, options, summary, &err) : SQLITE_NOMEM;
-  }
-  if (rc == SQLITE_OK) sp_result_json_text(ctx, summary);
-  else sp_result_error_rc(ctx, rc, err);
-  sqlite3_free(options);
-  sqlite3_free(summary);
-  factorizing_free(&t);
+  sp_factorize(ctx, argc, argv, &als_factorizer);
 }
 
 static const SpFunction als_functions[] = {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "columns.h"
 #include "common.h"
 #include "query.h"
@@ -253,4 +254,55 @@ int sp_factorization_save(sqlite3 *db, const char *fn, const SpFactorization *f,
   sp_store_rows(&s, "INSERT INTO semiperso_factorization_history VALUES (?1, ?2, ?3, ?4)",
                 f->n_history, bind_iteration, f);
   return sp_store_end(&s, err);
+}
+
+/* ---- training ------------------------------------------------------------ */
+
+int sp_factorizing_args(SpFactorizing *b, int argc, sqlite3_value **argv, const char *query_is,
+                        const SpOption *spec, int n_spec, const char **sql, char **err) {
+  int rc = sp_read_text((SpArg){b->fn, 1, "name"}, argv[0], "a non-empty TEXT", 1, &b->name, err);
+  if (rc == SQLITE_OK) rc = sp_read_text((SpArg){b->fn, 2, "query"}, argv[1], query_is, 0, sql, err);
+  if (rc == SQLITE_OK)
+    rc = sp_parse_options(b->db, b->fn, 3, argc > 2 ? argv[2] : NULL, spec, n_spec, err);
+  if (rc == SQLITE_OK && (b->options = sp_options_json(b->db, spec, n_spec)) == NULL)
+    rc = SQLITE_NOMEM;
+  return rc;
+}
+
+int sp_factorizing_check_dim(const SpFactorizing *b, int dim, char **err) {
+  if (dim <= b->pairs.m.cols) return SQLITE_OK;
+  *err = sqlite3_mprintf("%s(): dim = %d is larger than the number of items (%d); lower option "
+                         "\"dim\"", b->fn, dim, (int)b->pairs.m.cols);
+  return SQLITE_ERROR;
+}
+
+int sp_factorizing_interrupted(void *b) {
+  return sp_check_interrupt(((SpFactorizing *)b)->db) != SQLITE_OK;
+}
+
+void sp_factorize(sqlite3_context *ctx, int argc, sqlite3_value **argv, const SpFactorizer *f) {
+  SpFactorizing *b = sqlite3_malloc64(f->size);
+  if (b == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  memset(b, 0, f->size);
+  b->db = sqlite3_context_db_handle(ctx);
+  b->fn = f->fn;
+  const char *sql = NULL;
+  char *err = NULL, *summary = NULL;
+  int rc = f->parse(b, argc, argv, &sql, &err);
+  if (rc == SQLITE_OK) rc = f->load(b, sql, &err);
+  if (rc == SQLITE_OK) rc = f->fit(b, &err);
+  if (rc == SQLITE_OK) {
+    summary = f->summary(b);
+    rc = summary ? f->persist(b, summary, &err) : SQLITE_NOMEM;
+  }
+  if (rc == SQLITE_OK) sp_result_json_text(ctx, summary);
+  else sp_result_error_rc(ctx, rc, err);
+  sqlite3_free(summary);
+  f->clear(b);
+  sp_pairs_free(&b->pairs);
+  sqlite3_free(b->options);
+  sqlite3_free(b);
 }

@@ -11,6 +11,10 @@
 **   "<fn>(): row 7, column 3 (weight): expected a number >= 0, got NULL"
 ** An empty result is an error; sqlite3_interrupt() stops the reading.
 **
+** Training: both functions are the same five steps (parse, load, fit,
+** persist, summarise) around a state whose first member is SpFactorizing;
+** sp_factorize() runs them and returns the summary or the error.
+**
 ** Storing, as one model of the store (store.h), replaced atomically:
 **   semiperso_factorizations(name PRIMARY KEY, method, dims, users, items,
 **       entries, iterations, loss, options JSON, summary JSON, seconds,
@@ -22,9 +26,11 @@
 #ifndef SEMIPERSO_SQL_FACTORS_H
 #define SEMIPERSO_SQL_FACTORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/sparse.h"
+#include "options.h"
 #include "sqlite3ext.h"
 
 /* What must hold of the third column. */
@@ -57,6 +63,47 @@ typedef struct {
   int64_t n;
   const float *vectors;
 } SpFactorSide;
+
+/* What every factorisation's state starts with. */
+typedef struct {
+  sqlite3 *db;
+  const char *fn, *name;
+  char *options; /* as stored: every option's value, JSON */
+  int quiet;
+  SpPairs pairs; /* the query's rows */
+  double last;   /* when the last progress line was due */
+  double seconds; /* of the fit */
+} SpFactorizing;
+
+/* The steps of one training function; t is its zeroed state of size
+** bytes, b = (SpFactorizing *)t with db and fn set. */
+typedef struct {
+  const char *fn;
+  size_t size;
+  /* Arguments and options (through sp_factorizing_args); *sql is the query. */
+  int (*parse)(void *t, int argc, sqlite3_value **argv, const char **sql, char **err);
+  int (*load)(void *t, const char *sql, char **err); /* sql: argument 2 */
+  int (*fit)(void *t, char **err);
+  char *(*summary)(const void *t); /* JSON, sqlite3_malloc'd; NULL: out of memory */
+  int (*persist)(const void *t, const char *summary, char **err);
+  void (*clear)(void *t); /* frees what the binding's own members hold */
+} SpFactorizer;
+
+/* Runs f for the SQL call (name, query [, options]) and sets its result. */
+void sp_factorize(sqlite3_context *ctx, int argc, sqlite3_value **argv, const SpFactorizer *f);
+
+/* For parse: arguments 1 (name) and 2 (query, what it must be), then the
+** options (argument 3, over the defaults in spec), stored as JSON in
+** b->options. */
+int sp_factorizing_args(SpFactorizing *b, int argc, sqlite3_value **argv, const char *query_is,
+                        const SpOption *spec, int n_spec, const char **sql, char **err);
+
+/* For load: SQLITE_OK when dim is at most the number of items read, else
+** an error naming option "dim". */
+int sp_factorizing_check_dim(const SpFactorizing *b, int dim, char **err);
+
+/* The core's should_stop: whether sqlite3_interrupt() was called on b->db. */
+int sp_factorizing_interrupted(void *b);
 
 /* A trained factorisation, as stored. */
 typedef struct {

@@ -21,35 +21,28 @@
 */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../core/pmi_svd.h"
-#include "args.h"
 #include "common.h"
 #include "factors.h"
 #include "modules.h"
-#include "options.h"
-#include "query.h"
 
 #define FN "train_pmi_svd"
 
 typedef struct {
-  sqlite3 *db;
-  const char *name;
+  SpFactorizing b; /* first: sp_factorize's part; b.pairs: the collections */
   PmiSvdOptions o;
   char *users_sql;
-  int quiet;
-  SpPairs pairs, listens;
+  SpPairs listens; /* the users' items */
   float *items, *sigma, *users;
   PmiSvdResult result;
   double *seconds; /* per pass */
-  int passes, n_hist;
-  double last, fit_seconds;
+  int n_hist;
 } Factorizing;
 
-static void factorizing_free(Factorizing *t) {
+static void clear(void *p) {
+  Factorizing *t = p;
   sqlite3_free(t->users_sql);
-  sp_pairs_free(&t->pairs);
   sp_pairs_free(&t->listens);
   sqlite3_free(t->items);
   sqlite3_free(t->sigma);
@@ -57,7 +50,8 @@ static void factorizing_free(Factorizing *t) {
   sqlite3_free(t->seconds);
 }
 
-static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sql, char **err) {
+static int parse(void *p, int argc, sqlite3_value **argv, const char **sql, char **err) {
+  Factorizing *t = p;
   pmi_svd_default_options(&t->o);
   sqlite3_int64 dim = t->o.dim, oversampling = t->o.oversampling,
                 power_iterations = t->o.power_iterations, seed = 0;
@@ -70,14 +64,11 @@ static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sq
       {"seed", SP_OPT_INT, 0, 9.2e18, 0, &seed, NULL},
       {"users", SP_OPT_TEXT, 0, 0, 0, &t->users_sql,
        "a SELECT yielding (user_id, item_id, weight) rows, or null"},
-      {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->quiet, NULL},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->b.quiet, NULL},
   };
-  int rc = sp_read_text((SpArg){FN, 1, "name"}, argv[0], "a non-empty TEXT", 1, &t->name, err);
-  if (rc == SQLITE_OK)
-    rc = sp_read_text((SpArg){FN, 2, "query"}, argv[1],
-                      "TEXT, a SELECT yielding (collection_id, item_id) rows", 0, sql, err);
-  if (rc == SQLITE_OK)
-    rc = sp_parse_options(t->db, FN, 3, argc > 2 ? argv[2] : NULL, spec, SP_COUNT(spec), err);
+  int rc = sp_factorizing_args(&t->b, argc, argv,
+                               "TEXT, a SELECT yielding (collection_id, item_id) rows", spec,
+                               SP_COUNT(spec), sql, err);
   t->o.dim = (int)dim;
   t->o.oversampling = (int)oversampling;
   t->o.power_iterations = (int)power_iterations;
@@ -87,17 +78,14 @@ static int parse(int argc, sqlite3_value **argv, Factorizing *t, const char **sq
 
 /* The collections, then the users' items (read before the fit, so that
 ** a bad users query fails at once). */
-static int load(Factorizing *t, const char *sql, char **err) {
+static int load(void *p, const char *sql, char **err) {
   static const char *const pairs[] = {"collection_id", "item_id"};
   static const char *const listens[] = {"user_id", "item_id", "weight"};
-  int rc = sp_pairs_read(t->db, FN, sql, SP_PAIRS_UNWEIGHTED, pairs, &t->pairs, err);
-  if (rc == SQLITE_OK && t->o.dim > t->pairs.m.cols) {
-    *err = sqlite3_mprintf(FN "(): dim = %d is larger than the number of items (%d); lower "
-                           "option \"dim\"", t->o.dim, (int)t->pairs.m.cols);
-    rc = SQLITE_ERROR;
-  }
+  Factorizing *t = p;
+  int rc = sp_pairs_read(t->b.db, FN, sql, SP_PAIRS_UNWEIGHTED, pairs, &t->b.pairs, err);
+  if (rc == SQLITE_OK) rc = sp_factorizing_check_dim(&t->b, t->o.dim, err);
   if (rc == SQLITE_OK && t->users_sql) {
-    rc = sp_pairs_read(t->db, FN, t->users_sql, SP_WEIGHTS_POSITIVE, listens, &t->listens, err);
+    rc = sp_pairs_read(t->b.db, FN, t->users_sql, SP_WEIGHTS_POSITIVE, listens, &t->listens, err);
     if (rc != SQLITE_OK && *err) {
       char *wrapped = sqlite3_mprintf("%s (in the query of option \"users\")", *err);
       sqlite3_free(*err);
@@ -107,20 +95,16 @@ static int load(Factorizing *t, const char *sql, char **err) {
   return rc;
 }
 
-static int fit_should_stop(void *arg) {
-  return sp_check_interrupt(((Factorizing *)arg)->db) != SQLITE_OK;
-}
-
 static int fit_progress(void *arg, int pass, int passes) {
   Factorizing *t = arg;
   double now = sp_now();
-  t->seconds[t->n_hist++] = now - t->last;
-  if (!t->quiet)
-    fprintf(stderr, FN "(%s): SVD pass %d/%d (%.2f s)\n", t->name, pass, passes, now - t->last);
-  t->last = now;
-  return fit_should_stop(arg);
+  t->seconds[t->n_hist++] = now - t->b.last;
+  if (!t->b.quiet)
+    fprintf(stderr, FN "(%s): SVD pass %d/%d (%.2f s)\n", t->b.name, pass, passes,
+            now - t->b.last);
+  t->b.last = now;
+  return sp_factorizing_interrupted(arg);
 }
-
 /* users[u] = sum_i w_ui items[i] / sum_i w_ui over the user's items, in
 ** double. */
 static int user_means(Factorizing *t) {
@@ -130,7 +114,7 @@ static int user_means(Factorizing *t) {
   int64_t *item = sqlite3_malloc64((sqlite3_uint64)l->cols * sizeof *item + 1);
   if (item == NULL) return SQLITE_NOMEM;
   for (int32_t j = 0; j < l->cols; j++)
-    item[j] = sp_pairs_find(t->pairs.item_ids, t->pairs.m.cols, t->listens.item_ids[j]);
+    item[j] = sp_pairs_find(t->b.pairs.item_ids, t->b.pairs.m.cols, t->listens.item_ids[j]);
   double acc[4096];
   for (int32_t u = 0; u < l->rows; u++) {
     double total = 0;
@@ -148,25 +132,25 @@ static int user_means(Factorizing *t) {
   return SQLITE_OK;
 }
 
-static int fit(Factorizing *t, char **err) {
-  const SparseMatrix *a = &t->pairs.m;
+static int fit(void *p, char **err) {
+  Factorizing *t = p;
+  const SparseMatrix *a = &t->b.pairs.m;
   const sqlite3_uint64 d = (sqlite3_uint64)t->o.dim;
-  t->passes = t->o.power_iterations + 2;
   t->items = sqlite3_malloc64((sqlite3_uint64)a->cols * d * sizeof(float));
   t->sigma = sqlite3_malloc64(d * sizeof(float));
   t->users = sqlite3_malloc64((sqlite3_uint64)t->listens.m.rows * d * sizeof(float) + 1);
-  t->seconds = sqlite3_malloc64((sqlite3_uint64)t->passes * sizeof(double));
+  t->seconds = sqlite3_malloc64((sqlite3_uint64)(t->o.power_iterations + 2) * sizeof(double));
   if (!t->items || !t->sigma || !t->users || !t->seconds) return SQLITE_NOMEM;
-  if (!t->quiet)
-    fprintf(stderr, FN "(%s): %d collections x %d items, %lld entries, d = %d\n", t->name,
+  if (!t->b.quiet)
+    fprintf(stderr, FN "(%s): %d collections x %d items, %lld entries, d = %d\n", t->b.name,
             (int)a->rows, (int)a->cols, (long long)a->nnz, t->o.dim);
-  t->o.should_stop = fit_should_stop;
+  t->o.should_stop = sp_factorizing_interrupted;
   t->o.progress = fit_progress;
   t->o.arg = t;
-  double started = t->last = sp_now();
+  double started = t->b.last = sp_now();
   int rc = pmi_svd_fit(a, &t->o, t->items, t->sigma, &t->result);
   if (rc == PMI_SVD_OK && user_means(t) != SQLITE_OK) rc = PMI_SVD_NOMEM;
-  t->fit_seconds = sp_now() - started;
+  t->b.seconds = sp_now() - started;
   switch (rc) {
     case PMI_SVD_OK:
       return SQLITE_OK;
@@ -186,69 +170,42 @@ static int fit(Factorizing *t, char **err) {
   }
 }
 
-static char *options_json(const Factorizing *t) {
-  sqlite3_str *s = sqlite3_str_new(t->db);
+static char *summary(const void *p) {
+  const Factorizing *t = p;
+  sqlite3_str *s = sqlite3_str_new(t->b.db);
   sp_json_open(s, '{');
-  sp_json_int(s, "dim", t->o.dim);
-  sp_json_int(s, "oversampling", t->o.oversampling);
-  sp_json_int(s, "power_iterations", t->o.power_iterations);
-  sp_json_real(s, "shift", t->o.shift);
-  sp_json_real(s, "power", t->o.power);
-  sp_json_int(s, "seed", (sqlite3_int64)t->o.seed);
-  sp_json_text(s, "users", t->users_sql);
-  sp_json_bool(s, "quiet", t->quiet);
-  sp_json_close(s, '}');
-  return sqlite3_str_finish(s);
-}
-
-static char *summary_json(const Factorizing *t) {
-  sqlite3_str *s = sqlite3_str_new(t->db);
-  sp_json_open(s, '{');
-  sp_json_text(s, "name", t->name);
+  sp_json_text(s, "name", t->b.name);
   sp_json_int(s, "dims", t->o.dim);
-  sp_json_int(s, "collections", t->pairs.m.rows);
-  sp_json_int(s, "items", t->pairs.m.cols);
-  sp_json_int(s, "entries", t->pairs.m.nnz);
+  sp_json_int(s, "collections", t->b.pairs.m.rows);
+  sp_json_int(s, "items", t->b.pairs.m.cols);
+  sp_json_int(s, "entries", t->b.pairs.m.nnz);
   sp_json_int(s, "cooccurrences", t->result.cooccurrences);
   sp_json_int(s, "pmi_entries", t->result.pmi_entries);
   sp_json_real(s, "sigma_max", t->sigma[0]);
   sp_json_real(s, "sigma_min", t->sigma[t->o.dim - 1]);
   sp_json_int(s, "users", t->listens.m.rows);
-  sp_json_seconds(s, "seconds", t->fit_seconds);
+  sp_json_seconds(s, "seconds", t->b.seconds);
   sp_json_close(s, '}');
   return sqlite3_str_finish(s);
 }
 
-static int persist(const Factorizing *t, const char *options, const char *summary, char **err) {
+static int persist(const void *p, const char *summary, char **err) {
+  const Factorizing *t = p;
   SpFactorization f = {
-      .name = t->name, .method = "pmi_svd", .dims = t->o.dim,
+      .name = t->b.name, .method = "pmi_svd", .dims = t->o.dim,
       .users = {t->listens.row_ids, t->listens.m.rows, t->users},
-      .items = {t->pairs.item_ids, t->pairs.m.cols, t->items},
-      .entries = t->pairs.m.nnz, .iterations = t->n_hist, .loss = NAN,
-      .options = options, .summary = summary, .seconds = t->fit_seconds,
+      .items = {t->b.pairs.item_ids, t->b.pairs.m.cols, t->items},
+      .entries = t->b.pairs.m.nnz, .iterations = t->n_hist, .loss = NAN,
+      .options = t->b.options, .summary = summary, .seconds = t->b.seconds,
       .n_history = t->n_hist, .history_loss = NULL, .history_seconds = t->seconds};
-  return sp_factorization_save(t->db, FN, &f, err);
+  return sp_factorization_save(t->b.db, FN, &f, err);
 }
 
+static const SpFactorizer pmi_svd_factorizer = {FN,  sizeof(Factorizing), parse,   load,
+                                                fit, summary,             persist, clear};
+
 static void train_pmi_svd_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  Factorizing t;
-  memset(&t, 0, sizeof t);
-  t.db = sqlite3_context_db_handle(ctx);
-  const char *sql = NULL;
-  char *err = NULL, *options = NULL, *summary = NULL;
-  int rc = parse(argc, argv, &t, &sql, &err);
-  if (rc == SQLITE_OK) rc = load(&t, sql, &err);
-  if (rc == SQLITE_OK) rc = fit(&t, &err);
-  if (rc == SQLITE_OK) {
-    options = options_json(&t);
-    summary = summary_json(&t);
-    rc = options && summary ? persist(&t, options, summary, &err) : SQLITE_NOMEM;
-  }
-  if (rc == SQLITE_OK) sp_result_json_text(ctx, summary);
-  else sp_result_error_rc(ctx, rc, err);
-  sqlite3_free(options);
-  sqlite3_free(summary);
-  factorizing_free(&t);
+  sp_factorize(ctx, argc, argv, &pmi_svd_factorizer);
 }
 
 static const SpFunction pmi_svd_functions[] = {

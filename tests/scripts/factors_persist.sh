@@ -165,7 +165,7 @@ for call, what in [
           SELECT n + 1 FROM c WHERE n < 3999), j(n) AS (SELECT 0 UNION ALL
           SELECT n + 1 FROM j WHERE n < 24)
         SELECT c.n, (c.n * 7919 + j.n * j.n * 104729) % 3000 FROM c, j',
-        '{"dim": 256, "power_iterations": 100, "quiet": true}')""", "train_pmi_svd")]:
+        '{"dim": 64, "power_iterations": 100, "quiet": true}')""", "train_pmi_svd")]:
     error, latency = interrupted(b, lambda: b.execute(call).fetchone(), 1.0)
     assert error == what + "(): interrupted; the previous factorization is kept", \
         error or what + " was not interrupted"
