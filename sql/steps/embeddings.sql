@@ -42,6 +42,13 @@ FROM run_settings
 WHERE name IN ('ut_als_options', 'tt_svd_options')
   AND NOT coalesce(json_valid(value) AND json_type(value) = 'object', 0);
 
+-- The tables train_als() and train_pmi_svd() store into, exactly as they
+-- create them (ext/sql/factors.c; tests/scripts/pipeline_factors.sh checks
+-- both agree), so that the UPDATEs below compile before any training.
+CREATE TABLE IF NOT EXISTS semiperso_factorizations( name TEXT PRIMARY KEY, method TEXT NOT NULL, dims INTEGER NOT NULL, users INTEGER NOT NULL, items INTEGER NOT NULL, entries INTEGER NOT NULL, iterations INTEGER NOT NULL, loss REAL, options TEXT NOT NULL, summary TEXT NOT NULL, seconds REAL NOT NULL, trained_at TEXT NOT NULL, generation INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS semiperso_factors( model TEXT NOT NULL, side TEXT NOT NULL CHECK (side IN ('user', 'item')), id INTEGER NOT NULL, embedding BLOB NOT NULL, UNIQUE (model, side, id));
+CREATE TABLE IF NOT EXISTS semiperso_factorization_history( model TEXT NOT NULL, iteration INTEGER NOT NULL, loss REAL, seconds REAL NOT NULL, PRIMARY KEY (model, iteration)) WITHOUT ROWID;
+
 -- The warm users' listens, as both factorisations read them.
 DROP VIEW IF EXISTS temp.warm_listens;
 CREATE TEMP VIEW warm_listens AS

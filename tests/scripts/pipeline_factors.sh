@@ -57,6 +57,15 @@ if grep -q '|0$' "$tmp/check.txt" || [ "$(grep -c '|1$' "$tmp/check.txt")" != 14
   exit 1
 fi
 
+# The step creates the factorisation tables (so that its UPDATEs compile)
+# exactly as train_als() does: the same DDL in sqlite_schema.
+ddl() { LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" sqlite3 -batch "$1" "SELECT sql FROM sqlite_schema
+  WHERE name LIKE 'semiperso_factor%' ORDER BY name"; }
+printf '.bail on\n.load %s\n.read sql/schema.sql\n.read sql/steps/settings.sql\n.read sql/steps/embeddings.sql\n' "$SEMIPERSO_SO" |
+  LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" sqlite3 -batch "$tmp/step.db"
+[ "$(ddl "$tmp/step.db")" = "$(ddl "$tmp/als.db")" ] && [ -n "$(ddl "$tmp/step.db")" ] ||
+  { echo "steps/embeddings.sql and ext/sql/factors.c create different tables"; ddl "$tmp/step.db"; exit 1; }
+
 # A bad setting stops the pipeline before it writes anything.
 before=$(sqlite3 "$tmp/als.db" "SELECT hex(embedding) FROM tracks ORDER BY track_id" | md5sum)
 if LD_PRELOAD="${SEMIPERSO_PRELOAD:-}" sqlite3 -batch "$tmp/als.db" > "$tmp/bad.txt" 2>&1 <<SQL
