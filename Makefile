@@ -5,7 +5,7 @@
 #   make demo     the whole pipeline on a small synthetic dataset
 #   make figures  the README's figures (docs/figures) from build/demo.db
 #   make bench    the pipeline at the paper's scale, timed per stage
-#   make bench-components   the embedder, k-means and top-k alone
+#   make bench-components   the embedder, k-means, top-k, ALS and PMI-SVD alone
 #   make bench-serve  online serving latency and throughput (paper scale)
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
@@ -96,12 +96,16 @@ bench: semiperso.so build/sgemm_rate
 	/usr/bin/python3 bench/run.py
 
 # Component benchmarks of the numeric core, each against the sgemm rate
-# measured in the same run: the embedder's epoch, k-means, top-k.
-bench-components: build/bench_mlp build/bench_kmeans build/bench_topk
+# measured in the same run: the embedder's epoch, k-means, top-k, the two
+# factorisations (UT-ALS, TT-SVD) on the paper-scale synthetic logs.
+bench-components: build/bench_mlp build/bench_kmeans build/bench_topk \
+		build/bench_als build/bench_pmi_svd build/sgemm_rate
 	build/bench_mlp
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
+	build/bench_als
+	build/bench_pmi_svd
 
 # Online serving at the paper's scale: latency of recommend_cold_user() on
 # one connection, throughput of 1, 2 and 4 server processes, on a bundle.
@@ -112,7 +116,7 @@ build/bench_serve: bench/bench_serve.c | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -std=c11 -Wall -Wextra -o $@ $< -lsqlite3
 
-build/bench_%: bench/bench_%.c bench/bench.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
+build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h bench/*.h) | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 

@@ -15,6 +15,9 @@
 -- release, imported by tools/import_release.mjs), the steps read what they
 -- need from the features instead, and say so in run_notes, printed last.
 -- Outputs:
+--   tracks.embedding, users.embedding  recomputed from listens and
+--                         playlist_tracks when the setting "embeddings" is
+--                         'ut_als' or 'tt_svd'        (steps/embeddings.sql)
 --   user_features         input feature vectors        (features.sql; kept
 --                         as they are when given)
 --   semiperso_models ...  the trained embedder          (steps/train.sql)
@@ -28,6 +31,7 @@
 .bail on
 .read sql/schema.sql
 .read sql/steps/settings.sql
+.read sql/steps/embeddings.sql
 .read sql/features.sql
 .read sql/steps/train.sql
 .read sql/steps/segments.sql

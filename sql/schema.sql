@@ -48,6 +48,17 @@ CREATE TABLE IF NOT EXISTS future_listens(
 CREATE INDEX IF NOT EXISTS future_listens_by_user  ON future_listens(user_id);
 CREATE INDEX IF NOT EXISTS future_listens_by_track ON future_listens(track_id);
 
+-- Warm users' listening history before registration: the raw logs behind
+-- their vectors (plays = times the user played the track; one row per
+-- (user, track)).  Only steps/embeddings.sql reads it, to compute the
+-- latent space itself when the setting "embeddings" asks for it: UT-ALS
+-- factorises it, TT-SVD averages each user's tracks over it.
+CREATE TABLE IF NOT EXISTS listens(
+  user_id  INTEGER NOT NULL,
+  track_id INTEGER NOT NULL,
+  plays    INTEGER NOT NULL
+);
+
 -- Input feature vectors, built by sql/features.sql (which states their
 -- layout) or imported ready-made.
 CREATE TABLE IF NOT EXISTS user_features(

@@ -48,11 +48,20 @@ static const struct {
 typedef char *(*StringFn)(void);
 typedef int (*IntFn)(void);
 typedef void (*SetThreadsFn)(int);
+typedef void (*BlasDgemm)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, int, int,
+                          int, double, const double *, int, const double *, int, double,
+                          double *, int);
+typedef void (*LapackDsyevd)(const char *, const char *, const int *, double *, const int *,
+                             double *, double *, const int *, int *, const int *, int *, size_t,
+                             size_t);
 
 static struct {
   void *lib;
   BlasSgemm sgemm;
   BlasSgemv sgemv;
+  BlasDgemm dgemm;     /* NULL when the library lacks it */
+  LapackDsyevd dsyevd; /* from the library's LAPACK, else liblapack.so.3 */
+  void *lapack;        /* liblapack.so.3 when opened for dsyevd */
   StringFn get_config, get_corename; /* OpenBLAS only, else NULL */
   IntFn get_threads, get_parallel;
   SetThreadsFn set_threads;
@@ -156,6 +165,10 @@ static int adopt(void *h) {
   blas.lib = h;
   blas.sgemm = (BlasSgemm)dlsym(h, "cblas_sgemm");
   blas.sgemv = (BlasSgemv)dlsym(h, "cblas_sgemv");
+  blas.dgemm = (BlasDgemm)dlsym(h, "cblas_dgemm");
+  blas.dsyevd = (LapackDsyevd)dlsym(h, "dsyevd_");
+  if (blas.dsyevd == NULL && blas.lapack == NULL) blas.lapack = dlopen("liblapack.so.3", RTLD_NOW | RTLD_LOCAL);
+  if (blas.dsyevd == NULL && blas.lapack) blas.dsyevd = (LapackDsyevd)dlsym(blas.lapack, "dsyevd_");
   blas.get_config = (StringFn)dlsym(h, "openblas_get_config");
   blas.get_corename = (StringFn)dlsym(h, "openblas_get_corename");
   blas.get_threads = (IntFn)dlsym(h, "openblas_get_num_threads");
@@ -475,6 +488,32 @@ HIDDEN void cblas_sgemv(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE
                         const int incy) {
   blas_require();
   blas.sgemv(order, ta, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+
+/* Double-precision entry points of the factorisations (als.c, sym_eigen.c):
+** a library without them fails the call rather than the load, since only
+** train_als and train_pmi_svd need them. */
+HIDDEN void cblas_dgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
+                        const enum CBLAS_TRANSPOSE tb, const int m, const int n, const int k,
+                        const double alpha, const double *a, const int lda, const double *b,
+                        const int ldb, const double beta, double *c, const int ldc) {
+  blas_require();
+  if (blas.dgemm == NULL) {
+    fprintf(stderr, "semiperso: %s has no cblas_dgemm\n", blas.path);
+    abort();
+  }
+  blas.dgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+HIDDEN void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+                    double *w, double *work, const int *lwork, int *iwork, const int *liwork,
+                    int *info, size_t jobz_len, size_t uplo_len) {
+  blas_require();
+  if (blas.dsyevd == NULL) {
+    *info = -1; /* reported as a numeric failure by sym_eigen */
+    return;
+  }
+  blas.dsyevd(jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info, jobz_len, uplo_len);
 }
 
 /* ---- the description --------------------------------------------------- */

@@ -45,6 +45,9 @@
 **     library is in use, -1 when none could be (blas_error() says why).
 **     Calling a CBLAS function first does the same, and aborts with that
 **     message on failure; the SQL extension calls blas_init() at load.
+**     The core's entry points: cblas_sgemm, cblas_sgemv, cblas_dgemm and
+**     LAPACK's dsyevd_ (from the library, else liblapack.so.3; without
+**     one it returns info -1).
 **   blas_info_json() describes it all as one JSON object (malloc'd, NULL
 **     when memory fails or loading failed): library, version, config,
 **     kernel, kernel_choice, reason, default_kernel, tried, self_check,

@@ -333,10 +333,10 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr);
 }
 
-/* The team size blas.h advises, up to the tile count: more would only
-** wait at the barriers while the products run. */
+/* The team's default size, up to the tile count: more would only wait at
+** the barriers while the products run. */
 static int default_threads(void) {
-  int n = blas_team_threads();
+  int n = team_default_size();
   return n < SPLIT_TILES ? n : SPLIT_TILES;
 }
 

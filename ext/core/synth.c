@@ -90,6 +90,8 @@ struct SynthUserGen {
   SynthEvent *events;
   int n_events, cap_events;
   int64_t *listens;
+  int64_t *history_tracks;   /* SYNTH_MAX_HISTORY: the draws, then distinct */
+  int32_t *history_plays;    /* SYNTH_MAX_HISTORY */
 };
 
 void synth_default_options(SynthOptions *o) {
@@ -478,7 +480,10 @@ SynthUserGen *synth_user_gen_new(const SynthModel *m) {
   g->cap_events = 256;
   g->events = malloc((size_t)g->cap_events * sizeof *g->events);
   g->listens = malloc(MAX_LISTENS * sizeof *g->listens);
-  if (!g->mark || !g->acc || !g->embedding || !g->events || !g->listens) {
+  g->history_tracks = malloc(SYNTH_MAX_HISTORY * sizeof *g->history_tracks);
+  g->history_plays = malloc(SYNTH_MAX_HISTORY * sizeof *g->history_plays);
+  if (!g->mark || !g->acc || !g->embedding || !g->events || !g->listens ||
+      !g->history_tracks || !g->history_plays) {
     synth_user_gen_free(g);
     return NULL;
   }
@@ -492,6 +497,8 @@ void synth_user_gen_free(SynthUserGen *g) {
   free(g->embedding);
   free(g->events);
   free(g->listens);
+  free(g->history_tracks);
+  free(g->history_plays);
   free(g);
 }
 
@@ -667,18 +674,42 @@ static void future_listens(SynthUserGen *g, SynthUser *u) {
   u->n_listens = n;
 }
 
-/* Warm users: mean vector of a listening history of 60+ draws. */
-static void warm_embedding(SynthUserGen *g) {
+static int by_id(const void *pa, const void *pb) {
+  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+  return (a > b) - (a < b);
+}
+
+/* Warm users: mean vector of a listening history of 60+ draws, summed in
+** draw order.  The draws are kept and folded into (track id, plays) after
+** the mean is taken: recording them takes no random numbers, so every
+** other draw of the user is what it was before the history was exposed. */
+static void warm_embedding(SynthUserGen *g, SynthUser *u) {
   const SynthModel *m = g->m;
   const int d = m->d;
   int n = 60 + (int)(rng_exp(&g->r) * 80.0);
-  if (n > 1000) n = 1000;
+  if (n > SYNTH_MAX_HISTORY) n = SYNTH_MAX_HISTORY;
   memset(g->acc, 0, (size_t)d * sizeof *g->acc);
   for (int k = 0; k < n; k++) {
-    const float *v = m->vec + (size_t)listen(g) * d;
+    int64_t t = listen(g);
+    const float *v = m->vec + (size_t)t * d;
     for (int j = 0; j < d; j++) g->acc[j] += v[j];
+    g->history_tracks[k] = m->track_id[t];
   }
   for (int j = 0; j < d; j++) g->embedding[j] = (float)(g->acc[j] / n);
+  qsort(g->history_tracks, (size_t)n, sizeof *g->history_tracks, by_id);
+  int distinct = 0;
+  for (int k = 0; k < n; k++) {
+    if (distinct > 0 && g->history_tracks[distinct - 1] == g->history_tracks[k]) {
+      g->history_plays[distinct - 1]++;
+    } else {
+      g->history_tracks[distinct] = g->history_tracks[k];
+      g->history_plays[distinct++] = 1;
+    }
+  }
+  u->embedding = g->embedding;
+  u->history_tracks = g->history_tracks;
+  u->history_plays = g->history_plays;
+  u->n_history = distinct;
 }
 
 void synth_user(SynthUserGen *g, int64_t i, SynthUser *u) {
@@ -718,10 +749,7 @@ void synth_user(SynthUserGen *g, int64_t i, SynthUser *u) {
     int64_t t = draw_in_range(m, r, m->genre_start[genre], m->genre_start[genre + 1]);
     g->favorites[k] = m->track_artist[t];
   }
-  if (u->split == SYNTH_WARM) {
-    warm_embedding(g);
-    u->embedding = g->embedding;
-  }
+  if (u->split == SYNTH_WARM) warm_embedding(g, u);
   registration_day(g);
   u->events = g->events;
   u->n_events = g->n_events;

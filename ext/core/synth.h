@@ -23,7 +23,10 @@
 **    for niche (non-popular) tracks.  A listen is a chart track (global
 **    popularity), a favorite artist's track, or a taste genre's track, by
 **    popularity unless niche.
-**  - warm users' embedding = mean vector of a history of such listens.
+**  - warm users' embedding = mean vector of a history of such listens
+**    (60 + ~Exp(80) draws, at most SYNTH_MAX_HISTORY, repeats allowed): the
+**    history is exposed as (track id, plays) pairs, so embedding =
+**    sum(plays * track vector) / sum(plays) up to float rounding.
 **  - registration day: ~5 % no event, ~77 % stream; onboarding artist likes,
 **    searches and favorites follow taste; skips and bans (~12 % of events)
 **    mostly hit genres outside the taste.
@@ -52,6 +55,7 @@ typedef struct {
 #define SYNTH_MAX_USERS 50000000
 #define SYNTH_MAX_DIM 4096
 #define SYNTH_MAX_GENRES 1000
+#define SYNTH_MAX_HISTORY 1000 /* listens drawn for one warm user, at most */
 /* tracks * dim bound: the catalog's vectors stay under 2 GiB. */
 #define SYNTH_MAX_CATALOG_FLOATS (512LL * 1024 * 1024)
 
@@ -89,6 +93,12 @@ typedef struct {
   int n_events;
   const int64_t *listens;   /* distinct track ids, days 1..30 */
   int n_listens;
+  /* Warm users' listening history before registration, the draws their
+  ** embedding is the mean of: n_history distinct track ids in increasing
+  ** order, each with its play count (>= 1).  Empty for cold users. */
+  const int64_t *history_tracks;
+  const int32_t *history_plays;
+  int n_history;
 } SynthUser;
 
 typedef struct SynthModel SynthModel;

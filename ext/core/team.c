@@ -15,6 +15,8 @@
 #include <unistd.h>
 #endif
 
+#include "blas.h"
+
 /* How long a waiter polls before sleeping: longer than the usual wait at
 ** a barrier, short next to a time slice, so a member whose partner was
 ** descheduled stops burning a CPU others could use.  Timed, since a
@@ -181,4 +183,9 @@ void team_share(size_t len, size_t align, int id, int n, size_t *lo, size_t *hi)
   *hi = id == n - 1 ? len : b * align;
   if (*lo > len) *lo = len;
   if (*hi < *lo) *hi = *lo;
+}
+
+int team_default_size(void) {
+  int n = blas_team_threads();
+  return n > TEAM_MAX ? TEAM_MAX : n;
 }

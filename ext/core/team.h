@@ -15,6 +15,8 @@
 **     visible to every member after it, and everything written inside fn
 **     is visible to the caller once team_run returns.
 **   team_free(team) stops and joins the workers (NULL is fine).
+**   team_default_size() is the size blas_team_threads() advises (blas.h),
+**   at most TEAM_MAX.
 **   team_share(len, align, id, n, &lo, &hi): member id's contiguous share
 **     [lo, hi) of [0, len).  Shares are whole multiples of align except the
 **     last, which takes the remainder, so a share is never narrower than
@@ -40,5 +42,6 @@ int team_size(const Team *team);
 void team_run(Team *team, TeamFn fn, void *arg);
 void team_barrier(Team *team);
 void team_share(size_t len, size_t align, int id, int n, size_t *lo, size_t *hi);
+int team_default_size(void);
 
 #endif

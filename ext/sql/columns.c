@@ -25,8 +25,7 @@ void sp_matrix_free(SpMatrix *m) {
   m->rows = m->cap = 0;
 }
 
-/* "<fn>(): [<source>, ]row <row>, column <column>: <problem>". */
-static char *column_error(const SpColumn *c, int64_t row, const char *problem) {
+char *sp_column_error(const SpColumn *c, int64_t row, const char *problem) {
   char *column = c->number ? sqlite3_mprintf("%d (%s)", c->number, c->name)
                            : sqlite3_mprintf("%s", c->name);
   char *msg = column ? sqlite3_mprintf("%s(): %s%srow %lld, column %s: %s", c->fn,
@@ -56,7 +55,7 @@ int sp_column_vector(sqlite3_stmt *st, const SpColumn *c, int64_t row, float *ds
     if (vec_all_finite(dst, (size_t)n)) return SQLITE_OK;
     problem = sqlite3_mprintf("vector contains NaN or Inf");
   }
-  if (err) *err = problem ? column_error(c, row, problem) : NULL;
+  if (err) *err = problem ? sp_column_error(c, row, problem) : NULL;
   sqlite3_free(problem);
   return SQLITE_MISMATCH;
 }
@@ -85,7 +84,7 @@ int sp_matrix_read(SpMatrix *m, sqlite3_stmt *st, const SpColumn *c, int64_t max
     ++*row;
     if (sqlite3_column_type(st, 0) != SQLITE_INTEGER) {
       SpColumn id = {c->fn, c->source, 0, 1, "id"};
-      if (err) *err = column_error(&id, *row, "expected an INTEGER id");
+      if (err) *err = sp_column_error(&id, *row, "expected an INTEGER id");
       return SQLITE_MISMATCH;
     }
     /* The ids grow with the rows; their capacity is the data's. */

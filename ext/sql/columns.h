@@ -37,6 +37,10 @@ typedef struct {
   const char *name;   /* what the column holds: "features", "embedding" */
 } SpColumn;
 
+/* The message "<fn>(): [<source>, ]row <row>, column <column>: <problem>"
+** (sqlite3_mprintf'd; NULL when out of memory), for any column. */
+char *sp_column_error(const SpColumn *c, int64_t row, const char *problem);
+
 /* Reads c's column of st's current row (number row, for messages): a
 ** vector of exactly n floats, into dst.  *err is set unless err is NULL
 ** (callers with their own message). */

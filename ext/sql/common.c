@@ -153,6 +153,11 @@ void sp_result_json(sqlite3_context *ctx, sqlite3_str *s) {
   sqlite3_result_subtype(ctx, 'J');
 }
 
+void sp_result_json_text(sqlite3_context *ctx, const char *json) {
+  sqlite3_result_text(ctx, json, -1, SQLITE_TRANSIENT);
+  sqlite3_result_subtype(ctx, 'J');
+}
+
 /* ---- JSON output ------------------------------------------------------------ */
 
 void sp_json_open(sqlite3_str *s, char bracket) { sqlite3_str_appendchar(s, 1, bracket); }

@@ -110,6 +110,8 @@ void sp_result_vector(sqlite3_context *ctx, float *v, int n);
 /* Finishes s and returns its text as the JSON result (subtype 'J', as
 ** SQLite's json functions mark theirs), or the error s ran into. */
 void sp_result_json(sqlite3_context *ctx, sqlite3_str *s);
+/* The same for JSON text already finished (copied). */
+void sp_result_json_text(sqlite3_context *ctx, const char *json);
 
 /* JSON written into an sqlite3_str (summaries, stored options): a comma
 ** goes before every member but the first of an object or array.  Numbers

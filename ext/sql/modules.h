@@ -24,6 +24,8 @@ extern const SpBinding sp_serve_binding;      /* serve.c: age_class, user_input_
                                                  recommend_cold_user */
 extern const SpBinding sp_bundle_binding;     /* bundle.c: export_bundle */
 extern const SpBinding sp_onnx_binding;       /* onnx.c: export_onnx */
+extern const SpBinding sp_als_binding;        /* als.c: train_als */
+extern const SpBinding sp_pmi_svd_binding;    /* pmi_svd.c: train_pmi_svd */
 
 /* info.c: loads the BLAS (ext/core/blas.h); the entry file calls it before
 ** registering anything, so a machine without a usable BLAS fails at .load

@@ -79,6 +79,38 @@ static int set_option(const SpOption *o, const char *fn, const char *type,
   return SQLITE_ERROR;
 }
 
+char *sp_options_json(sqlite3 *db, const SpOption *opts, int n_opts) {
+  sqlite3_str *s = sqlite3_str_new(db);
+  sp_json_open(s, '{');
+  for (int i = 0; i < n_opts; i++) {
+    const SpOption *o = &opts[i];
+    switch (o->type) {
+      case SP_OPT_INT:
+        sp_json_int(s, o->key, *(sqlite3_int64 *)o->value);
+        break;
+      case SP_OPT_REAL:
+        sp_json_real(s, o->key, *(double *)o->value);
+        break;
+      case SP_OPT_BOOL:
+        sp_json_bool(s, o->key, *(int *)o->value);
+        break;
+      case SP_OPT_TEXT:
+        sp_json_text(s, o->key, *(char **)o->value);
+        break;
+      case SP_OPT_ARRAY:
+        sp_json_key(s, o->key);
+        sqlite3_str_appendall(s, *(char **)o->value ? *(char **)o->value : "null");
+        break;
+    }
+  }
+  sp_json_close(s, '}');
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return NULL;
+  }
+  return sqlite3_str_finish(s);
+}
+
 static char *known_keys(const SpOption *opts, int n) {
   sqlite3_str *s = sqlite3_str_new(NULL);
   for (int i = 0; i < n; i++) sqlite3_str_appendf(s, "%s%s", i ? ", " : "", opts[i].key);

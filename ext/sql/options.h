@@ -38,4 +38,9 @@ typedef struct {
 int sp_parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *json,
                      const SpOption *opts, int n_opts, char **err);
 
+/* The options' current values as one JSON object, keys in table order (as
+** a model stores the options it was trained with); sqlite3_malloc'd, NULL
+** when out of memory. */
+char *sp_options_json(sqlite3 *db, const SpOption *opts, int n_opts);
+
 #endif

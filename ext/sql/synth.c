@@ -14,7 +14,7 @@
 ** Unknown keys, wrong types and out-of-range values are errors naming the
 ** option.  The tables are created with sql/schema.sql's own DDL when
 ** missing.  When any dataset table (tracks, playlist_tracks, users,
-** registration_events, future_listens, user_features) already holds rows
+** registration_events, future_listens, listens, user_features) holds rows
 ** it is an error, unless "replace": true, which empties them first.
 ** Everything happens inside one savepoint: on any error, including
 ** sqlite3_interrupt(), the database is left as it was.  Progress goes to
@@ -38,7 +38,7 @@
 
 static const char *const dataset_tables[] = {
     "tracks", "playlist_tracks", "users", "registration_events",
-    "future_listens", "user_features"};
+    "future_listens", "listens", "user_features"};
 #define N_DATASET_TABLES (int)(sizeof dataset_tables / sizeof *dataset_tables)
 
 typedef struct {
@@ -172,13 +172,14 @@ static int recreate_indexes(sqlite3 *db, const Indexes *idx) {
 }
 
 /* The prepared inserts, stepped once per row. */
-enum { INS_TRACK, INS_PLAYLIST, INS_USER, INS_EVENT, INS_LISTEN, N_INS };
+enum { INS_TRACK, INS_PLAYLIST, INS_USER, INS_EVENT, INS_LISTEN, INS_HISTORY, N_INS };
 static const char *const insert_sql[N_INS] = {
     "INSERT INTO tracks(track_id, album_id, artist_id, embedding) VALUES (?1, ?2, ?3, ?4)",
     "INSERT INTO playlist_tracks(playlist_id, track_id) VALUES (?1, ?2)",
     "INSERT INTO users(user_id, split, country, age, embedding) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO registration_events(user_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO future_listens(user_id, track_id) VALUES (?1, ?2)"};
+    "INSERT INTO future_listens(user_id, track_id) VALUES (?1, ?2)",
+    "INSERT INTO listens(user_id, track_id, plays) VALUES (?1, ?2, ?3)"};
 
 static int step_reset(sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
@@ -187,7 +188,7 @@ static int step_reset(sqlite3_stmt *st) {
 }
 
 typedef struct {
-  sqlite3_int64 playlist_tracks, events, listens;
+  sqlite3_int64 playlist_tracks, events, listens, history;
 } Counts;
 
 /* Inserts the catalog and every user. */
@@ -247,6 +248,14 @@ static int insert_all(const SynthModel *m, SynthUserGen *gen,
       rc = step_reset(st);
     }
     n->listens += u.n_listens;
+    st = ins[INS_HISTORY];
+    sqlite3_bind_int64(st, 1, u.user_id);
+    for (int j = 0; j < u.n_history && rc == SQLITE_OK; j++) {
+      sqlite3_bind_int64(st, 2, u.history_tracks[j]);
+      sqlite3_bind_int(st, 3, u.history_plays[j]);
+      rc = step_reset(st);
+    }
+    n->history += u.n_history;
     if (progress && (i + 1) % (users / 10 > 0 ? users / 10 : 1) == 0)
       fprintf(stderr, FN ": %lld / %lld users\n", (long long)(i + 1), (long long)users);
   }
@@ -272,6 +281,7 @@ static void summarise(sqlite3_context *ctx, const SynthModel *m, const Counts *n
   sp_json_int(s, "seed", (sqlite3_int64)so->seed);
   sp_json_int(s, "registration_events", n->events);
   sp_json_int(s, "future_listens", n->listens);
+  sp_json_int(s, "listens", n->history);
   sp_json_seconds(s, "seconds", seconds);
   sp_json_close(s, '}');
   sp_result_json(ctx, s);
@@ -285,7 +295,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   SynthModel *m = NULL;
   SynthUserGen *gen = NULL;
   sqlite3_stmt *ins[N_INS] = {NULL};
-  Counts n = {0, 0, 0};
+  Counts n = {0, 0, 0, 0};
   Indexes idx;
   idx.n = 0;
   int in_savepoint = 0, was_autocommit = sqlite3_get_autocommit(db);

@@ -53,6 +53,10 @@ INSERT INTO run_settings(name, value)
           || '"skips":[0,1,2,4,8],"interactions":[0,1]}'  -- the bins of each count
         UNION ALL SELECT 'popularity_bins', 10      -- recommended_popularity: rank bins
         UNION ALL SELECT 'top_countries', 5         -- ... and the countries shown apart
+        UNION ALL SELECT 'embeddings', 'given'      -- or 'ut_als', 'tt_svd': compute the
+                                                    -- vectors from the logs (steps/embeddings.sql)
+        UNION ALL SELECT 'ut_als_options', '{"dim": 256, "iterations": 15}'  -- train_als's
+        UNION ALL SELECT 'tt_svd_options', '{"dim": 128}'                    -- train_pmi_svd's
         UNION ALL SELECT 'seed', 0
         UNION ALL SELECT 'quiet', 0) AS d
   LEFT JOIN settings AS s ON s.name = d.name;
@@ -159,7 +163,10 @@ CREATE VIEW run_config AS
          max(value) FILTER (WHERE name = 'activity_bins')     AS activity_bins,
          max(value) FILTER (WHERE name = 'popularity_bins')   AS popularity_bins,
          max(value) FILTER (WHERE name = 'top_countries')     AS top_countries,
-         max(value) FILTER (WHERE name = 'list_length')       AS list_length
+         max(value) FILTER (WHERE name = 'list_length')       AS list_length,
+         max(value) FILTER (WHERE name = 'embeddings')        AS embeddings,
+         max(value) FILTER (WHERE name = 'ut_als_options')    AS ut_als_options,
+         max(value) FILTER (WHERE name = 'tt_svd_options')    AS tt_svd_options
   FROM run_settings;
 
 -- The view must name every key (one added above and forgotten there would

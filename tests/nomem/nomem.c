@@ -423,6 +423,11 @@ static const char *const cases[] = {
     " FROM tracks', '{\"k\": 3, \"quiet\": true}'), '$.seconds')",
     "SELECT json_remove(synthesize_dataset('{\"tracks\": 1000, \"warm\": 5, \"validation\": 2,"
     " \"test\": 2, \"dim\": 2, \"quiet\": true, \"replace\": true}'), '$.seconds')",
+    "SELECT json_remove(train_als('f', 'SELECT track_id % 7, album_id, 1 + track_id % 3"
+    " FROM tracks', '{\"dim\": 2, \"iterations\": 2, \"quiet\": true}'), '$.seconds')",
+    "SELECT json_remove(train_pmi_svd('f', 'SELECT track_id % 6, album_id * 3 + artist_id"
+    " FROM tracks', '{\"dim\": 2, \"quiet\": true, \"users\":"
+    " \"SELECT track_id % 4, track_id, 2 FROM tracks\"}'), '$.seconds')",
     "SELECT raise_error('stop')",
     /* Serving (the fixture's serving tables below) and the file writers,
     ** which write into the working directory (a temporary one). */

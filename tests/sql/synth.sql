@@ -6,7 +6,7 @@
 .mode list
 
 -- The counts of the first two output lines (albums, artists,
--- playlist_tracks, registration_events, future_listens) are REGRESSION
+-- playlist_tracks, registration_events, future_listens, listens) are REGRESSION
 -- VALUES: pinned from a run of the generator for this seed, not worked out
 -- by hand; the second line checks them against the tables themselves, and
 -- the checks below test the properties the generator promises.
@@ -20,7 +20,8 @@ SELECT json_object('tracks', count(*), 'albums', count(DISTINCT album_id),
   'playlists', (SELECT count(DISTINCT playlist_id) FROM playlist_tracks),
   'playlist_tracks', (SELECT count(*) FROM playlist_tracks),
   'registration_events', (SELECT count(*) FROM registration_events),
-  'future_listens', (SELECT count(*) FROM future_listens)) FROM tracks;
+  'future_listens', (SELECT count(*) FROM future_listens),
+  'listens', (SELECT count(*) FROM listens)) FROM tracks;
 CREATE TABLE t(x);
 INSERT INTO t SELECT synthesize_dataset('{"replace": true}');
 SELECT split, count(*), count(embedding) FROM users GROUP BY split ORDER BY split;
@@ -63,6 +64,19 @@ SELECT count(*) FROM registration_events e WHERE NOT CASE entity
 SELECT count(DISTINCT user_id) = (SELECT count(*) FROM users), min(n) >= 50, avg(n) BETWEEN 60 AND 120
 FROM (SELECT user_id, count(DISTINCT track_id) AS n FROM future_listens GROUP BY user_id);
 SELECT count(*) FROM (SELECT 1 FROM future_listens GROUP BY user_id, track_id HAVING count(*) > 1);
+-- Listening history: warm users only, each, a track once per user, plays
+-- >= 1; a warm user's vector is the mean of its history with repeats (each
+-- row repeated plays times), within float rounding.
+SELECT 'history', count(DISTINCT user_id) = (SELECT count(*) FROM users WHERE split = 'warm'),
+       sum(split <> 'warm'), min(plays) >= 1, avg(plays) > 1
+FROM listens JOIN users USING (user_id);
+SELECT count(*) FROM (SELECT 1 FROM listens GROUP BY user_id, track_id HAVING count(*) > 1);
+WITH RECURSIVE rep(user_id, track_id, k) AS (
+  SELECT user_id, track_id, plays FROM listens
+  UNION ALL SELECT user_id, track_id, k - 1 FROM rep WHERE k > 1)
+SELECT 'history mean = warm vector', max(vec_distance_l2(u.embedding, m.v)) < 1e-5
+FROM (SELECT r.user_id, vec_avg(t.embedding) AS v FROM rep AS r JOIN tracks AS t USING (track_id)
+      GROUP BY r.user_id) AS m JOIN users AS u USING (user_id);
 -- Long tail: the 1 % most listened tracks get over 10 % of the listens,
 -- the least listened half under 15 %.
 WITH c AS (SELECT count(*) AS n, row_number() OVER (ORDER BY count(*) DESC) AS r
@@ -98,6 +112,7 @@ CREATE TABLE c_users AS SELECT * FROM users;
 CREATE TABLE c_events AS SELECT rowid AS r, * FROM registration_events;
 CREATE TABLE c_listens AS SELECT rowid AS r, * FROM future_listens;
 CREATE TABLE c_playlists AS SELECT rowid AS r, * FROM playlist_tracks;
+CREATE TABLE c_history AS SELECT rowid AS r, * FROM listens;
 CREATE VIEW diff AS SELECT
   (SELECT count(*) FROM (SELECT * FROM tracks EXCEPT SELECT * FROM c_tracks)),
   (SELECT count(*) FROM (SELECT * FROM users EXCEPT SELECT * FROM c_users)),
@@ -107,6 +122,7 @@ CREATE VIEW diff AS SELECT
 SELECT json_extract(synthesize_dataset('{"replace": true, "tracks": 2000, "warm": 800,
   "validation": 200, "test": 200, "dim": 16, "seed": 7}'), '$.tracks');
 SELECT * FROM diff;
+SELECT 'history differs', count(*) FROM (SELECT rowid, * FROM listens EXCEPT SELECT * FROM c_history);
 SELECT json_extract(synthesize_dataset('{"replace": true, "tracks": 2000, "warm": 800,
   "validation": 200, "test": 200, "dim": 16, "seed": 8}'), '$.tracks');
 SELECT d1 > 1000, d2 > 500, d3 > 1000, d4 > 10000, d5 > 1000 FROM (SELECT "(SELECT count(*) FROM (SELECT * FROM tracks EXCEPT SELECT * FROM c_tracks))" AS d1,

@@ -1,0 +1,1 @@
+SELECT train_pmi_svd('g', 'SELECT album_id, track_id FROM tracks', '{"dim": 2, "shift": 1.5, "quiet": true, "users": "SELECT artist_id, track_id, 1 FROM tracks"}'); SELECT * FROM semiperso_factorization_history;
