@@ -27,10 +27,10 @@
 //
 // Columns are matched by name (any order), users joined on user_index.
 // Parquet is read by DuckDB (any codec: snappy, zstd, gzip, brotli, lz4,
-// uncompressed) in batches of whole row groups, at most --batch-rows rows
-// each (default 65536; a row group larger than that is a batch of its
-// own), one query per batch whose rows are streamed in chunks of 2048:
-// no table is ever materialised, and DuckDB frees its readers between
+// uncompressed) in batches of at most --batch-rows rows (default 100000,
+// more than any file of the release holds), whole row groups where they
+// fit, one query per batch whose rows are streamed in chunks of 2048: no
+// table is ever materialised, and DuckDB frees its readers between
 // batches.  DuckDB's memory is capped by --memory-limit (default: a quarter
 // of the machine's memory, tools/duckdb_memory.mjs), it decodes with
 // --threads threads (default 2) and needs not keep rows in file order
@@ -121,9 +121,9 @@ function asNumber(c, type) {
   return FLOAT_TYPES.has(type) ? quoteId(c) : `CAST(${quoteId(c)} AS DOUBLE)`;
 }
 
-// The row ranges [first, end) of a parquet file's batches: consecutive
-// row groups holding at most batchRows rows together (a larger row group
-// alone).
+// The row ranges [first, end) of a parquet file's batches of at most
+// batchRows rows: consecutive row groups together, a larger row group cut
+// into pieces (each piece's query decodes the group up to its end).
 async function batches(con, file, batchRows) {
   const reader = await con.runAndReadAll('SELECT row_group_id, any_value(row_group_num_rows) ' +
     `FROM parquet_metadata(${quoteStr(file)}) GROUP BY row_group_id ORDER BY row_group_id`);
@@ -137,6 +137,7 @@ async function batches(con, file, batchRows) {
       first = end;
     }
     end += n;
+    for (; end - first > batchRows; first += batchRows) out.push([first, first + batchRows]);
   }
   if (end > first) out.push([first, end]);
   return out;
@@ -445,7 +446,7 @@ const cleanup = new Set();
 
 function parseArgs(argv) {
   const opts = { space: 'svd', out: null, outDir: '.', force: false, quiet: false, dir: null,
-    memoryLimit: defaultMemoryLimit(), threads: 2, batchRows: 65536 };
+    memoryLimit: defaultMemoryLimit(), threads: 2, batchRows: 100000 };
   const count = (arg, v) => {
     if (!/^[1-9]\d*$/.test(v)) throw new ImportError(`${arg} must be a positive integer, not '${v}'`);
     return Number(v);
