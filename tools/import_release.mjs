@@ -31,15 +31,16 @@
 // more than any file of the release holds), whole row groups where they
 // fit, one query per batch whose rows are streamed in chunks of 2048: no
 // table is ever materialised, and DuckDB frees its readers between
-// batches.  DuckDB's memory is capped by --memory-limit (default: a quarter
-// of the machine's memory, tools/duckdb_memory.mjs), it decodes with
-// --threads threads (default 2) and needs not keep rows in file order
-// (users are matched by user_index, not position).  The peak resident
-// memory is reported at the end.  Writes go to a temporary database beside the
-// output, renamed over it only once everything is imported and checked:
-// on any error (missing file or column, wrong list length, users in two
-// splits, warm users without an embedding or the reverse, a song id that
-// names no song, NaN or infinite values) nothing is left behind.
+// batches.  DuckDB's memory is capped by --memory-limit (default: a
+// quarter of the machine's memory, tools/duckdb_memory.mjs), it decodes
+// with --threads threads (default 2) and needs not keep rows in file
+// order (users are matched by user_index, not position).  The peak
+// resident memory is reported at the end.  Writes go to a temporary
+// database beside the output, renamed over it only once everything is
+// imported and checked: on any error (missing file or column, wrong list
+// length, users in two splits, warm users without an embedding or the
+// reverse, a song id that names no song, NaN or infinite values) nothing
+// is left behind.
 import Database from 'better-sqlite3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';

@@ -131,9 +131,10 @@ export async function writeRelease(dir, opts = {}) {
       }
       const codec = opts.codec ?? CODECS[fileNo % CODECS.length];
       const names = shuffled(Object.keys(columns), 77 + fileNo);
-      // Several row groups in the narrow files and in one feature file (few:
-      // DuckDB's reader sets up each row group in time quadratic in the
-      // number of columns).
+      // Smaller row groups asked for in the narrow files and in one feature
+      // file (few: DuckDB's reader sets up each row group in time quadratic
+      // in the number of columns).  DuckDB's writer rounds a row group up
+      // to whole vectors of 2048 rows, so fixtures of fewer rows hold one.
       const groupRows = rowGroup ||
         (file === USER_FILE ? 64 : file === featureFile('validation', 'svd') ? 16 : 122880);
       await con.run(`CREATE OR REPLACE TABLE fixture(${names.map((n) => `${q(n)} ${columns[n].type}`).join(', ')})`);
