@@ -4,6 +4,7 @@
 //
 //   node tools/import_release.mjs RELEASE_DIR [--space svd|mf|both]
 //        [--out FILE | --out-dir DIR] [--force] [--quiet]
+//        [--memory-limit SIZE] [--threads N] [--batch-rows N]
 //
 // One database per space: deezer_svd.db (d = 128) and deezer_mf.db
 // (d = 256) in --out-dir (default: the current directory), or --out FILE
@@ -26,23 +27,30 @@
 //
 // Columns are matched by name (any order), users joined on user_index.
 // Parquet is read by DuckDB (any codec: snappy, zstd, gzip, brotli, lz4,
-// uncompressed), streamed in chunks of 2048 rows, so memory stays bounded
-// whatever the file sizes.  Writes go to a temporary database beside the
-// output, renamed over it only once everything is imported and checked:
-// on any error (missing file or column, wrong list length, users in two
-// splits, warm users without an embedding or the reverse, a song id that
-// names no song, NaN or infinite values) nothing is left behind.
+// uncompressed) in batches of at most --batch-rows rows (default 100000,
+// more than any file of the release holds), whole row groups where they
+// fit, one query per batch whose rows are streamed in chunks of 2048: no
+// table is ever materialised, and DuckDB frees its readers between
+// batches.  DuckDB's memory is capped by --memory-limit (default: a
+// quarter of the machine's memory, tools/duckdb_memory.mjs), it decodes
+// with --threads threads (default 2) and needs not keep rows in file
+// order (users are matched by user_index, not position).  The peak
+// resident memory is reported at the end.  Writes go to a temporary
+// database beside the output, renamed over it only once everything is
+// imported and checked: on any error (missing file or column, wrong list
+// length, users in two splits, warm users without an embedding or the
+// reverse, a song id that names no song, NaN or infinite values) nothing
+// is left behind.
 import Database from 'better-sqlite3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FEATURES, COUNTED, SPACES, SPLITS, SONG_FILE, USER_FILE, featureFile } from './release_schema.mjs';
+import { defaultMemoryLimit, isMemorySize, peakMemoryMiB } from './duckdb_memory.mjs';
 
 const SCHEMA_SQL = new URL('../sql/schema.sql', import.meta.url);
 const SOURCE = 'Deezer semi-personalized user cold start release (Zenodo record 5121674)';
-// DuckDB's share of memory: it streams, so this bounds its buffers only.
-const DUCKDB_MEMORY = '512MB';
 const FLOAT_MAX = 3.4028234663852886e38;
 
 class ImportError extends Error {}
@@ -114,15 +122,49 @@ function asNumber(c, type) {
   return FLOAT_TYPES.has(type) ? quoteId(c) : `CAST(${quoteId(c)} AS DOUBLE)`;
 }
 
-// Streams the rows of `sql`, calling onChunk(chunk) for each chunk.
-async function stream(con, sql, onChunk) {
-  const result = await con.stream(sql);
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (!chunk || chunk.rowCount === 0) break;
-    onChunk(chunk);
+// The row ranges [first, end) of a parquet file's batches of at most
+// batchRows rows: consecutive row groups together, a larger row group cut
+// into pieces (each piece's query decodes the group up to its end).
+async function batches(con, file, batchRows) {
+  const reader = await con.runAndReadAll('SELECT row_group_id, any_value(row_group_num_rows) ' +
+    `FROM parquet_metadata(${quoteStr(file)}) GROUP BY row_group_id ORDER BY row_group_id`);
+  const out = [];
+  let first = 0;
+  let end = 0;
+  for (const [, rows] of reader.getRows()) {
+    const n = Number(rows);
+    if (end > first && end - first + n > batchRows) {
+      out.push([first, end]);
+      first = end;
+    }
+    end += n;
+    for (; end - first > batchRows; first += batchRows) out.push([first, first + batchRows]);
   }
+  if (end > first) out.push([first, end]);
+  return out;
 }
+
+// Streams `SELECT items FROM file` batch by batch (DuckDB skips the row
+// groups outside a batch's file_row_number range), calling onChunk(chunk)
+// for each chunk of rows.  Returns the number of batches.
+async function stream(ctx, file, items, onChunk) {
+  const { con, opts } = ctx;
+  const ranges = await batches(con, file, opts.batchRows);
+  for (const [first, end] of ranges) {
+    const result = await con.stream(`SELECT ${items} FROM read_parquet(${quoteStr(file)}, file_row_number = true) ` +
+      `WHERE file_row_number >= ${first} AND file_row_number < ${end}`);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      onChunk(chunk);
+    }
+  }
+  return ranges.length;
+}
+
+// "(N batches, T s)" for the log lines.
+const took = (nBatches, t0) =>
+  `(${nBatches} batch${nBatches === 1 ? '' : 'es'}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`;
 
 // An id column value (BIGINT read as bigint) as a safe JS integer.
 function idValue(x, file, column) {
@@ -152,11 +194,11 @@ const blobOf = (f32, o, n) => Buffer.from(f32.buffer, f32.byteOffset + o * 4, n 
 
 // Streams (id, embedding) rows of song_embeddings or user_embeddings:
 // onRow(id, blob) gets each id and its d floats as a float32 BLOB.
-async function streamEmbeddings(con, file, idColumn, listColumn, d, onRow) {
+// Returns the number of batches read.
+async function streamEmbeddings(ctx, file, idColumn, listColumn, d, onRow) {
   const name = path.basename(file);
   const buf = new Float32Array(d);
-  await stream(con, `SELECT CAST(${quoteId(idColumn)} AS BIGINT), ${quoteId(listColumn)} ` +
-    `FROM read_parquet(${quoteStr(file)})`, (chunk) => {
+  return stream(ctx, file, `CAST(${quoteId(idColumn)} AS BIGINT), ${quoteId(listColumn)}`, (chunk) => {
     const ids = chunk.getColumnVector(0);
     const lists = chunk.getColumnVector(1);
     for (let r = 0; r < chunk.rowCount; r++) {
@@ -190,23 +232,23 @@ async function checkSchemas(con, dir, space) {
 }
 
 async function importTracks(ctx) {
-  const { con, db, dir, space, opts } = ctx;
+  const { db, dir, space, opts } = ctx;
   const { dim: d, songColumn } = SPACES[space];
   const file = path.join(dir, SONG_FILE);
   const insert = db.prepare('INSERT INTO tracks(track_id, embedding) VALUES (?, ?)');
   const t0 = Date.now();
-  await streamEmbeddings(con, file, 'song_index', songColumn, d, (id, blob) => {
+  const nBatches = await streamEmbeddings(ctx, file, 'song_index', songColumn, d, (id, blob) => {
     if (ctx.songs.has(id)) throw new ImportError(`${SONG_FILE}: song_index ${id} appears twice`);
     insert.run(id, blob);
     ctx.songs.add(id);
   });
   if (ctx.songs.size === 0) throw new ImportError(`${SONG_FILE} holds no song`);
   ctx.files[SONG_FILE] = { rows: ctx.songs.size };
-  log(opts, `${SONG_FILE}: ${ctx.songs.size} tracks, d = ${d} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  log(opts, `${SONG_FILE}: ${ctx.songs.size} tracks, d = ${d} ${took(nBatches, t0)}`);
 }
 
 async function importFeatures(ctx, split, splitFile) {
-  const { con, db, dir, space, opts } = ctx;
+  const { db, dir, space, opts } = ctx;
   const d = SPACES[space].dim;
   const name = featureFile(splitFile, space);
   const file = path.join(dir, name);
@@ -225,7 +267,7 @@ async function importFeatures(ctx, split, splitFile) {
   let buf = null;
   let users = 0;
   const t0 = Date.now();
-  await stream(con, `SELECT ${select} FROM read_parquet(${quoteStr(file)})`, (chunk) => {
+  const nBatches = await stream(ctx, file, select, (chunk) => {
     const n = chunk.rowCount;
     if (!buf || buf.length < n * D) buf = new Float32Array(n * D);
     // Column by column into row-major vectors: nulls 0, floats rounded to
@@ -287,11 +329,11 @@ async function importFeatures(ctx, split, splitFile) {
   });
   ctx.files[name] = { rows: users };
   ctx.counts[split] = users;
-  log(opts, `${name}: ${users} ${split} users, ${D} features each (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  log(opts, `${name}: ${users} ${split} users, ${D} features each ${took(nBatches, t0)}`);
 }
 
 async function importEmbeddings(ctx) {
-  const { con, db, dir, space, opts } = ctx;
+  const { db, dir, space, opts } = ctx;
   const { dim: d, userColumn } = SPACES[space];
   const trainFile = featureFile('train', space);
   const file = path.join(dir, USER_FILE);
@@ -299,7 +341,7 @@ async function importEmbeddings(ctx) {
   const lookup = db.prepare('SELECT split, embedding IS NOT NULL AS has FROM users WHERE user_id = ?');
   let rows = 0;
   const t0 = Date.now();
-  await streamEmbeddings(con, file, 'user_index', userColumn, d, (id, blob) => {
+  const nBatches = await streamEmbeddings(ctx, file, 'user_index', userColumn, d, (id, blob) => {
     if (update.run(blob, id).changes === 1) {
       rows++;
       return;
@@ -314,7 +356,7 @@ async function importEmbeddings(ctx) {
   if (bare !== undefined)
     throw new ImportError(`training user ${bare} of ${trainFile} has no row in ${USER_FILE}`);
   ctx.files[USER_FILE] = { rows };
-  log(opts, `${USER_FILE}: ${rows} warm user embeddings (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  log(opts, `${USER_FILE}: ${rows} warm user embeddings ${took(nBatches, t0)}`);
 }
 
 // The parquet codecs each file uses, for the record.
@@ -391,7 +433,7 @@ async function importSpace(con, dir, space, layouts, out, opts) {
     }
     fs.renameSync(tmp, out);
     cleanup.delete(tmp);
-    log(opts, `${out}: done (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    log(opts, `${out}: done (${((Date.now() - t0) / 1000).toFixed(1)} s, peak memory ${peakMemoryMiB()} MiB)`);
   } finally {
     if (cleanup.has(tmp)) {
       fs.rmSync(tmp, { force: true });
@@ -404,7 +446,12 @@ async function importSpace(con, dir, space, layouts, out, opts) {
 const cleanup = new Set();
 
 function parseArgs(argv) {
-  const opts = { space: 'svd', out: null, outDir: '.', force: false, quiet: false, dir: null };
+  const opts = { space: 'svd', out: null, outDir: '.', force: false, quiet: false, dir: null,
+    memoryLimit: defaultMemoryLimit(), threads: 2, batchRows: 100000 };
+  const count = (arg, v) => {
+    if (!/^[1-9]\d*$/.test(v)) throw new ImportError(`${arg} must be a positive integer, not '${v}'`);
+    return Number(v);
+  };
   for (let a = 0; a < argv.length; a++) {
     const arg = argv[a];
     const value = () => {
@@ -416,6 +463,9 @@ function parseArgs(argv) {
     else if (arg === '--out-dir') opts.outDir = value();
     else if (arg === '--force') opts.force = true;
     else if (arg === '--quiet') opts.quiet = true;
+    else if (arg === '--memory-limit') opts.memoryLimit = value();
+    else if (arg === '--threads') opts.threads = count(arg, value());
+    else if (arg === '--batch-rows') opts.batchRows = count(arg, value());
     else if (arg === '--help' || arg === '-h') opts.help = true;
     else if (arg.startsWith('-') || opts.dir !== null) throw new ImportError(`unexpected argument ${arg}`);
     else opts.dir = arg;
@@ -424,7 +474,7 @@ function parseArgs(argv) {
 }
 
 const USAGE = 'usage: node tools/import_release.mjs RELEASE_DIR [--space svd|mf|both] ' +
-  '[--out FILE | --out-dir DIR] [--force] [--quiet]';
+  '[--out FILE | --out-dir DIR] [--force] [--quiet] [--memory-limit SIZE] [--threads N] [--batch-rows N]';
 
 export async function main(argv) {
   const opts = parseArgs(argv);
@@ -433,6 +483,8 @@ export async function main(argv) {
     return;
   }
   if (opts.dir === null) throw new ImportError(USAGE);
+  if (!isMemorySize(opts.memoryLimit))
+    throw new ImportError(`--memory-limit must be a size such as 4GB or 512MiB, not '${opts.memoryLimit}'`);
   if (os.endianness() !== 'LE') throw new ImportError('this importer writes float32 BLOBs on little-endian machines only');
   const spaces = opts.space === 'both' ? ['svd', 'mf'] : [opts.space];
   if (!spaces.every((s) => s in SPACES)) throw new ImportError(`--space must be svd, mf or both, not ${opts.space}`);
@@ -454,8 +506,12 @@ export async function main(argv) {
   // directory): a private one, removed at the end.
   const spill = fs.mkdtempSync(path.join(os.tmpdir(), 'import_release-'));
   cleanup.add(spill);
-  const instance = await DuckDBInstance.create(':memory:',
-    { threads: '2', memory_limit: DUCKDB_MEMORY, temp_directory: spill });
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(opts.threads), memory_limit: opts.memoryLimit,
+    preserve_insertion_order: 'false', temp_directory: spill,
+  });
+  log(opts, `DuckDB: memory limit ${opts.memoryLimit}, ${opts.threads} thread${opts.threads > 1 ? 's' : ''}, ` +
+    `batches of at most ${opts.batchRows} rows`);
   const con = await instance.connect();
   try {
     // Every file's columns are checked before any database is written.

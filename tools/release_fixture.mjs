@@ -43,7 +43,9 @@
 // codecs and orders of each file stay as in a full run).  --codec C
 // writes every file with codec C (snappy: the default of pandas and
 // pyarrow, as the release presumably is).  --work-db puts DuckDB's
-// working table in FILE, --memory-limit bounds DuckDB's memory (2GB).
+// working table in FILE, --memory-limit bounds DuckDB's memory (default:
+// a quarter of the machine's, tools/duckdb_memory.mjs: the release-sized
+// files, written in a fixed row order, failed at 2GB and passed at 6GB).
 import {
   DuckDBInstance, DuckDBDataChunk, BIGINT, DOUBLE, FLOAT, INTEGER, LIST, listValue,
 } from '@duckdb/node-api';
@@ -51,6 +53,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FEATURES, COUNTED, SPACES, SPLITS, SONG_FILE, USER_FILE, featureFile } from './release_schema.mjs';
+import { defaultMemoryLimit, isMemorySize } from './duckdb_memory.mjs';
 
 const CODECS = ['snappy', 'zstd', 'gzip', 'uncompressed'];
 const BREAKS = ['missing-file', 'missing-column', 'list-length', 'extra-warm-user',
@@ -112,7 +115,7 @@ export async function writeRelease(dir, opts = {}) {
   const spill = fs.mkdtempSync(path.join(os.tmpdir(), 'release_fixture-'));
   const files = {};
   const instance = await DuckDBInstance.create(opts.workDb ?? ':memory:',
-    { threads: '2', memory_limit: opts.memoryLimit ?? '2GB', preserve_insertion_order: 'true',
+    { threads: '2', memory_limit: opts.memoryLimit ?? defaultMemoryLimit(), preserve_insertion_order: 'true',
       temp_directory: spill });
   try {
     const con = await instance.connect();
@@ -128,9 +131,10 @@ export async function writeRelease(dir, opts = {}) {
       }
       const codec = opts.codec ?? CODECS[fileNo % CODECS.length];
       const names = shuffled(Object.keys(columns), 77 + fileNo);
-      // Several row groups in the narrow files and in one feature file (few:
-      // DuckDB's reader sets up each row group in time quadratic in the
-      // number of columns).
+      // Smaller row groups asked for in the narrow files and in one feature
+      // file (few: DuckDB's reader sets up each row group in time quadratic
+      // in the number of columns).  DuckDB's writer rounds a row group up
+      // to whole vectors of 2048 rows, so fixtures of fewer rows hold one.
       const groupRows = rowGroup ||
         (file === USER_FILE ? 64 : file === featureFile('validation', 'svd') ? 16 : 122880);
       await con.run(`CREATE OR REPLACE TABLE fixture(${names.map((n) => `${q(n)} ${columns[n].type}`).join(', ')})`);
@@ -264,6 +268,8 @@ async function main(argv) {
   for (const k of ['users', 'songs', 'rowGroup'])
     if (opts[k] !== undefined && !(Number.isInteger(opts[k]) && opts[k] > 0))
       throw new Error(`--${k} must be a positive integer`);
+  if (opts.memoryLimit !== undefined && !isMemorySize(opts.memoryLimit))
+    throw new Error(`--memory-limit must be a size such as 6GB, not '${opts.memoryLimit}'`);
   await writeRelease(dir, opts);
 }
 
