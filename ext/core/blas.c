@@ -60,8 +60,7 @@ static struct {
   BlasSgemm sgemm;
   BlasSgemv sgemv;
   BlasDgemm dgemm;     /* NULL when the library lacks it */
-  LapackDsyevd dsyevd; /* from the library's LAPACK, else liblapack.so.3 */
-  void *lapack;        /* liblapack.so.3 when opened for dsyevd */
+  LapackDsyevd dsyevd; /* the library's LAPACK, else liblapack.so.3's */
   StringFn get_config, get_corename; /* OpenBLAS only, else NULL */
   IntFn get_threads, get_parallel;
   SetThreadsFn set_threads;
@@ -167,8 +166,6 @@ static int adopt(void *h) {
   blas.sgemv = (BlasSgemv)dlsym(h, "cblas_sgemv");
   blas.dgemm = (BlasDgemm)dlsym(h, "cblas_dgemm");
   blas.dsyevd = (LapackDsyevd)dlsym(h, "dsyevd_");
-  if (blas.dsyevd == NULL && blas.lapack == NULL) blas.lapack = dlopen("liblapack.so.3", RTLD_NOW | RTLD_LOCAL);
-  if (blas.dsyevd == NULL && blas.lapack) blas.dsyevd = (LapackDsyevd)dlsym(blas.lapack, "dsyevd_");
   blas.get_config = (StringFn)dlsym(h, "openblas_get_config");
   blas.get_corename = (StringFn)dlsym(h, "openblas_get_corename");
   blas.get_threads = (IntFn)dlsym(h, "openblas_get_num_threads");
@@ -505,15 +502,28 @@ HIDDEN void cblas_dgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE
   blas.dgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/* A CBLAS without LAPACK: liblapack.so.3 is opened at the first call only,
+** since on Debian it may be OpenBLAS's, which a process that asked for
+** another BLAS (SEMIPERSO_BLAS) should not get at load. */
+static pthread_once_t lapack_once = PTHREAD_ONCE_INIT;
+static LapackDsyevd lapack_dsyevd;
+static void load_lapack(void) {
+  if (blas.dsyevd) return;
+  void *h = dlopen("liblapack.so.3", RTLD_NOW | RTLD_LOCAL);
+  if (h) lapack_dsyevd = (LapackDsyevd)dlsym(h, "dsyevd_");
+}
+
 HIDDEN void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
                     double *w, double *work, const int *lwork, int *iwork, const int *liwork,
                     int *info, size_t jobz_len, size_t uplo_len) {
   blas_require();
-  if (blas.dsyevd == NULL) {
+  pthread_once(&lapack_once, load_lapack);
+  LapackDsyevd f = blas.dsyevd ? blas.dsyevd : lapack_dsyevd;
+  if (f == NULL) {
     *info = -1; /* reported as a numeric failure by sym_eigen */
     return;
   }
-  blas.dsyevd(jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info, jobz_len, uplo_len);
+  f(jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info, jobz_len, uplo_len);
 }
 
 /* ---- the description --------------------------------------------------- */
