@@ -5,26 +5,21 @@
 ** epoch; let GCC vectorise them.  no-trapping-math lets it turn the
 ** ReLU's comparisons into vector selects (no value changes: it only
 ** stops caring about floating-point exception flags).  sqrtf keeps its
-** errno call under this pragma, so Adam spells out its SSE2 vectors. */
+** errno call under this pragma (see adam.c). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
 #endif
 
 #include <cblas.h>
 #include <math.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "adam.h"
 #include "parallel.h"
 #include "rng.h"
+#include "tiles.h"
 
-#define ADAM_BETA1 0.9
-#define ADAM_BETA2 0.999
-#define ADAM_EPS 1e-8f
 #define NORM_FLOOR 1e-12f
 #define INFER_CHUNK 256
 /* Up to this many rows, inference skips zero input blocks row by row
@@ -245,8 +240,8 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 
 /* ---- training ---------------------------------------------------------- */
 
-/* A pass is split among the members of a team.  Every product is cut
-** into SPLIT_TILES fixed tiles of output columns (forward, input
+/* A pass is split among the members of a team (tiles.h).  Every product is cut
+** into TILES_SPLIT fixed tiles of output columns (forward, input
 ** gradients) or weight-gradient rows, whatever the team size, and each
 ** tile is one sgemm call; a member takes a contiguous run of tiles and
 ** does the element-wise work (ReLU, BatchNorm, bias gradients) of the same
@@ -257,14 +252,7 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** any number of threads, which keeps results bit-identical across thread
 ** counts (an sgemm's rounding may depend on the shape of the call, not
 ** on who calls it).  OpenBLAS runs on one thread during a pass. */
-#define SPLIT_TILES 4  /* results depend on it: keep it fixed */
-#define COL_ALIGN 8    /* floats: 32-byte tile edges */
 #define PARAM_ALIGN 64
-
-/* OpenBLAS is held to one thread while our own team works (declared here
-** too in case the cblas.h in use does not declare them). */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 
 /* A column range of the input, gathered compactly for the rows of the
 ** batch where it is nonzero (all rows when it is dense). */
@@ -325,18 +313,9 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr);
 }
 
-/* One thread per online CPU, up to the tile count: more would only wait
-** at the barriers while the products run. */
-static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  if (n > SPLIT_TILES) n = SPLIT_TILES;
-  return (int)n;
-}
-
 int mlp_trainer_set_threads(MlpTrainer *tr, int threads) {
   if (threads < 0 || threads > MLP_MAX_THREADS) return -2;
-  if (threads == 0) threads = default_threads();
+  if (threads == 0) threads = tiles_default_threads();
   if (threads == tr->threads) return 0;
   Team *team = NULL;
   if (threads > 1) {
@@ -457,13 +436,6 @@ typedef struct {
   double loss;
 } Pass;
 
-static void share(size_t len, size_t align, int id, int n, int *lo, int *hi) {
-  size_t a, b;
-  team_share(len, align, id, n, &a, &b);
-  *lo = (int)a;
-  *hi = (int)b;
-}
-
 /* Gathers segment s of the batch's input rows, skipping zero blocks. */
 static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const uint32_t *rows,
                            int B, int s) {
@@ -477,30 +449,6 @@ static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const
     sg->rows[count++] = i;
   }
   sg->count = count;
-}
-
-/* Start column of tile t (0..SPLIT_TILES) of a width w: the multiple of
-** COL_ALIGN nearest to w t / SPLIT_TILES, so tiles (and the halves two
-** threads get) are as even as the alignment allows. */
-static int tile_edge(int w, int t) {
-  if (t >= SPLIT_TILES) return w;
-  int64_t unit = (int64_t)SPLIT_TILES * COL_ALIGN;
-  int64_t e = ((int64_t)w * t + unit / 2) / unit * COL_ALIGN;
-  return e < w ? (int)e : w;
-}
-
-/* A member's run of tiles [t0, t1) of width w, and their columns. */
-typedef struct {
-  int t0, t1, lo, hi;
-} Tiles;
-
-static Tiles member_tiles(int w, int id, int n) {
-  Tiles r;
-  share(SPLIT_TILES, 1, id, n, &r.t0, &r.hi);
-  r.t1 = r.hi;
-  r.lo = tile_edge(w, r.t0);
-  r.hi = tile_edge(w, r.t1);
-  return r;
 }
 
 /* First layer forward, the member's columns of out (B x dims[1]) =
@@ -562,40 +510,6 @@ static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *d
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, sg->ncols, sg->count, 1.0f, dz, ld,
                   sg->buf, sg->ncols, 0.0f, g + sg->col0, in);
     }
-  }
-}
-
-/* The member's columns of out (n x dout) = in (n x din) W^T + b. */
-static void linear_tiles(const float *in, int n, int din, const float *W, const float *b, int dout,
-                         float *out, Tiles tl) {
-  for (int t = tl.t0; t < tl.t1; t++) {
-    int c0 = tile_edge(dout, t), nc = tile_edge(dout, t + 1) - c0;
-    if (nc <= 0) continue;
-    for (int i = 0; i < n; i++) memcpy(out + (size_t)i * dout + c0, b + c0, (size_t)nc * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nc, din, 1.0f, in, din,
-                W + (size_t)c0 * din, din, 1.0f, out + c0, dout);
-  }
-}
-
-/* The member's rows of gW (dn x din) = d^T (B x dn) Y (B x din). */
-static void weight_grad_tiles(const float *d, int B, int dn, const float *Y, int din, float *gW,
-                              Tiles tl) {
-  for (int t = tl.t0; t < tl.t1; t++) {
-    int r0 = tile_edge(dn, t), nr = tile_edge(dn, t + 1) - r0;
-    if (nr <= 0) continue;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nr, din, B, 1.0f, d + r0, dn, Y, din,
-                0.0f, gW + (size_t)r0 * din, din);
-  }
-}
-
-/* The member's columns of dX (B x din) = d (B x dn) W (dn x din). */
-static void input_grad_tiles(const float *d, int B, int dn, const float *W, int din, float *dX,
-                             Tiles tl) {
-  for (int t = tl.t0; t < tl.t1; t++) {
-    int c0 = tile_edge(din, t), nc = tile_edge(din, t + 1) - c0;
-    if (nc <= 0) continue;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nc, dn, 1.0f, d, dn, W + c0, din,
-                0.0f, dX + c0, din);
   }
 }
 
@@ -745,40 +659,6 @@ static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T, const ui
   for (; i < r1; i++) output_group(tr, net, T, rows, B, d, i, 1);
 }
 
-/* Adam over parameters [lo, hi): the scalar loop's exact operations, four
-** lanes at a time where SSE2 is there (sqrtps and divps round as sqrtf
-** and the division do). */
-static void adam_range(MlpTrainer *tr, Mlp *net, float step, float rbc2, size_t lo, size_t hi) {
-  const float b1 = (float)ADAM_BETA1, b2 = (float)ADAM_BETA2;
-  const float wd = tr->wd;
-  float *restrict p = net->params, *restrict m = tr->m, *restrict v = tr->v;
-  const float *restrict g = tr->grad;
-  size_t i = lo;
-#if defined(__SSE2__)
-  const __m128 vwd = _mm_set1_ps(wd), vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2);
-  const __m128 vc1 = _mm_set1_ps(1.0f - b1), vc2 = _mm_set1_ps(1.0f - b2);
-  const __m128 vstep = _mm_set1_ps(step), vrbc2 = _mm_set1_ps(rbc2), veps = _mm_set1_ps(ADAM_EPS);
-  for (; i + 4 <= hi; i += 4) {
-    __m128 pi = _mm_loadu_ps(p + i);
-    __m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, pi));
-    __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(vc1, gi));
-    __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(vc2, gi), gi));
-    _mm_storeu_ps(m + i, mi);
-    _mm_storeu_ps(v + i, vi);
-    __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vrbc2), veps);
-    _mm_storeu_ps(p + i, _mm_sub_ps(pi, _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
-  }
-#endif
-  for (; i < hi; i++) {
-    float gi = g[i] + wd * p[i];
-    float mi = b1 * m[i] + (1.0f - b1) * gi;
-    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= step * mi / (sqrtf(vi) * rbc2 + ADAM_EPS);
-  }
-}
-
 static void pass_member(void *arg, int id, int n) {
   Pass *ps = arg;
   MlpTrainer *tr = ps->tr;
@@ -788,7 +668,7 @@ static void pass_member(void *arg, int id, int n) {
   double loss = 0.0;
   if (ps->grad) {
     /* Input: block masks by rows, then segments in turn. */
-    share((size_t)B, 1, id, n, &lo, &hi);
+    tiles_share((size_t)B, 1, id, n, &lo, &hi);
     for (int i = lo; i < hi; i++) {
       const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
       tr->bmask[i] = !net->n_blocks ? 0
@@ -812,7 +692,7 @@ static void pass_member(void *arg, int id, int n) {
     }
     /* Loss and its gradient with respect to the output, by rows. */
     float *d = tr->d1, *other = tr->d2;
-    share((size_t)B, 1, id, n, &lo, &hi);
+    tiles_share((size_t)B, 1, id, n, &lo, &hi);
     output_rows(tr, net, ps->T, ps->rows, B, d, lo, hi);
     team_barrier(team);
     for (int i = 0; i < B; i++) loss += tr->row_loss[i];
@@ -844,31 +724,18 @@ static void pass_member(void *arg, int id, int n) {
     size_t plo, phi;
     team_barrier(team);
     team_share(net->n_params, PARAM_ALIGN, id, n, &plo, &phi);
-    adam_range(tr, net, ps->adam_step, ps->adam_rbc2, plo, phi);
+    adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2, plo, phi);
   }
 }
 
 /* Runs a pass on the team, with OpenBLAS held to one thread meanwhile. */
-static void run_pass(MlpTrainer *tr, Pass *ps) {
-  int prev = openblas_get_num_threads();
-  if (prev != 1) openblas_set_num_threads(1);
-  team_run(tr->team, pass_member, ps);
-  if (prev != 1) openblas_set_num_threads(prev);
-}
-
-/* Bias-corrected Adam factors for step number t. */
-static void adam_factors(const MlpTrainer *tr, int64_t t, float *step, float *rbc2) {
-  double bc1 = 1.0 - pow(ADAM_BETA1, (double)t);
-  double bc2 = 1.0 - pow(ADAM_BETA2, (double)t);
-  *step = (float)(tr->lr / bc1);
-  *rbc2 = (float)(1.0 / sqrt(bc2));
-}
+static void run_pass(MlpTrainer *tr, Pass *ps) { tiles_run(tr->team, pass_member, ps); }
 
 static double train_pass(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
                          const float *T, const uint32_t *rows, int B, int update_stats,
                          int adam) {
   Pass ps = {tr, net, X, masks, T, rows, B, update_stats, 1, adam, 0.0f, 0.0f, 0.0};
-  if (adam) adam_factors(tr, tr->step + 1, &ps.adam_step, &ps.adam_rbc2);
+  if (adam) adam_factors(tr->lr, tr->step + 1, &ps.adam_step, &ps.adam_rbc2);
   run_pass(tr, &ps);
   if (adam && isfinite(ps.loss)) tr->step++;
   return ps.loss;
@@ -881,7 +748,7 @@ double mlp_loss_grad(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *m
 
 void mlp_adam_step(MlpTrainer *tr, Mlp *net) {
   Pass ps = {tr, net, NULL, NULL, NULL, NULL, 0, 0, 0, 1, 0.0f, 0.0f, 0.0};
-  adam_factors(tr, ++tr->step, &ps.adam_step, &ps.adam_rbc2);
+  adam_factors(tr->lr, ++tr->step, &ps.adam_step, &ps.adam_rbc2);
   run_pass(tr, &ps);
 }
 
