@@ -2,6 +2,7 @@
 #include "topk.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,5 +287,51 @@ done:
     free(wk[t].w.cand);
     free(wk[t].w.exact);
   }
+  return rc;
+}
+
+int topk_dot(const float *queries, int64_t nq, const float *items, int64_t n, int d, int k,
+             int32_t *out_idx, float *out_score) {
+  if (nq <= 0 || n <= 0) return 0;
+  size_t w = (size_t)d + 1;
+  int64_t b = topk_block_rows(nq, n);
+  float *aug = malloc((size_t)n * w * sizeof(float));
+  float *q = malloc((size_t)b * w * sizeof(float));
+  if (aug == NULL || q == NULL) {
+    free(aug);
+    free(q);
+    return -1;
+  }
+  double max2 = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    double s2 = vec_dot(items + i * (int64_t)d, items + i * (int64_t)d, (size_t)d);
+    if (s2 > max2) max2 = s2;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    const float *x = items + i * (int64_t)d;
+    float *a = aug + (size_t)i * w;
+    memcpy(a, x, (size_t)d * sizeof(float));
+    double rest = max2 - vec_dot(x, x, (size_t)d);
+    a[d] = (float)sqrt(rest > 0.0 ? rest : 0.0);
+  }
+  topk_normalize_rows(aug, n, (int)w);
+  double max_norm = sqrt(max2);
+  int m = n < (int64_t)k ? (int)n : k;
+  int rc = 0;
+  for (int64_t q0 = 0; q0 < nq && rc == 0; q0 += b) {
+    int64_t nb = nq - q0 < b ? nq - q0 : b;
+    for (int64_t r = 0; r < nb; r++) {
+      memcpy(q + (size_t)r * w, queries + (q0 + r) * d, (size_t)d * sizeof(float));
+      q[(size_t)r * w + (size_t)d] = 0.0f;
+    }
+    float *sc = out_score ? out_score + q0 * k : NULL;
+    rc = topk_cosine(q, nb, aug, n, (int)w, k, out_idx + q0 * k, sc);
+    for (int64_t r = 0; sc && r < nb; r++) {
+      double scale = vec_norm(queries + (q0 + r) * d, (size_t)d) * max_norm;
+      for (int j = 0; j < m; j++) sc[r * k + j] = (float)(sc[r * k + j] * scale);
+    }
+  }
+  free(aug);
+  free(q);
   return rc;
 }

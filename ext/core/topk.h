@@ -28,6 +28,17 @@ void topk_normalize_rows(float *m, int64_t n, int d);
 int topk_cosine(const float *queries, int64_t nq, const float *items,
                 int64_t n, int d, int k, int32_t *out_idx, float *out_score);
 
+/* topk_cosine() by dot product instead of cosine: the k items of largest
+** q . x for each query, best first, scores optional.  Items need no
+** normalisation.  Reduced to cosine (Bachrach et al., RecSys 2014): each
+** item gets one more coordinate sqrt(M^2 - |x|^2), M the largest item
+** norm, the query a 0, so cos = q . x / (|q| M) ranks as q . x does; the
+** ranking is topk_cosine()'s on those unit vectors (exact up to their
+** float rounding, about 1e-7 relative), the scores q . x computed back
+** from it.  Scratch: n x (d + 1) floats.  Returns 0 or -1 (memory). */
+int topk_dot(const float *queries, int64_t nq, const float *items, int64_t n, int d, int k,
+             int32_t *out_idx, float *out_score);
+
 /* Rows of queries topk_cosine() scores per sgemm for n items: the block is
 ** bounded to a few MiB of scores.  Batch callers may feed this many
 ** queries at a time to keep their own memory bounded too. */

@@ -1,0 +1,56 @@
+/*
+** training.h - what the trainable baseline models of the core (dropoutnet,
+** melu) share: status codes, progress and stop callbacks, a summary of a
+** run, and parameters as a list of named tensors.  No SQLite here.
+**
+** Contract: a model exposes its parameters as ParamTensor views (name,
+** rows x cols floats, row-major) in a fixed order, so a binding can store
+** them and rebuild the model from them (param_tensors_copy).
+*/
+#ifndef SEMIPERSO_TRAINING_H
+#define SEMIPERSO_TRAINING_H
+
+#include <stdint.h>
+
+enum {
+  TRAIN_OK = 0,
+  TRAIN_NOMEM = -1,    /* memory (or a thread) could not be had */
+  TRAIN_BADARG = -2,   /* an argument or option out of range; nothing done */
+  TRAIN_STOPPED = -3,  /* should_stop() or progress() returned nonzero */
+  TRAIN_DIVERGED = -4  /* the loss became NaN or infinite */
+};
+
+typedef struct {
+  /* Both optional.  should_stop is polled before every batch (and between
+  ** blocks of long preparations); progress is called after every epoch
+  ** with the epoch (1-based), its mean batch loss and its seconds.  A
+  ** nonzero return from either stops training with TRAIN_STOPPED. */
+  int (*should_stop)(void *arg);
+  int (*progress)(void *arg, int epoch, double loss, double seconds);
+  void *arg;
+} TrainCallbacks;
+
+typedef struct {
+  int epochs;           /* epochs completed */
+  double loss;          /* mean batch loss of the last epoch */
+  double prep_seconds;  /* before the first epoch (e.g. top items) */
+  double train_seconds; /* the epochs */
+  double prep_flops;    /* floating-point operations of the products */
+  double train_flops;
+} TrainReport;
+
+typedef struct {
+  const char *name;
+  int rows, cols;
+  float *data;
+} ParamTensor;
+
+/* Fills each of the n tensors of dst (a model's own views) from the
+** tensor of src with the same name.  Every dst name must be found exactly
+** once in src with the same rows and cols and only finite values, and src
+** must hold nothing else; otherwise TRAIN_BADARG, *bad (when not NULL)
+** names the first tensor at fault, and dst may be partly written. */
+int param_tensors_copy(const ParamTensor *dst, int n, const ParamTensor *src, int n_src,
+                       const char **bad);
+
+#endif
