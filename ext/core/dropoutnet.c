@@ -11,19 +11,16 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "feature_layout.h"
 #include "parallel.h"
 #include "rng.h"
 #include "scaler.h"
 #include "tiles.h"
-#include "topk.h"
 
 #define MAX_WIDTH (1 << 16)
 #define MAX_BATCH_PAIRS (1 << 20) /* B t + r: items of one batch */
 #define INFER_CHUNK 256
-#define TOP_CHUNK 4096            /* users per top-items call (stop polled between) */
 #define PARAM_ALIGN 64
 #define INIT_STD 0.01
 
@@ -750,16 +747,6 @@ const char *dropoutnet_check_options(const DropoutNetOptions *o, int64_t n_users
   return NULL;
 }
 
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int stop_requested(const TrainCallbacks *cb) {
-  return cb && cb->should_stop && cb->should_stop(cb->arg);
-}
-
 /* Floating-point operations of one tower pass (forward and backward) over
 ** rows rows. */
 static double tower_flops(const DnetTower *t, int rows) {
@@ -807,19 +794,6 @@ static void batch_member(void *arg, int id, int n) {
   linear_tiles(b->Pu, b->B, d, b->Pi, NULL, b->M, b->T, member_tiles(b->M, id, n));
 }
 
-/* Each user's top k items by raw preference score, in blocks of users so
-** that a stop request is seen between them. */
-static int top_items(const DropoutNetData *dt, int k, const TrainCallbacks *cb, int32_t *top) {
-  for (int64_t u0 = 0; u0 < dt->n_users; u0 += TOP_CHUNK) {
-    if (stop_requested(cb)) return TRAIN_STOPPED;
-    int64_t nb = dt->n_users - u0 < TOP_CHUNK ? dt->n_users - u0 : TOP_CHUNK;
-    if (topk_dot(dt->user_pref + u0 * dt->pref_dim, nb, dt->item_pref, dt->n_items, dt->pref_dim,
-                 k, top + u0 * k, NULL) != 0)
-      return TRAIN_NOMEM;
-  }
-  return TRAIN_OK;
-}
-
 /* Adds item i to the batch's list unless it is there already. */
 static void add_item(int32_t i, int64_t serial, int64_t *stamp, int32_t *items, int *M) {
   if (stamp[i] == serial) return;
@@ -834,7 +808,7 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
       dt->content_dim < 0 || o->content_scalars > dt->content_dim || dt->user_pref == NULL ||
       dt->item_pref == NULL || (dt->content_dim > 0 && dt->user_content == NULL))
     return TRAIN_BADARG;
-  double t_start = now_seconds();
+  double t_start = train_now();
   DropoutNetShape shape = {dt->pref_dim, dt->content_dim, o->content_scalars, o->n_hidden, {0},
                            o->output_dim};
   memcpy(shape.hidden, o->hidden, sizeof shape.hidden);
@@ -873,9 +847,9 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
     rc = TRAIN_NOMEM;
     goto done;
   }
-  rc = top_items(dt, K, cb, top);
+  rc = train_top_items(dt->user_pref, dt->n_users, dt->item_pref, dt->n_items, d, K, cb, top);
   if (rc != TRAIN_OK) goto done;
-  double t_prep = now_seconds();
+  double t_prep = train_now();
   tr = dnet_trainer_new(m, B + 1, max_m, o->threads);
   if (tr == NULL) {
     rc = TRAIN_NOMEM;
@@ -889,11 +863,11 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
   double flops = 0.0, loss_mean = 0.0;
   int epoch = 0;
   for (; epoch < o->epochs; epoch++) {
-    double t_epoch = now_seconds(), loss_sum = 0.0;
+    double t_epoch = train_now(), loss_sum = 0.0;
     int64_t batches = 0;
     rng_shuffle(&rng, order, (uint32_t)dt->n_users);
     for (int64_t b0 = 0; b0 < dt->n_users; b0 += B) {
-      if (stop_requested(cb)) {
+      if (train_stop_requested(cb)) {
         rc = TRAIN_STOPPED;
         goto done;
       }
@@ -948,7 +922,7 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
       b0 += Bb - B; /* a merged last row */
     }
     loss_mean = loss_sum / (double)batches;
-    if (cb && cb->progress && cb->progress(cb->arg, epoch + 1, loss_mean, now_seconds() - t_epoch)) {
+    if (cb && cb->progress && cb->progress(cb->arg, epoch + 1, loss_mean, train_now() - t_epoch)) {
       rc = TRAIN_STOPPED;
       goto done;
     }
@@ -957,7 +931,7 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
     rep->epochs = epoch;
     rep->loss = loss_mean;
     rep->prep_seconds = t_prep - t_start;
-    rep->train_seconds = now_seconds() - t_prep;
+    rep->train_seconds = train_now() - t_prep;
     rep->prep_flops = 2.0 * (double)dt->n_users * (double)dt->n_items * (d + 1);
     rep->train_flops = flops;
   }

@@ -2,8 +2,12 @@
 #include "training.h"
 
 #include <string.h>
+#include <time.h>
 
+#include "topk.h"
 #include "vec.h"
+
+#define TOP_CHUNK 4096 /* users per topk_dot call: a stop request waits for one */
 
 int param_tensors_copy(const ParamTensor *dst, int n, const ParamTensor *src, int n_src,
                        const char **bad) {
@@ -29,4 +33,25 @@ int param_tensors_copy(const ParamTensor *dst, int n, const ParamTensor *src, in
   }
   if (bad) *bad = fault;
   return fault ? TRAIN_BADARG : TRAIN_OK;
+}
+
+double train_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int train_stop_requested(const TrainCallbacks *cb) {
+  return cb && cb->should_stop && cb->should_stop(cb->arg);
+}
+
+int train_top_items(const float *users, int64_t n, const float *items, int64_t n_items, int d,
+                    int k, const TrainCallbacks *cb, int32_t *top) {
+  for (int64_t u0 = 0; u0 < n; u0 += TOP_CHUNK) {
+    if (train_stop_requested(cb)) return TRAIN_STOPPED;
+    int64_t nb = n - u0 < TOP_CHUNK ? n - u0 : TOP_CHUNK;
+    if (topk_dot(users + u0 * d, nb, items, n_items, d, k, top + u0 * k, NULL) != 0)
+      return TRAIN_NOMEM;
+  }
+  return TRAIN_OK;
 }

@@ -53,4 +53,16 @@ typedef struct {
 int param_tensors_copy(const ParamTensor *dst, int n, const ParamTensor *src, int n_src,
                        const char **bad);
 
+/* Monotonic seconds. */
+double train_now(void);
+
+/* Nonzero when cb has a should_stop that returns nonzero. */
+int train_stop_requested(const TrainCallbacks *cb);
+
+/* Each of the n user rows' k best items (n_items rows, d wide) by dot
+** product (topk_dot), into top (n x k), in blocks of users with a stop
+** check between them.  TRAIN_OK, TRAIN_STOPPED or TRAIN_NOMEM. */
+int train_top_items(const float *users, int64_t n, const float *items, int64_t n_items, int d,
+                    int k, const TrainCallbacks *cb, int32_t *top);
+
 #endif

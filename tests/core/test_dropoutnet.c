@@ -557,6 +557,25 @@ static void test_positive_features(void) {
   CHECK_MSG(bad == 0 && k == kept, "positive restriction: %d values misplaced", bad);
 }
 
+/* The scaler: statistics over nonzero rows only, population deviation,
+** a constant column left unscaled, clipping at 5, zero rows untouched. */
+static void test_scaler(void) {
+  /* Rows of 3 (ld 4, columns 1..3 fitted): column 1 is 1, 3; column 2
+  ** constant 7; column 3 is 0, 40. The third row is zero and skipped. */
+  float X[4 * 4] = {9, 1, 7, 0, 9, 3, 7, 40, 9, 0, 0, 0, 9, 2, 7, 20};
+  float mean[3], scale[3];
+  CHECK(scaler_fit(X, 4, 4, 1, 3, mean, scale) == 0);
+  CHECK_MSG(fabs(mean[0] - 2) < 1e-6 && fabs(scale[0] - sqrt(2.0 / 3)) < 1e-6 && mean[1] == 7 &&
+                scale[1] == 1 && fabs(mean[2] - 20) < 1e-5 && fabs(scale[2] - sqrt(800.0 / 3)) < 1e-4,
+            "fit: %g %g %g / %g %g %g", mean[0], mean[1], mean[2], scale[0], scale[1], scale[2]);
+  float x[3] = {2 + 10 * scale[0], 7, 20 + 1e-7f}, z[3] = {0, 0, 0};
+  scaler_apply(x, 3, mean, scale);
+  scaler_apply(z, 3, mean, scale);
+  CHECK_MSG(x[0] == 5.0f && x[1] == 0.0f && x[2] == 0.0f, "apply: %g %g %g", x[0], x[1], x[2]);
+  CHECK(z[0] == 0 && z[1] == 0 && z[2] == 0);
+  CHECK(scaler_fit(X + 8, 1, 4, 1, 3, mean, scale) == 0 && mean[0] == 0 && scale[0] == 1);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   test_gradients();
@@ -564,5 +583,6 @@ int main(void) {
   test_training();
   test_bad_arguments();
   test_positive_features();
+  test_scaler();
   return check_report();
 }

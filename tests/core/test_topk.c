@@ -127,8 +127,57 @@ static void test_cosine(int n, int d, int nq, int k) {
   free(ref);
 }
 
+/* topk_dot vs a double-precision sort by dot product.  Items are scaled
+** copies of a small pool (norms differ, exact ties come from equal
+** copies); one query is zero (every score 0: the first k indices). */
+static void test_dot(int n, int d, int nq, int k) {
+  Rng r;
+  rng_seed(&r, 11, (uint64_t)n);
+  int pool = 25;
+  float *base = malloc((size_t)pool * d * sizeof(float)), *items = malloc((size_t)n * d * sizeof(float));
+  float *q = malloc((size_t)nq * d * sizeof(float));
+  for (int i = 0; i < pool * d; i++) base[i] = (float)rng_normal(&r);
+  static const float scales[] = {0.25f, 1.0f, 3.0f};
+  for (int i = 0; i < n; i++) {
+    int b = (int)rng_below(&r, pool);
+    float s = scales[rng_below(&r, 3)];
+    for (int j = 0; j < d; j++) items[(size_t)i * d + j] = s * base[b * d + j];
+  }
+  for (int i = 0; i < nq * d; i++) q[i] = (float)rng_normal(&r);
+  memset(q, 0, (size_t)d * sizeof(float));
+  int m = n < k ? n : k;
+  int32_t *idx = malloc((size_t)nq * k * sizeof(int32_t));
+  float *sc = malloc((size_t)nq * k * sizeof(float));
+  Scored *ref = malloc((size_t)n * sizeof(Scored));
+  CHECK(topk_dot(q, nq, items, n, d, k, idx, sc) == 0);
+  int bad_rank = 0, bad_score = 0;
+  for (int a = 0; a < nq; a++) {
+    for (int i = 0; i < n; i++) {
+      double s = 0;
+      for (int j = 0; j < d; j++) s += (double)q[a * d + j] * items[(size_t)i * d + j];
+      ref[i].s = s;
+      ref[i].i = i;
+    }
+    qsort(ref, n, sizeof *ref, by_score);
+    for (int j = 0; j < m; j++) {
+      bad_rank += idx[a * k + j] != ref[j].i;
+      bad_score += fabs(sc[a * k + j] - ref[j].s) > 1e-5 * (1 + fabs(ref[j].s));
+    }
+  }
+  CHECK_MSG(bad_rank == 0 && bad_score == 0, "dot n=%d k=%d: %d ranks, %d scores differ", n, k,
+            bad_rank, bad_score);
+  free(base);
+  free(items);
+  free(q);
+  free(idx);
+  free(sc);
+  free(ref);
+}
+
 int main(void) {
   test_select();
+  test_dot(400, 9, 7, 20);
+  test_dot(30, 5, 3, 50); /* k > n */
   test_cosine(50, 8, 10, 5);
   test_cosine(50, 8, 10, 80);  /* k > n: every item, sorted */
   test_cosine(997, 33, 40, 50);

@@ -1,0 +1,919 @@
+/* melu.c - MeLU for user cold start (see melu.h). */
+#include "melu.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3", "no-trapping-math")
+#endif
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adam.h"
+#include "parallel.h"
+#include "rng.h"
+#include "scaler.h"
+#include "tiles.h"
+#include "topk.h"
+
+#define MAX_WIDTH (1 << 16)
+#define MAX_SET 65536      /* query items per user; support entries per user */
+#define SCORE_BLOCK 2048   /* tracks scored per sgemm when serving */
+#define PARAM_ALIGN 64
+
+/* ---- model ------------------------------------------------------------- */
+
+static int shape_ok(const MeluShape *s) {
+  if (s->item_dim < 1 || s->item_dim > MAX_WIDTH || s->n_fields < 0 ||
+      s->n_fields > MELU_MAX_FIELDS || s->field_dim < 0 || s->field_dim > MAX_WIDTH ||
+      (s->n_fields > 0 && s->field_dim < 1) || s->n_scalars < 0 || s->n_scalars > MAX_WIDTH ||
+      s->n_fields + s->n_scalars < 1 || s->embed_dim < 1 || s->embed_dim > 4096 ||
+      s->n_hidden < 1 || s->n_hidden > MELU_MAX_HIDDEN)
+    return 0;
+  for (int l = 0; l < s->n_hidden; l++)
+    if (s->hidden[l] < 1 || s->hidden[l] > MAX_WIDTH) return 0;
+  return 1;
+}
+
+/* Static, so that a name reported by melu_load outlives the model. */
+static const char *const field_names[MELU_MAX_FIELDS] = {
+    "field.0", "field.1", "field.2", "field.3", "field.4", "field.5", "field.6", "field.7",
+    "field.8", "field.9", "field.10", "field.11", "field.12", "field.13", "field.14",
+    "field.15", "field.16", "field.17", "field.18", "field.19", "field.20", "field.21",
+    "field.22", "field.23", "field.24", "field.25", "field.26", "field.27", "field.28",
+    "field.29", "field.30", "field.31", "field.32", "field.33", "field.34", "field.35",
+    "field.36", "field.37", "field.38", "field.39", "field.40", "field.41", "field.42",
+    "field.43", "field.44", "field.45", "field.46", "field.47", "field.48", "field.49",
+    "field.50", "field.51", "field.52", "field.53", "field.54", "field.55", "field.56",
+    "field.57", "field.58", "field.59", "field.60", "field.61", "field.62", "field.63"};
+
+static int input_dim(const MeluShape *s) { return s->n_fields * s->field_dim + s->n_scalars; }
+
+/* Width of the user embedding: one embed_dim block per field and one for
+** the scalars. */
+static int user_embed_dim(const MeluShape *s) {
+  return (s->n_fields + (s->n_scalars > 0)) * s->embed_dim;
+}
+
+/* dims[0] the decision input, dims[1..L] hidden, dims[L + 1] = 1. */
+static void decision_dims(const MeluShape *s, int *dims) {
+  dims[0] = user_embed_dim(s) + s->embed_dim;
+  for (int l = 0; l < s->n_hidden; l++) dims[l + 1] = s->hidden[l];
+  dims[s->n_hidden + 1] = 1;
+}
+
+static size_t n_decision(const Melu *m) { return m->n_params - m->decision; }
+
+/* A decision layer's weights inside a block laid out as the decision part
+** of params (the global weights, or a user's local copy). */
+static float *in_block(const Melu *m, float *block, const float *global) {
+  return block + (global - (m->params + m->decision));
+}
+
+int melu_init(Melu *m, const MeluShape *s, uint64_t seed) {
+  memset(m, 0, sizeof *m);
+  if (!shape_ok(s)) return TRAIN_BADARG;
+  int e = s->embed_dim, dims[MELU_MAX_HIDDEN + 2];
+  decision_dims(s, dims);
+  size_t np = (size_t)e * ((size_t)s->n_fields * s->field_dim + s->n_scalars + s->item_dim);
+  size_t dec = 0;
+  for (int l = 0; l <= s->n_hidden; l++) dec += ((size_t)dims[l] + 1) * dims[l + 1];
+  m->params = malloc((np + dec) * sizeof(float));
+  m->stats = malloc((2 * (size_t)s->n_scalars + 1) * sizeof(float));
+  if (m->params == NULL || m->stats == NULL) {
+    melu_free(m);
+    return TRAIN_NOMEM;
+  }
+  m->shape = *s;
+  m->n_params = np + dec;
+  m->decision = np;
+  Rng r;
+  rng_seed(&r, seed, MELU_RNG_INIT);
+  float *p = m->params;
+  /* torch.nn.Linear: uniform in +-1/sqrt(fan_in), weights and biases. */
+#define UNIFORM(dst, count, fan_in)                                             \
+  do {                                                                          \
+    double bound_ = 1.0 / sqrt((double)(fan_in));                               \
+    for (size_t i_ = 0; i_ < (size_t)(count); i_++)                             \
+      (dst)[i_] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound_);              \
+  } while (0)
+  for (int f = 0; f < s->n_fields; f++) {
+    m->E_field[f] = p;
+    UNIFORM(p, (size_t)e * s->field_dim, s->field_dim);
+    p += (size_t)e * s->field_dim;
+  }
+  if (s->n_scalars > 0) {
+    m->E_scalar = p;
+    UNIFORM(p, (size_t)e * s->n_scalars, s->n_scalars);
+    p += (size_t)e * s->n_scalars;
+  }
+  m->E_item = p;
+  UNIFORM(p, (size_t)e * s->item_dim, s->item_dim);
+  p += (size_t)e * s->item_dim;
+  for (int l = 0; l <= s->n_hidden; l++) {
+    m->W[l] = p;
+    UNIFORM(p, (size_t)dims[l] * dims[l + 1], dims[l]);
+    p += (size_t)dims[l] * dims[l + 1];
+    m->b[l] = p;
+    UNIFORM(p, dims[l + 1], dims[l]);
+    p += dims[l + 1];
+  }
+#undef UNIFORM
+  m->scalar_mean = m->stats;
+  m->scalar_scale = m->stats + s->n_scalars;
+  for (int j = 0; j < s->n_scalars; j++) {
+    m->scalar_mean[j] = 0.0f;
+    m->scalar_scale[j] = 1.0f;
+  }
+  return TRAIN_OK;
+}
+
+void melu_free(Melu *m) {
+  free(m->params);
+  free(m->stats);
+  memset(m, 0, sizeof *m);
+}
+
+int melu_max_tensors(void) { return MELU_MAX_FIELDS + 2 + 2 * (MELU_MAX_HIDDEN + 1) + 2; }
+
+int melu_tensors(const Melu *m, ParamTensor *t) {
+  static const char *const layer_names[MELU_MAX_HIDDEN + 1][2] = {
+      {"fc.0.weight", "fc.0.bias"}, {"fc.1.weight", "fc.1.bias"}, {"fc.2.weight", "fc.2.bias"},
+      {"fc.3.weight", "fc.3.bias"}, {"fc.4.weight", "fc.4.bias"}, {"fc.5.weight", "fc.5.bias"},
+      {"fc.6.weight", "fc.6.bias"}, {"fc.7.weight", "fc.7.bias"}, {"fc.8.weight", "fc.8.bias"}};
+  const MeluShape *s = &m->shape;
+  int n = 0, e = s->embed_dim, dims[MELU_MAX_HIDDEN + 2];
+  decision_dims(s, dims);
+  for (int f = 0; f < s->n_fields; f++)
+    t[n++] = (ParamTensor){field_names[f], e, s->field_dim, m->E_field[f]};
+  if (s->n_scalars > 0) t[n++] = (ParamTensor){"scalars", e, s->n_scalars, m->E_scalar};
+  t[n++] = (ParamTensor){"item", e, s->item_dim, m->E_item};
+  for (int l = 0; l <= s->n_hidden; l++) {
+    int last = l == s->n_hidden;
+    t[n++] = (ParamTensor){last ? "out.weight" : layer_names[l][0], dims[l + 1], dims[l], m->W[l]};
+    t[n++] = (ParamTensor){last ? "out.bias" : layer_names[l][1], dims[l + 1], 1, m->b[l]};
+  }
+  if (s->n_scalars > 0) {
+    t[n++] = (ParamTensor){"scalars.mean", s->n_scalars, 1, m->scalar_mean};
+    t[n++] = (ParamTensor){"scalars.scale", s->n_scalars, 1, m->scalar_scale};
+  }
+  return n;
+}
+
+int melu_load(Melu *m, const MeluShape *s, const ParamTensor *t, int n, const char **bad) {
+  if (bad) *bad = NULL;
+  int rc = melu_init(m, s, 0);
+  if (rc != TRAIN_OK) return rc;
+  ParamTensor own[MELU_MAX_FIELDS + 2 + 2 * (MELU_MAX_HIDDEN + 1) + 2];
+  int nt = melu_tensors(m, own);
+  rc = param_tensors_copy(own, nt, t, n, bad);
+  for (int j = 0; j < s->n_scalars && rc == TRAIN_OK; j++) {
+    if (!(m->scalar_scale[j] > 0.0f)) {
+      if (bad) *bad = "scalars.scale";
+      rc = TRAIN_BADARG;
+    }
+  }
+  if (rc != TRAIN_OK) melu_free(m);
+  return rc;
+}
+
+/* ---- one user ----------------------------------------------------------- */
+
+/* Per-thread scratch for sets of up to P items. */
+typedef struct {
+  int P;
+  float *xs;                   /* standardised scalars */
+  float *ue;                   /* user embedding */
+  float *ie;                   /* P x embed_dim item embeddings */
+  float *A[MELU_MAX_HIDDEN];   /* P x hidden[l] (ReLU outputs) */
+  float *yhat;                 /* P */
+  float *d1, *d2;              /* P x max hidden */
+  float *fast, *g;             /* decision layers: local weights, gradient */
+  float *set, *labels;         /* P x item_dim gathered vectors, P labels */
+} Work;
+
+static void work_free(Work *w) {
+  if (w == NULL) return;
+  free(w->xs);
+  free(w->ue);
+  free(w->ie);
+  for (int l = 0; l < MELU_MAX_HIDDEN; l++) free(w->A[l]);
+  free(w->yhat);
+  free(w->d1);
+  free(w->d2);
+  free(w->fast);
+  free(w->g);
+  free(w->set);
+  free(w->labels);
+  memset(w, 0, sizeof *w);
+}
+
+static int work_new(Work *w, const Melu *m, int P) {
+  memset(w, 0, sizeof *w);
+  const MeluShape *s = &m->shape;
+  size_t Pz = (size_t)(P > 1 ? P : 1), mh = 1;
+  for (int l = 0; l < s->n_hidden; l++) mh = (size_t)s->hidden[l] > mh ? (size_t)s->hidden[l] : mh;
+  w->P = P;
+  w->xs = malloc(((size_t)s->n_scalars + 1) * sizeof(float));
+  w->ue = malloc((size_t)user_embed_dim(s) * sizeof(float));
+  w->ie = malloc(Pz * s->embed_dim * sizeof(float));
+  int ok = w->xs && w->ue && w->ie;
+  for (int l = 0; l < s->n_hidden && ok; l++) ok = (w->A[l] = malloc(Pz * s->hidden[l] * sizeof(float))) != NULL;
+  w->yhat = malloc(Pz * sizeof(float));
+  w->d1 = malloc(Pz * mh * sizeof(float));
+  w->d2 = malloc(Pz * mh * sizeof(float));
+  w->fast = malloc(n_decision(m) * sizeof(float));
+  w->g = malloc(n_decision(m) * sizeof(float));
+  w->set = malloc(Pz * s->item_dim * sizeof(float));
+  w->labels = malloc(Pz * sizeof(float));
+  ok = ok && w->yhat && w->d1 && w->d2 && w->fast && w->g && w->set && w->labels;
+  if (!ok) work_free(w);
+  return ok ? 0 : -1;
+}
+
+/* The user embedding of one feature row (standardised scalars kept in xs). */
+static void user_embed(const Melu *m, const float *x, Work *w) {
+  const MeluShape *s = &m->shape;
+  int e = s->embed_dim, fd = s->field_dim;
+  for (int f = 0; f < s->n_fields; f++)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, e, fd, 1.0f, m->E_field[f], fd, x + (size_t)f * fd, 1,
+                0.0f, w->ue + (size_t)f * e, 1);
+  if (s->n_scalars > 0) {
+    memcpy(w->xs, x + (size_t)s->n_fields * fd, (size_t)s->n_scalars * sizeof(float));
+    scaler_apply(w->xs, s->n_scalars, m->scalar_mean, m->scalar_scale);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, e, s->n_scalars, 1.0f, m->E_scalar, s->n_scalars,
+                w->xs, 1, 0.0f, w->ue + (size_t)s->n_fields * e, 1);
+  }
+}
+
+/* ie (P x e) = V (P x item_dim) E_item^T. */
+static void item_embed(const Melu *m, const float *V, int P, float *ie) {
+  const MeluShape *s = &m->shape;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, s->embed_dim, s->item_dim, 1.0f, V,
+              s->item_dim, m->E_item, s->item_dim, 0.0f, ie, s->embed_dim);
+}
+
+/* The decision layers dec (a block laid out as params' decision part) on
+** one user's embedding w->ue and P item embeddings ie: predictions into
+** w->yhat, and the sum of squared errors against y when y is not NULL.
+** With g: the gradient of scale * that sum w.r.t. dec into g, and when
+** not NULL, w.r.t. the user embedding into d_ue and the item embeddings
+** into d_ie (P x e). */
+static double decide(const Melu *m, const float *dec, const float *ie, int P, const float *y,
+                     double scale, Work *w, float *g, float *d_ue, float *d_ie) {
+  const MeluShape *s = &m->shape;
+  int L = s->n_hidden, e = s->embed_dim, due = user_embed_dim(s), dims[MELU_MAX_HIDDEN + 2];
+  decision_dims(s, dims);
+  int in0 = dims[0], h0 = dims[1];
+  float *dW[MELU_MAX_HIDDEN + 1], *db[MELU_MAX_HIDDEN + 1];
+  const float *W[MELU_MAX_HIDDEN + 1], *b[MELU_MAX_HIDDEN + 1];
+  for (int l = 0; l <= L; l++) {
+    W[l] = in_block(m, (float *)dec, m->W[l]);
+    b[l] = in_block(m, (float *)dec, m->b[l]);
+    if (g) {
+      dW[l] = in_block(m, g, m->W[l]);
+      db[l] = in_block(m, g, m->b[l]);
+    }
+  }
+  /* Layer 0: the user part once (W0u ue + b0), the item part by sgemm. */
+  float *q = w->d1; /* h0 floats, free until the backward pass */
+  memcpy(q, b[0], (size_t)h0 * sizeof(float));
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, h0, due, 1.0f, W[0], in0, w->ue, 1, 1.0f, q, 1);
+  for (int p = 0; p < P; p++) memcpy(w->A[0] + (size_t)p * h0, q, (size_t)h0 * sizeof(float));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, h0, e, 1.0f, ie, e, W[0] + due, in0,
+              1.0f, w->A[0], h0);
+  for (size_t i = 0; i < (size_t)P * h0; i++) w->A[0][i] = w->A[0][i] > 0.0f ? w->A[0][i] : 0.0f;
+  for (int l = 1; l < L; l++) {
+    int din = dims[l], h = dims[l + 1];
+    for (int p = 0; p < P; p++) memcpy(w->A[l] + (size_t)p * h, b[l], (size_t)h * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, h, din, 1.0f, w->A[l - 1], din, W[l],
+                din, 1.0f, w->A[l], h);
+    for (size_t i = 0; i < (size_t)P * h; i++) w->A[l][i] = w->A[l][i] > 0.0f ? w->A[l][i] : 0.0f;
+  }
+  int hl = dims[L];
+  for (int p = 0; p < P; p++) w->yhat[p] = b[L][0];
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, P, hl, 1.0f, w->A[L - 1], hl, W[L], 1, 1.0f, w->yhat, 1);
+  if (y == NULL) return 0.0;
+  double sse = 0.0;
+  for (int p = 0; p < P; p++) {
+    double err = (double)w->yhat[p] - y[p];
+    sse += err * err;
+  }
+  if (g == NULL) return sse;
+
+  /* Backward.  yhat becomes dL/dyhat. */
+  float *dy = w->yhat;
+  double dsum = 0.0;
+  for (int p = 0; p < P; p++) {
+    dy[p] = (float)(2.0 * scale * ((double)dy[p] - y[p]));
+    dsum += dy[p];
+  }
+  db[L][0] = (float)dsum;
+  cblas_sgemv(CblasRowMajor, CblasTrans, P, hl, 1.0f, w->A[L - 1], hl, dy, 1, 0.0f, dW[L], 1);
+  float *d = w->d1, *other = w->d2;
+  for (int p = 0; p < P; p++)
+    for (int j = 0; j < hl; j++) {
+      size_t i = (size_t)p * hl + j;
+      d[i] = w->A[L - 1][i] > 0.0f ? dy[p] * W[L][j] : 0.0f;
+    }
+  for (int l = L - 1; l >= 0; l--) {
+    int din = dims[l], h = dims[l + 1];
+    /* d: gradient w.r.t. layer l's linear output (P x h). */
+    for (int j = 0; j < h; j++) db[l][j] = 0.0f;
+    for (int p = 0; p < P; p++)
+      for (int j = 0; j < h; j++) db[l][j] += d[(size_t)p * h + j];
+    if (l == 0) break;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h, din, P, 1.0f, d, h, w->A[l - 1], din,
+                0.0f, dW[l], din);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, din, h, 1.0f, d, h, W[l], din, 0.0f,
+                other, din);
+    for (size_t i = 0; i < (size_t)P * din; i++) other[i] = w->A[l - 1][i] > 0.0f ? other[i] : 0.0f;
+    float *t = d;
+    d = other;
+    other = t;
+  }
+  /* Layer 0: the user columns get (sum_p d_p) ue^T, the item columns
+  ** d^T ie; the inputs' gradients go back through W0. */
+  const float *sd = db[0];
+  for (int j = 0; j < h0; j++) {
+    float *row = dW[0] + (size_t)j * in0;
+    for (int k = 0; k < due; k++) row[k] = sd[j] * w->ue[k];
+  }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h0, e, P, 1.0f, d, h0, ie, e, 0.0f,
+              dW[0] + due, in0);
+  if (d_ue)
+    cblas_sgemv(CblasRowMajor, CblasTrans, h0, due, 1.0f, W[0], in0, sd, 1, 0.0f, d_ue, 1);
+  if (d_ie)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, e, h0, 1.0f, d, h0, W[0] + due, in0,
+                0.0f, d_ie, e);
+  return sse;
+}
+
+/* The local update from w->ue: w->fast = global decision layers minus
+** local_lr times the support loss gradient, local_steps times.  The
+** support vectors are V (S x item_dim) with labels y. */
+static void local_update(const Melu *m, const float *V, const float *y, int S, double local_lr,
+                         int steps, Work *w) {
+  size_t nd = n_decision(m);
+  memcpy(w->fast, m->params + m->decision, nd * sizeof(float));
+  if (S <= 0) return;
+  item_embed(m, V, S, w->ie);
+  float lr = (float)local_lr;
+  for (int t = 0; t < steps; t++) {
+    decide(m, w->fast, w->ie, S, y, 1.0 / S, w, w->g, NULL, NULL);
+    for (size_t i = 0; i < nd; i++) w->fast[i] -= lr * w->g[i];
+  }
+}
+
+int melu_local_update(const Melu *m, const float *features, const float *support, const float *labels,
+                      int S, double local_lr, int local_steps, float *fast) {
+  if (S < 0 || S > MAX_SET || local_steps < 0) return TRAIN_BADARG;
+  Work w;
+  if (work_new(&w, m, S) != 0) return TRAIN_NOMEM;
+  user_embed(m, features, &w);
+  local_update(m, support, labels, S, local_lr, local_steps, &w);
+  memcpy(fast, w.fast, n_decision(m) * sizeof(float));
+  work_free(&w);
+  return TRAIN_OK;
+}
+
+/* ---- the meta step ------------------------------------------------------- */
+
+/* Scratch of one meta step over up to U users with sets of up to P items
+** and Qtot query items in all. */
+typedef struct {
+  int threads;
+  Team *team;
+  Work *work;         /* per member */
+  float *gslot;       /* U x n_decision: each user's decision gradient */
+  float *G;           /* U x user embedding: each user's d_ue */
+  float *Xs;          /* U x n_scalars: standardised scalars */
+  float *Dq;          /* Qtot x embed_dim: query item embedding gradients */
+  double *sse;        /* U: query squared errors (scaled by 1/Q_u) */
+  int maxU, maxP;
+  int64_t maxQ;
+} Meta;
+
+static void meta_free(Meta *mt) {
+  if (mt->work)
+    for (int i = 0; i < mt->threads; i++) work_free(&mt->work[i]);
+  free(mt->work);
+  team_free(mt->team);
+  free(mt->gslot);
+  free(mt->G);
+  free(mt->Xs);
+  free(mt->Dq);
+  free(mt->sse);
+  memset(mt, 0, sizeof *mt);
+}
+
+static int meta_new(Meta *mt, const Melu *m, int U, int P, int64_t Qtot, int threads) {
+  memset(mt, 0, sizeof *mt);
+  if (threads <= 0) threads = tiles_default_threads();
+  mt->threads = threads;
+  mt->maxU = U;
+  mt->maxP = P;
+  mt->maxQ = Qtot;
+  const MeluShape *s = &m->shape;
+  mt->work = calloc((size_t)threads, sizeof(Work));
+  mt->gslot = malloc((size_t)U * n_decision(m) * sizeof(float));
+  mt->G = malloc((size_t)U * user_embed_dim(s) * sizeof(float));
+  mt->Xs = malloc(((size_t)U * s->n_scalars + 1) * sizeof(float));
+  mt->Dq = malloc(((size_t)Qtot * s->embed_dim + 1) * sizeof(float));
+  mt->sse = malloc((size_t)U * sizeof(double));
+  int ok = mt->work && mt->gslot && mt->G && mt->Xs && mt->Dq && mt->sse;
+  for (int i = 0; i < threads && ok; i++) {
+    if (work_new(&mt->work[i], m, P) != 0) {
+      mt->threads = i; /* only those are allocated */
+      ok = 0;
+    }
+  }
+  if (ok && threads > 1) ok = (mt->team = team_new(threads)) != NULL;
+  if (!ok) meta_free(mt);
+  return ok ? 0 : -1;
+}
+
+typedef struct {
+  const Melu *m;
+  Melu *target; /* Adam applies to it (training); NULL: gradient only */
+  const MeluBatch *b;
+  Meta *mt;
+  float *grad;
+  double local_lr;
+  int local_steps;
+  /* Adam */
+  float *am, *av, adam_step, adam_rbc2;
+  double loss;
+} MetaPass;
+
+static void meta_member(void *arg, int id, int n) {
+  MetaPass *ps = arg;
+  const Melu *m = ps->m;
+  const MeluShape *s = &m->shape;
+  const MeluBatch *b = ps->b;
+  Meta *mt = ps->mt;
+  Team *team = n > 1 ? mt->team : NULL;
+  Work *w = &mt->work[id];
+  size_t nd = n_decision(m);
+  int e = s->embed_dim, due = user_embed_dim(s), in = input_dim(s), U = b->n;
+  size_t lo, hi;
+  /* Phase 1, by users: local update, query loss and gradients. */
+  team_share((size_t)U, 1, id, n, &lo, &hi);
+  for (size_t u = lo; u < hi; u++) {
+    const float *x = b->features + u * (size_t)in;
+    user_embed(m, x, w);
+    if (s->n_scalars > 0)
+      memcpy(mt->Xs + u * s->n_scalars, w->xs, (size_t)s->n_scalars * sizeof(float));
+    int S = (int)(b->s_off[u + 1] - b->s_off[u]);
+    local_update(m, b->s_vec + (size_t)b->s_off[u] * s->item_dim, b->s_lab + b->s_off[u], S,
+                 ps->local_lr, ps->local_steps, w);
+    int Q = (int)(b->q_off[u + 1] - b->q_off[u]);
+    float *gs = mt->gslot + u * nd;
+    if (Q == 0) {
+      memset(gs, 0, nd * sizeof(float));
+      memset(mt->G + u * due, 0, (size_t)due * sizeof(float));
+      mt->sse[u] = 0.0;
+      continue;
+    }
+    item_embed(m, b->q_vec + (size_t)b->q_off[u] * s->item_dim, Q, w->ie);
+    double scale = 1.0 / ((double)Q * U);
+    mt->sse[u] = decide(m, w->fast, w->ie, Q, b->q_lab + b->q_off[u], scale, w, gs,
+                        mt->G + u * due, mt->Dq + (size_t)(b->q_off[u] - b->q_off[0]) * e) / Q;
+  }
+  team_barrier(team);
+  /* Phase 2: the decision gradient summed over users in order, by ranges;
+  ** the embedding gradients, one sgemm per map. */
+  float *g = ps->grad;
+  team_share(nd, PARAM_ALIGN, id, n, &lo, &hi);
+  float *gd = g + m->decision;
+  for (size_t i = lo; i < hi; i++) gd[i] = 0.0f;
+  for (int u = 0; u < U; u++) {
+    const float *gs = mt->gslot + (size_t)u * nd;
+    for (size_t i = lo; i < hi; i++) gd[i] += gs[i];
+  }
+  int maps = s->n_fields + (s->n_scalars > 0) + 1;
+  team_share((size_t)maps, 1, id, n, &lo, &hi);
+  for (size_t k = lo; k < hi; k++) {
+    int f = (int)k;
+    if (f < s->n_fields) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e, s->field_dim, U, 1.0f, mt->G + f * e,
+                  due, b->features + (size_t)f * s->field_dim, in, 0.0f,
+                  g + (m->E_field[f] - m->params), s->field_dim);
+    } else if (f == s->n_fields && s->n_scalars > 0) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e, s->n_scalars, U, 1.0f,
+                  mt->G + (size_t)s->n_fields * e, due, mt->Xs, s->n_scalars, 0.0f,
+                  g + (m->E_scalar - m->params), s->n_scalars);
+    } else {
+      int64_t Qt = b->q_off[U] - b->q_off[0];
+      float *gi = g + (m->E_item - m->params);
+      if (Qt > 0)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e, s->item_dim, (int)Qt, 1.0f,
+                    mt->Dq, e, b->q_vec + (size_t)b->q_off[0] * s->item_dim,
+                    s->item_dim, 0.0f, gi, s->item_dim);
+      else
+        memset(gi, 0, (size_t)e * s->item_dim * sizeof(float));
+    }
+  }
+  if (id == 0) {
+    double loss = 0.0;
+    for (int u = 0; u < U; u++) loss += mt->sse[u];
+    ps->loss = loss / U;
+  }
+  if (ps->target == NULL) return;
+  /* Phase 3: Adam, by parameter ranges. */
+  team_barrier(team);
+  if (!isfinite(ps->loss)) return;
+  team_share(m->n_params, PARAM_ALIGN, id, n, &lo, &hi);
+  adam_range(ps->target->params, ps->am, ps->av, g, 0.0f, ps->adam_step, ps->adam_rbc2, lo, hi);
+}
+
+static int batch_ok(const MeluBatch *b) {
+  if (b->n < 1 || b->features == NULL || b->s_off == NULL || b->q_off == NULL) return 0;
+  for (int u = 0; u < b->n; u++) {
+    int64_t S = b->s_off[u + 1] - b->s_off[u], Q = b->q_off[u + 1] - b->q_off[u];
+    if (S < 0 || S > MAX_SET || Q < 0 || Q > MAX_SET) return 0;
+  }
+  return 1;
+}
+
+/* Largest support or query set of the batch. */
+static int batch_max_set(const MeluBatch *b) {
+  int64_t P = 1;
+  for (int u = 0; u < b->n; u++) {
+    int64_t S = b->s_off[u + 1] - b->s_off[u], Q = b->q_off[u + 1] - b->q_off[u];
+    if (S > P) P = S;
+    if (Q > P) P = Q;
+  }
+  return (int)P;
+}
+
+double melu_meta_grad(const Melu *m, const MeluBatch *b, double local_lr, int local_steps,
+                      int threads, float *grad) {
+  if (!batch_ok(b) || local_steps < 0 || threads < 0 || threads > MELU_MAX_THREADS) return NAN;
+  Meta mt;
+  if (meta_new(&mt, m, b->n, batch_max_set(b), b->q_off[b->n] - b->q_off[0], threads) != 0)
+    return NAN;
+  MetaPass ps = {m, NULL, b, &mt, grad, local_lr, local_steps, NULL, NULL, 0, 0, 0.0};
+  tiles_run(mt.team, meta_member, &ps);
+  meta_free(&mt);
+  return ps.loss;
+}
+
+/* ---- training ----------------------------------------------------------- */
+
+void melu_default_options(MeluOptions *o) {
+  memset(o, 0, sizeof *o);
+  o->embed_dim = 32;
+  o->n_hidden = 2;
+  o->hidden[0] = 64;
+  o->hidden[1] = 64;
+  o->epochs = 20;
+  o->batch_users = 32;
+  o->local_lr = 5e-6;
+  o->local_steps = 1;
+  o->global_lr = 5e-5;
+  o->top_items = 100;
+  o->query_positives = 10;
+  o->query_negatives = 10;
+  o->support_negatives = 1.0;
+  o->seed = 0;
+  o->threads = 0;
+}
+
+const char *melu_check_options(const MeluOptions *o, int64_t n_users, int64_t n_items) {
+  if (o->embed_dim < 1 || o->embed_dim > 4096) return "embed_dim must be between 1 and 4096";
+  if (o->n_hidden < 1 || o->n_hidden > MELU_MAX_HIDDEN) return "hidden must list 1 to 8 widths";
+  for (int l = 0; l < o->n_hidden; l++)
+    if (o->hidden[l] < 1 || o->hidden[l] > MAX_WIDTH) return "hidden widths must be between 1 and 65536";
+  if (o->epochs < 1 || o->epochs > 1000000) return "epochs must be between 1 and 1000000";
+  if (o->batch_users < 1 || o->batch_users > 65536) return "batch_users must be between 1 and 65536";
+  if (!(o->local_lr >= 0.0 && o->local_lr < 1e6)) return "local_lr must be a number >= 0";
+  if (o->local_steps < 0 || o->local_steps > 1000) return "local_steps must be between 0 and 1000";
+  if (!(o->global_lr > 0.0 && o->global_lr < 1e6)) return "global_lr must be positive";
+  if (o->top_items < 1 || o->top_items > 65536) return "top_items must be between 1 and 65536";
+  if (o->query_positives < 0 || o->query_positives > o->top_items)
+    return "query_positives must be between 0 and top_items";
+  if (o->query_negatives < 0 || o->query_negatives > 65536)
+    return "query_negatives must be between 0 and 65536";
+  if (o->query_positives + o->query_negatives < 1)
+    return "query_positives + query_negatives must be at least 1";
+  if (!(o->support_negatives >= 0.0 && o->support_negatives <= 100.0))
+    return "support_negatives must be between 0 and 100";
+  if (o->threads < 0 || o->threads > MELU_MAX_THREADS) return "threads must be between 0 and 64";
+  if (n_users < 1) return "training needs at least 1 user";
+  if (n_users > INT32_MAX) return "too many users";
+  if (n_items < 1) return "the catalog is empty";
+  if (n_items > INT32_MAX) return "too many items";
+  return NULL;
+}
+
+/* A generator for one user (and epoch), independent of batches and
+** threads. */
+static void keyed_rng(Rng *r, uint64_t seed, uint64_t stream, uint64_t key) {
+  Rng k;
+  rng_seed(&k, key, stream);
+  rng_seed(r, seed ^ rng_next(&k), stream);
+}
+
+/* Sampled negatives for a support set with pos positives. */
+static int64_t sampled_negatives(double ratio, int64_t pos) { return (int64_t)floor(ratio * pos + 0.5); }
+
+static int64_t count_positives(const MeluSupport *sp, int64_t u) {
+  int64_t pos = 0;
+  for (int64_t j = sp->offsets[u]; j < sp->offsets[u + 1]; j++) pos += sp->labels[j] > 0.5f;
+  return pos;
+}
+
+/* User u's support set into V (rows of item_dim) and y: its entries, then
+** the sampled negatives.  Returns its size. */
+static int gather_support(const MeluSupport *sp, const MeluCatalog *cat, int64_t u, double ratio,
+                          Rng *r, float *V, float *y) {
+  int d = cat->item_dim, S = 0;
+  for (int64_t j = sp->offsets[u]; j < sp->offsets[u + 1]; j++, S++) {
+    memcpy(V + (size_t)S * d, sp->vectors + (size_t)sp->entries[j] * d, (size_t)d * sizeof(float));
+    y[S] = sp->labels[j] > 0.5f ? 1.0f : 0.0f;
+  }
+  int64_t neg = sampled_negatives(ratio, count_positives(sp, u));
+  for (int64_t j = 0; j < neg; j++, S++) {
+    int64_t t = (int64_t)rng_below(r, (uint64_t)cat->n_items);
+    memcpy(V + (size_t)S * d, cat->items + (size_t)t * d, (size_t)d * sizeof(float));
+    y[S] = 0.0f;
+  }
+  return S;
+}
+
+/* The largest support set of the n users (entries plus sampled
+** negatives), or -1 when an entry is out of range or a set is too big. */
+static int64_t max_support(const MeluSupport *sp, int64_t n, double ratio) {
+  int64_t P = 0;
+  for (int64_t u = 0; u < n; u++) {
+    int64_t c = sp->offsets[u + 1] - sp->offsets[u];
+    if (c < 0) return -1;
+    for (int64_t j = sp->offsets[u]; j < sp->offsets[u + 1]; j++)
+      if (sp->entries[j] < 0 || sp->entries[j] >= sp->n_vectors) return -1;
+    c += sampled_negatives(ratio, count_positives(sp, u));
+    if (c > MAX_SET) return -1;
+    if (c > P) P = c;
+  }
+  return P;
+}
+
+static int data_ok(const MeluUsers *us, const MeluCatalog *cat) {
+  const MeluSupport *sp = &us->support;
+  return us->features && cat->items && cat->item_dim >= 1 && sp->offsets &&
+         (sp->offsets[us->n_users] == sp->offsets[0] || (sp->entries && sp->labels && sp->vectors));
+}
+
+int melu_train(const MeluUsers *us, const MeluCatalog *cat, const MeluOptions *o,
+               const TrainCallbacks *cb, Melu *m, TrainReport *rep) {
+  memset(m, 0, sizeof *m);
+  if (melu_check_options(o, us->n_users, cat->n_items) || !data_ok(us, cat) || !us->user_pref)
+    return TRAIN_BADARG;
+  MeluShape shape = {cat->item_dim, cat->n_fields, cat->field_dim, cat->n_scalars,
+                     o->embed_dim, o->n_hidden, {0}};
+  memcpy(shape.hidden, o->hidden, sizeof shape.hidden);
+  const MeluSupport *sp = &us->support;
+  int64_t Smax = max_support(sp, us->n_users, o->support_negatives);
+  if (Smax < 0) return TRAIN_BADARG;
+  int rc = melu_init(m, &shape, o->seed);
+  if (rc != TRAIN_OK) return rc;
+  double t_start = train_now();
+  int n = (int)us->n_users, in = input_dim(&shape), d = cat->item_dim;
+  int U = o->batch_users < n ? o->batch_users : n;
+  int K = o->top_items < cat->n_items ? o->top_items : (int)cat->n_items;
+  int qp = o->query_positives < K ? o->query_positives : K, Q = qp + o->query_negatives;
+  int P = (int)(Smax > Q ? Smax : Q);
+  int32_t *top = malloc((size_t)n * K * sizeof(int32_t));
+  uint32_t *order = malloc((size_t)n * sizeof(uint32_t));
+  uint32_t *pick = malloc((size_t)K * sizeof(uint32_t));
+  float *X = malloc((size_t)U * in * sizeof(float));
+  int64_t *s_off = malloc(((size_t)U + 1) * sizeof(int64_t));
+  int64_t *q_off = malloc(((size_t)U + 1) * sizeof(int64_t));
+  float *s_vec = malloc(((size_t)U * Smax + 1) * d * sizeof(float));
+  float *s_lab = malloc(((size_t)U * Smax + 1) * sizeof(float));
+  float *q_vec = malloc((size_t)U * Q * d * sizeof(float));
+  float *q_lab = malloc((size_t)U * Q * sizeof(float));
+  float *grad = malloc(m->n_params * sizeof(float));
+  float *am = calloc(m->n_params, sizeof(float)), *av = calloc(m->n_params, sizeof(float));
+  Meta mt;
+  memset(&mt, 0, sizeof mt);
+  if (!top || !order || !pick || !X || !s_off || !q_off || !s_vec || !s_lab || !q_vec || !q_lab ||
+      !grad || !am || !av || meta_new(&mt, m, U, P, (int64_t)U * Q, o->threads) != 0) {
+    rc = TRAIN_NOMEM;
+    goto done;
+  }
+  if (shape.n_scalars > 0 &&
+      scaler_fit(us->features, n, in, shape.n_fields * shape.field_dim, shape.n_scalars,
+                 m->scalar_mean, m->scalar_scale) != 0) {
+    rc = TRAIN_NOMEM;
+    goto done;
+  }
+  rc = train_top_items(us->user_pref, n, cat->items, cat->n_items, d, K, cb, top);
+  if (rc != TRAIN_OK) goto done;
+  double t_prep = train_now(), flops = 0.0, loss_mean = 0.0;
+  for (int i = 0; i < n; i++) order[i] = (uint32_t)i;
+  Rng shuffle;
+  rng_seed(&shuffle, o->seed, MELU_RNG_TRAIN);
+  int64_t step = 0;
+  int epoch = 0;
+  for (; epoch < o->epochs; epoch++) {
+    double t_epoch = train_now(), loss_sum = 0.0;
+    int64_t batches = 0;
+    rng_shuffle(&shuffle, order, (uint32_t)n);
+    for (int b0 = 0; b0 < n; b0 += U) {
+      if (train_stop_requested(cb)) {
+        rc = TRAIN_STOPPED;
+        goto done;
+      }
+      int Ub = n - b0 < U ? n - b0 : U;
+      s_off[0] = q_off[0] = 0;
+      for (int i = 0; i < Ub; i++) {
+        int64_t u = order[b0 + i];
+        Rng r;
+        keyed_rng(&r, o->seed, MELU_RNG_TRAIN, (uint64_t)epoch * (uint64_t)n + (uint64_t)u);
+        memcpy(X + (size_t)i * in, us->features + (size_t)u * in, (size_t)in * sizeof(float));
+        int S = gather_support(sp, cat, u, o->support_negatives, &r, s_vec + (size_t)s_off[i] * d,
+                               s_lab + s_off[i]);
+        s_off[i + 1] = s_off[i] + S;
+        /* Query: qp of the user's top K tracks (label 1), then uniform
+        ** tracks (label 0). */
+        float *qv = q_vec + (size_t)q_off[i] * d, *ql = q_lab + q_off[i];
+        const int32_t *ut = top + (size_t)u * K;
+        for (int j = 0; j < K; j++) pick[j] = (uint32_t)j;
+        for (int j = 0; j < Q; j++) {
+          int64_t t;
+          if (j < qp) {
+            uint32_t s = (uint32_t)j + (uint32_t)rng_below(&r, (uint64_t)(K - j)), tmp = pick[j];
+            pick[j] = pick[s];
+            pick[s] = tmp;
+            t = ut[pick[j]];
+          } else {
+            t = (int64_t)rng_below(&r, (uint64_t)cat->n_items);
+          }
+          memcpy(qv + (size_t)j * d, cat->items + (size_t)t * d, (size_t)d * sizeof(float));
+          ql[j] = j < qp ? 1.0f : 0.0f;
+        }
+        q_off[i + 1] = q_off[i] + Q;
+      }
+      MeluBatch b = {Ub, X, s_off, s_vec, s_lab, q_off, q_vec, q_lab};
+      MetaPass ps = {m, m, &b, &mt, grad, o->local_lr, o->local_steps, am, av, 0, 0, 0.0};
+      adam_factors(o->global_lr, step + 1, &ps.adam_step, &ps.adam_rbc2);
+      tiles_run(mt.team, meta_member, &ps);
+      if (!isfinite(ps.loss)) {
+        rc = TRAIN_DIVERGED;
+        goto done;
+      }
+      step++;
+      loss_sum += ps.loss;
+      batches++;
+      /* Products: embeddings, and per set a forward and a backward of
+      ** the decision layers (local steps on the support, once on the
+      ** query). */
+      int dims[MELU_MAX_HIDDEN + 2];
+      decision_dims(&shape, dims);
+      double per_item = (double)shape.embed_dim * (d + 1) + dims[1] * (double)shape.embed_dim;
+      for (int l = 1; l <= shape.n_hidden; l++) per_item += (double)dims[l] * dims[l + 1];
+      double per_user = (double)shape.embed_dim * in + (double)dims[1] * user_embed_dim(&shape);
+      flops += 2.0 * Ub * per_user * 2 +
+               2.0 * 3 * per_item * ((double)s_off[Ub] * o->local_steps + q_off[Ub]);
+    }
+    loss_mean = loss_sum / (double)batches;
+    if (cb && cb->progress && cb->progress(cb->arg, epoch + 1, loss_mean, train_now() - t_epoch)) {
+      rc = TRAIN_STOPPED;
+      goto done;
+    }
+  }
+  if (rep) {
+    rep->epochs = epoch;
+    rep->loss = loss_mean;
+    rep->prep_seconds = t_prep - t_start;
+    rep->train_seconds = train_now() - t_prep;
+    rep->prep_flops = 2.0 * (double)n * (double)cat->n_items * (d + 1);
+    rep->train_flops = flops;
+  }
+done:
+  meta_free(&mt);
+  free(top);
+  free(order);
+  free(pick);
+  free(X);
+  free(s_off);
+  free(q_off);
+  free(s_vec);
+  free(s_lab);
+  free(q_vec);
+  free(q_lab);
+  free(grad);
+  free(am);
+  free(av);
+  if (rc != TRAIN_OK) melu_free(m);
+  return rc;
+}
+
+/* ---- serving ------------------------------------------------------------- */
+
+typedef struct {
+  const Melu *m;
+  const MeluUsers *us;
+  const MeluCatalog *cat;
+  const MeluOptions *o;
+  const float *ie_all; /* n_items x embed_dim */
+  int k;
+  int32_t *out_idx;
+  float *out_score, *vecs;
+  Work *work;
+  float **scores;      /* per member: n_items */
+  float **heap_s;
+  int32_t **heap_i;
+} Serve;
+
+static void serve_member(void *arg, int id, int n) {
+  Serve *sv = arg;
+  const Melu *m = sv->m;
+  const MeluShape *s = &m->shape;
+  const MeluUsers *us = sv->us;
+  Work *w = &sv->work[id];
+  int in = input_dim(s), e = s->embed_dim, due = user_embed_dim(s), h0 = s->hidden[0];
+  int in0 = due + e;
+  size_t lo, hi;
+  team_share((size_t)us->n_users, 1, id, n, &lo, &hi);
+  for (size_t u = lo; u < hi; u++) {
+    user_embed(m, us->features + u * (size_t)in, w);
+    Rng r;
+    keyed_rng(&r, sv->o->seed, MELU_RNG_SERVE, us->keys ? us->keys[u] : (uint64_t)u);
+    int S = gather_support(&us->support, sv->cat, (int64_t)u, sv->o->support_negatives, &r,
+                           w->set, w->labels);
+    local_update(m, w->set, w->labels, S, sv->o->local_lr, sv->o->local_steps, w);
+    if (sv->vecs) {
+      float *v = sv->vecs + u * (size_t)h0;
+      memcpy(v, in_block(m, w->fast, m->b[0]), (size_t)h0 * sizeof(float));
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, h0, due, 1.0f, in_block(m, w->fast, m->W[0]), in0,
+                  w->ue, 1, 1.0f, v, 1);
+    }
+    if (sv->k == 0) continue;
+    float *sc = sv->scores[id];
+    for (int64_t t0 = 0; t0 < sv->cat->n_items; t0 += SCORE_BLOCK) {
+      int P = (int)(sv->cat->n_items - t0 < SCORE_BLOCK ? sv->cat->n_items - t0 : SCORE_BLOCK);
+      decide(m, w->fast, sv->ie_all + (size_t)t0 * e, P, NULL, 0.0, w, NULL, NULL, NULL);
+      memcpy(sc + t0, w->yhat, (size_t)P * sizeof(float));
+    }
+    topk_select(sc, sv->cat->n_items, sv->k, sv->out_idx + u * (size_t)sv->k,
+                sv->out_score ? sv->out_score + u * (size_t)sv->k : NULL, sv->heap_s[id],
+                sv->heap_i[id]);
+  }
+}
+
+int melu_recommend(const Melu *m, const MeluUsers *us, const MeluCatalog *cat,
+                   const MeluOptions *o, int k, int32_t *out_idx, float *out_score, float *vecs) {
+  const MeluShape *s = &m->shape;
+  if (us->n_users < 0 || k < 0 || (k > 0 && out_idx == NULL) || !data_ok(us, cat) ||
+      cat->item_dim != s->item_dim || cat->n_fields != s->n_fields ||
+      cat->field_dim != s->field_dim || cat->n_scalars != s->n_scalars || cat->n_items < 1 ||
+      cat->n_items > INT32_MAX || o->local_steps < 0 || !(o->local_lr >= 0.0) ||
+      !(o->support_negatives >= 0.0 && o->support_negatives <= 100.0) || o->threads < 0 ||
+      o->threads > MELU_MAX_THREADS)
+    return TRAIN_BADARG;
+  if (us->n_users == 0) return TRAIN_OK;
+  int64_t Smax = max_support(&us->support, us->n_users, o->support_negatives);
+  if (Smax < 0) return TRAIN_BADARG;
+  int threads = o->threads ? o->threads : tiles_default_threads();
+  if (threads > us->n_users) threads = (int)us->n_users;
+  int km = k < cat->n_items ? k : (int)cat->n_items;
+  int P = (int)(Smax > SCORE_BLOCK ? Smax : SCORE_BLOCK);
+  Serve sv = {m, us, cat, o, NULL, k, out_idx, out_score, vecs, NULL, NULL, NULL, NULL};
+  float *ie_all = malloc((size_t)cat->n_items * s->embed_dim * sizeof(float));
+  sv.work = calloc((size_t)threads, sizeof(Work));
+  sv.scores = calloc((size_t)threads, sizeof(float *));
+  sv.heap_s = calloc((size_t)threads, sizeof(float *));
+  sv.heap_i = calloc((size_t)threads, sizeof(int32_t *));
+  Team *team = NULL;
+  int rc = TRAIN_OK, made = 0;
+  if (!ie_all || !sv.work || !sv.scores || !sv.heap_s || !sv.heap_i) rc = TRAIN_NOMEM;
+  for (; made < threads && rc == TRAIN_OK; made++) {
+    if (work_new(&sv.work[made], m, P) != 0) rc = TRAIN_NOMEM;
+    sv.scores[made] = malloc((size_t)cat->n_items * sizeof(float));
+    sv.heap_s[made] = malloc(((size_t)km + 1) * sizeof(float));
+    sv.heap_i[made] = malloc(((size_t)km + 1) * sizeof(int32_t));
+    if (!sv.scores[made] || !sv.heap_s[made] || !sv.heap_i[made]) rc = TRAIN_NOMEM;
+  }
+  if (rc == TRAIN_OK && threads > 1 && (team = team_new(threads)) == NULL) rc = TRAIN_NOMEM;
+  if (rc == TRAIN_OK) {
+    item_embed(m, cat->items, (int)cat->n_items, ie_all);
+    sv.ie_all = ie_all;
+    tiles_run(team, serve_member, &sv);
+  }
+  team_free(team);
+  for (int i = 0; i < made && sv.work; i++) {
+    work_free(&sv.work[i]);
+    free(sv.scores[i]);
+    free(sv.heap_s[i]);
+    free(sv.heap_i[i]);
+  }
+  free(sv.work);
+  free(sv.scores);
+  free(sv.heap_s);
+  free(sv.heap_i);
+  free(ie_all);
+  return rc;
+}
