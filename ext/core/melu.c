@@ -65,12 +65,6 @@ static void decision_dims(const MeluShape *s, int *dims) {
 
 static size_t n_decision(const Melu *m) { return m->n_params - m->decision; }
 
-/* A decision layer's weights inside a block laid out as the decision part
-** of params (the global weights, or a user's local copy). */
-static float *in_block(const Melu *m, float *block, const float *global) {
-  return block + (global - (m->params + m->decision));
-}
-
 int melu_init(Melu *m, const MeluShape *s, uint64_t seed) {
   memset(m, 0, sizeof *m);
   if (!shape_ok(s)) return TRAIN_BADARG;
@@ -180,16 +174,56 @@ int melu_load(Melu *m, const MeluShape *s, const ParamTensor *t, int n, const ch
 
 /* ---- one user ----------------------------------------------------------- */
 
+/* A user's local weights are the decision layers minus the first layer's
+** user columns W0u: the item columns W0i (hidden[0] x embed_dim), then b0
+** and every later layer, packed ("the local part").  The local update's
+** gradient for W0u is s ue^T (s the summed gradient of the first layer's
+** outputs), so after any number of steps W0u - local_lr c ue^T with c the
+** sum of those s: a user needs c, not a copy of W0u, and W0u ue becomes
+** W0u ue - local_lr |ue|^2 c. */
+static size_t n_local(const Melu *m) {
+  const MeluShape *s = &m->shape;
+  int dims[MELU_MAX_HIDDEN + 2];
+  decision_dims(s, dims);
+  return n_decision(m) - (size_t)dims[1] * user_embed_dim(s);
+}
+
+/* Where the local part keeps a global tensor of the decision layers that
+** follows W0 (b0, W1, ...). */
+static const float *local_at(const Melu *m, const float *loc, const float *global) {
+  int dims[MELU_MAX_HIDDEN + 2];
+  decision_dims(&m->shape, dims);
+  return loc + (global - m->W[0]) - (size_t)dims[1] * dims[0] + (size_t)dims[1] * m->shape.embed_dim;
+}
+
+/* The run of the local part's elements from i (below hi) that is
+** contiguous in the decision layers (a row of W0i, or the tail after W0):
+** returns its length and sets *pos to where it starts there. */
+static size_t local_run(const Melu *m, size_t i, size_t hi, size_t *pos) {
+  size_t h0 = (size_t)m->shape.hidden[0], e = (size_t)m->shape.embed_dim;
+  size_t in0 = (size_t)user_embed_dim(&m->shape) + e, run;
+  if (i < h0 * e) {
+    run = e - i % e;
+    *pos = i / e * in0 + (in0 - e) + i % e;
+  } else {
+    run = hi - i;
+    *pos = h0 * in0 + (i - h0 * e);
+  }
+  return run < hi - i ? run : hi - i;
+}
+
 /* Per-thread scratch for sets of up to P items. */
 typedef struct {
   int P;
   float *xs;                   /* standardised scalars */
   float *ue;                   /* user embedding */
+  double ue2;                  /* |ue|^2 */
+  float *q0, *q, *c;           /* W0u ue; the first layer's user part; sum of s */
   float *ie;                   /* P x embed_dim item embeddings */
   float *A[MELU_MAX_HIDDEN];   /* P x hidden[l] (ReLU outputs) */
   float *yhat;                 /* P */
   float *d1, *d2;              /* P x max hidden */
-  float *fast, *g;             /* decision layers: local weights, gradient */
+  float *loc, *g;              /* local part: weights, gradient */
   float *set, *labels;         /* P x item_dim gathered vectors, P labels */
 } Work;
 
@@ -197,12 +231,13 @@ static void work_free(Work *w) {
   if (w == NULL) return;
   free(w->xs);
   free(w->ue);
+  free(w->q0);
   free(w->ie);
   for (int l = 0; l < MELU_MAX_HIDDEN; l++) free(w->A[l]);
   free(w->yhat);
   free(w->d1);
   free(w->d2);
-  free(w->fast);
+  free(w->loc);
   free(w->g);
   free(w->set);
   free(w->labels);
@@ -212,30 +247,37 @@ static void work_free(Work *w) {
 static int work_new(Work *w, const Melu *m, int P) {
   memset(w, 0, sizeof *w);
   const MeluShape *s = &m->shape;
-  size_t Pz = (size_t)(P > 1 ? P : 1), mh = 1;
+  size_t Pz = (size_t)(P > 1 ? P : 1), mh = 1, h0 = (size_t)s->hidden[0];
   for (int l = 0; l < s->n_hidden; l++) mh = (size_t)s->hidden[l] > mh ? (size_t)s->hidden[l] : mh;
   w->P = P;
   w->xs = malloc(((size_t)s->n_scalars + 1) * sizeof(float));
   w->ue = malloc((size_t)user_embed_dim(s) * sizeof(float));
+  w->q0 = malloc(3 * h0 * sizeof(float));
   w->ie = malloc(Pz * s->embed_dim * sizeof(float));
-  int ok = w->xs && w->ue && w->ie;
+  int ok = w->xs && w->ue && w->q0 && w->ie;
   for (int l = 0; l < s->n_hidden && ok; l++) ok = (w->A[l] = malloc(Pz * s->hidden[l] * sizeof(float))) != NULL;
   w->yhat = malloc(Pz * sizeof(float));
   w->d1 = malloc(Pz * mh * sizeof(float));
   w->d2 = malloc(Pz * mh * sizeof(float));
-  w->fast = malloc(n_decision(m) * sizeof(float));
-  w->g = malloc(n_decision(m) * sizeof(float));
+  w->loc = malloc(n_local(m) * sizeof(float));
+  w->g = malloc(n_local(m) * sizeof(float));
   w->set = malloc(Pz * s->item_dim * sizeof(float));
   w->labels = malloc(Pz * sizeof(float));
-  ok = ok && w->yhat && w->d1 && w->d2 && w->fast && w->g && w->set && w->labels;
-  if (!ok) work_free(w);
-  return ok ? 0 : -1;
+  ok = ok && w->yhat && w->d1 && w->d2 && w->loc && w->g && w->set && w->labels;
+  if (!ok) {
+    work_free(w);
+    return -1;
+  }
+  w->q = w->q0 + h0;
+  w->c = w->q + h0;
+  return 0;
 }
 
-/* The user embedding of one feature row (standardised scalars kept in xs). */
+/* The user embedding of one feature row (standardised scalars kept in xs),
+** its squared norm and W0u ue. */
 static void user_embed(const Melu *m, const float *x, Work *w) {
   const MeluShape *s = &m->shape;
-  int e = s->embed_dim, fd = s->field_dim;
+  int e = s->embed_dim, fd = s->field_dim, due = user_embed_dim(s);
   for (int f = 0; f < s->n_fields; f++)
     cblas_sgemv(CblasRowMajor, CblasNoTrans, e, fd, 1.0f, m->E_field[f], fd, x + (size_t)f * fd, 1,
                 0.0f, w->ue + (size_t)f * e, 1);
@@ -245,6 +287,18 @@ static void user_embed(const Melu *m, const float *x, Work *w) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, e, s->n_scalars, 1.0f, m->E_scalar, s->n_scalars,
                 w->xs, 1, 0.0f, w->ue + (size_t)s->n_fields * e, 1);
   }
+  w->ue2 = 0.0;
+  for (int k = 0; k < due; k++) w->ue2 += (double)w->ue[k] * w->ue[k];
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, s->hidden[0], due, 1.0f, m->W[0], due + e, w->ue, 1,
+              0.0f, w->q0, 1);
+}
+
+/* The first layer's user part at the local weights:
+** q = W0u ue - local_lr |ue|^2 c + b0. */
+static void user_part(const Melu *m, Work *w, double local_lr) {
+  const float *b0 = local_at(m, w->loc, m->b[0]);
+  float k = (float)(local_lr * w->ue2);
+  for (int j = 0; j < m->shape.hidden[0]; j++) w->q[j] = w->q0[j] - k * w->c[j] + b0[j];
 }
 
 /* ie (P x e) = V (P x item_dim) E_item^T. */
@@ -254,35 +308,33 @@ static void item_embed(const Melu *m, const float *V, int P, float *ie) {
               s->item_dim, m->E_item, s->item_dim, 0.0f, ie, s->embed_dim);
 }
 
-/* The decision layers dec (a block laid out as params' decision part) on
-** one user's embedding w->ue and P item embeddings ie: predictions into
-** w->yhat, and the sum of squared errors against y when y is not NULL.
-** With g: the gradient of scale * that sum w.r.t. dec into g, and when
-** not NULL, w.r.t. the user embedding into d_ue and the item embeddings
-** into d_ie (P x e). */
-static double decide(const Melu *m, const float *dec, const float *ie, int P, const float *y,
-                     double scale, Work *w, float *g, float *d_ue, float *d_ie) {
+/* The decision layers, local part loc and user part w->q, on P item
+** embeddings ie: predictions into w->yhat, and the sum of squared errors
+** against y when y is not NULL.  With g: the gradient of scale * that sum
+** w.r.t. the local part into g (its b0 part is s, the first layer's
+** summed output gradient), and when d_ie is not NULL w.r.t. the item
+** embeddings (P x e). */
+static double decide(const Melu *m, const float *loc, const float *ie, int P, const float *y,
+                     double scale, Work *w, float *g, float *d_ie) {
   const MeluShape *s = &m->shape;
-  int L = s->n_hidden, e = s->embed_dim, due = user_embed_dim(s), dims[MELU_MAX_HIDDEN + 2];
+  int L = s->n_hidden, e = s->embed_dim, dims[MELU_MAX_HIDDEN + 2];
   decision_dims(s, dims);
-  int in0 = dims[0], h0 = dims[1];
-  float *dW[MELU_MAX_HIDDEN + 1], *db[MELU_MAX_HIDDEN + 1];
+  int h0 = dims[1];
   const float *W[MELU_MAX_HIDDEN + 1], *b[MELU_MAX_HIDDEN + 1];
+  float *dW[MELU_MAX_HIDDEN + 1], *db[MELU_MAX_HIDDEN + 1];
+  W[0] = loc; /* the item columns, h0 x e */
+  dW[0] = g;
   for (int l = 0; l <= L; l++) {
-    W[l] = in_block(m, (float *)dec, m->W[l]);
-    b[l] = in_block(m, (float *)dec, m->b[l]);
+    if (l > 0) W[l] = local_at(m, loc, m->W[l]);
+    b[l] = local_at(m, loc, m->b[l]);
     if (g) {
-      dW[l] = in_block(m, g, m->W[l]);
-      db[l] = in_block(m, g, m->b[l]);
+      if (l > 0) dW[l] = g + (W[l] - loc);
+      db[l] = g + (b[l] - loc);
     }
   }
-  /* Layer 0: the user part once (W0u ue + b0), the item part by sgemm. */
-  float *q = w->d1; /* h0 floats, free until the backward pass */
-  memcpy(q, b[0], (size_t)h0 * sizeof(float));
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, h0, due, 1.0f, W[0], in0, w->ue, 1, 1.0f, q, 1);
-  for (int p = 0; p < P; p++) memcpy(w->A[0] + (size_t)p * h0, q, (size_t)h0 * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, h0, e, 1.0f, ie, e, W[0] + due, in0,
-              1.0f, w->A[0], h0);
+  for (int p = 0; p < P; p++) memcpy(w->A[0] + (size_t)p * h0, w->q, (size_t)h0 * sizeof(float));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, h0, e, 1.0f, ie, e, W[0], e, 1.0f,
+              w->A[0], h0);
   for (size_t i = 0; i < (size_t)P * h0; i++) w->A[0][i] = w->A[0][i] > 0.0f ? w->A[0][i] : 0.0f;
   for (int l = 1; l < L; l++) {
     int din = dims[l], h = dims[l + 1];
@@ -318,14 +370,14 @@ static double decide(const Melu *m, const float *dec, const float *ie, int P, co
       d[i] = w->A[L - 1][i] > 0.0f ? dy[p] * W[L][j] : 0.0f;
     }
   for (int l = L - 1; l >= 0; l--) {
-    int din = dims[l], h = dims[l + 1];
+    int din = l ? dims[l] : e, h = dims[l + 1];
     /* d: gradient w.r.t. layer l's linear output (P x h). */
     for (int j = 0; j < h; j++) db[l][j] = 0.0f;
     for (int p = 0; p < P; p++)
       for (int j = 0; j < h; j++) db[l][j] += d[(size_t)p * h + j];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h, din, P, 1.0f, d, h,
+                l ? w->A[l - 1] : ie, din, 0.0f, dW[l], din);
     if (l == 0) break;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h, din, P, 1.0f, d, h, w->A[l - 1], din,
-                0.0f, dW[l], din);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, din, h, 1.0f, d, h, W[l], din, 0.0f,
                 other, din);
     for (size_t i = 0; i < (size_t)P * din; i++) other[i] = w->A[l - 1][i] > 0.0f ? other[i] : 0.0f;
@@ -333,36 +385,35 @@ static double decide(const Melu *m, const float *dec, const float *ie, int P, co
     d = other;
     other = t;
   }
-  /* Layer 0: the user columns get (sum_p d_p) ue^T, the item columns
-  ** d^T ie; the inputs' gradients go back through W0. */
-  const float *sd = db[0];
-  for (int j = 0; j < h0; j++) {
-    float *row = dW[0] + (size_t)j * in0;
-    for (int k = 0; k < due; k++) row[k] = sd[j] * w->ue[k];
-  }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h0, e, P, 1.0f, d, h0, ie, e, 0.0f,
-              dW[0] + due, in0);
-  if (d_ue)
-    cblas_sgemv(CblasRowMajor, CblasTrans, h0, due, 1.0f, W[0], in0, sd, 1, 0.0f, d_ue, 1);
   if (d_ie)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, e, h0, 1.0f, d, h0, W[0] + due, in0,
-                0.0f, d_ie, e);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, e, h0, 1.0f, d, h0, W[0], e, 0.0f,
+                d_ie, e);
   return sse;
 }
 
-/* The local update from w->ue: w->fast = global decision layers minus
-** local_lr times the support loss gradient, local_steps times.  The
-** support vectors are V (S x item_dim) with labels y. */
+/* The user's local part: the global one, then local_steps plain gradient
+** steps of the support loss (V: S x item_dim, labels y), c their summed s.
+** Needs user_embed() first; leaves user_part() computed. */
 static void local_update(const Melu *m, const float *V, const float *y, int S, double local_lr,
                          int steps, Work *w) {
-  size_t nd = n_decision(m);
-  memcpy(w->fast, m->params + m->decision, nd * sizeof(float));
-  if (S <= 0) return;
+  size_t nl = n_local(m);
+  const float *dec = m->params + m->decision;
+  for (size_t i = 0, len, pos; i < nl; i += len) {
+    len = local_run(m, i, nl, &pos);
+    memcpy(w->loc + i, dec + pos, len * sizeof(float));
+  }
+  int h0 = m->shape.hidden[0];
+  for (int j = 0; j < h0; j++) w->c[j] = 0.0f;
+  user_part(m, w, local_lr);
+  if (S <= 0 || steps == 0) return;
   item_embed(m, V, S, w->ie);
   float lr = (float)local_lr;
+  const float *s = local_at(m, w->g, m->b[0]);
   for (int t = 0; t < steps; t++) {
-    decide(m, w->fast, w->ie, S, y, 1.0 / S, w, w->g, NULL, NULL);
-    for (size_t i = 0; i < nd; i++) w->fast[i] -= lr * w->g[i];
+    decide(m, w->loc, w->ie, S, y, 1.0 / S, w, w->g, NULL);
+    for (size_t i = 0; i < nl; i++) w->loc[i] -= lr * w->g[i];
+    for (int j = 0; j < h0; j++) w->c[j] += s[j];
+    user_part(m, w, local_lr);
   }
 }
 
@@ -373,7 +424,16 @@ int melu_local_update(const Melu *m, const float *features, const float *support
   if (work_new(&w, m, S) != 0) return TRAIN_NOMEM;
   user_embed(m, features, &w);
   local_update(m, support, labels, S, local_lr, local_steps, &w);
-  memcpy(fast, w.fast, n_decision(m) * sizeof(float));
+  /* The full decision layers: W0u - local_lr c ue^T, then the local part. */
+  const MeluShape *s = &m->shape;
+  int due = user_embed_dim(s), in0 = due + s->embed_dim;
+  for (int j = 0; j < s->hidden[0]; j++)
+    for (int k = 0; k < due; k++)
+      fast[(size_t)j * in0 + k] = m->W[0][(size_t)j * in0 + k] - (float)local_lr * w.c[j] * w.ue[k];
+  for (size_t i = 0, len, pos, nl = n_local(m); i < nl; i += len) {
+    len = local_run(m, i, nl, &pos);
+    memcpy(fast + pos, w.loc + i, len * sizeof(float));
+  }
   work_free(&w);
   return TRAIN_OK;
 }
@@ -386,13 +446,13 @@ typedef struct {
   int threads;
   Team *team;
   Work *work;         /* per member */
-  float *gslot;       /* U x n_decision: each user's decision gradient */
+  float *gslot;       /* U x n_local: each user's gradient of its local part */
   float *G;           /* U x user embedding: each user's d_ue */
+  float *UE;          /* U x user embedding: each user's ue */
+  float *Sq;          /* U x hidden[0]: each user's query s */
   float *Xs;          /* U x n_scalars: standardised scalars */
   float *Dq;          /* Qtot x embed_dim: query item embedding gradients */
   double *sse;        /* U: query squared errors (scaled by 1/Q_u) */
-  int maxU, maxP;
-  int64_t maxQ;
 } Meta;
 
 static void meta_free(Meta *mt) {
@@ -402,6 +462,8 @@ static void meta_free(Meta *mt) {
   team_free(mt->team);
   free(mt->gslot);
   free(mt->G);
+  free(mt->UE);
+  free(mt->Sq);
   free(mt->Xs);
   free(mt->Dq);
   free(mt->sse);
@@ -412,23 +474,18 @@ static int meta_new(Meta *mt, const Melu *m, int U, int P, int64_t Qtot, int thr
   memset(mt, 0, sizeof *mt);
   if (threads <= 0) threads = tiles_default_threads();
   mt->threads = threads;
-  mt->maxU = U;
-  mt->maxP = P;
-  mt->maxQ = Qtot;
   const MeluShape *s = &m->shape;
+  size_t due = (size_t)user_embed_dim(s);
   mt->work = calloc((size_t)threads, sizeof(Work));
-  mt->gslot = malloc((size_t)U * n_decision(m) * sizeof(float));
-  mt->G = malloc((size_t)U * user_embed_dim(s) * sizeof(float));
+  mt->gslot = malloc((size_t)U * n_local(m) * sizeof(float));
+  mt->G = malloc((size_t)U * due * sizeof(float));
+  mt->UE = malloc((size_t)U * due * sizeof(float));
+  mt->Sq = malloc((size_t)U * s->hidden[0] * sizeof(float));
   mt->Xs = malloc(((size_t)U * s->n_scalars + 1) * sizeof(float));
   mt->Dq = malloc(((size_t)Qtot * s->embed_dim + 1) * sizeof(float));
   mt->sse = malloc((size_t)U * sizeof(double));
-  int ok = mt->work && mt->gslot && mt->G && mt->Xs && mt->Dq && mt->sse;
-  for (int i = 0; i < threads && ok; i++) {
-    if (work_new(&mt->work[i], m, P) != 0) {
-      mt->threads = i; /* only those are allocated */
-      ok = 0;
-    }
-  }
+  int ok = mt->work && mt->gslot && mt->G && mt->UE && mt->Sq && mt->Xs && mt->Dq && mt->sse;
+  for (int i = 0; i < threads && ok; i++) ok = work_new(&mt->work[i], m, P) == 0;
   if (ok && threads > 1) ok = (mt->team = team_new(threads)) != NULL;
   if (!ok) meta_free(mt);
   return ok ? 0 : -1;
@@ -455,44 +512,56 @@ static void meta_member(void *arg, int id, int n) {
   Meta *mt = ps->mt;
   Team *team = n > 1 ? mt->team : NULL;
   Work *w = &mt->work[id];
-  size_t nd = n_decision(m);
-  int e = s->embed_dim, due = user_embed_dim(s), in = input_dim(s), U = b->n;
+  size_t nl = n_local(m);
+  int e = s->embed_dim, due = user_embed_dim(s), in = input_dim(s), U = b->n, h0 = s->hidden[0];
   size_t lo, hi;
   /* Phase 1, by users: local update, query loss and gradients. */
   team_share((size_t)U, 1, id, n, &lo, &hi);
   for (size_t u = lo; u < hi; u++) {
-    const float *x = b->features + u * (size_t)in;
-    user_embed(m, x, w);
+    user_embed(m, b->features + u * (size_t)in, w);
+    memcpy(mt->UE + u * due, w->ue, (size_t)due * sizeof(float));
     if (s->n_scalars > 0)
       memcpy(mt->Xs + u * s->n_scalars, w->xs, (size_t)s->n_scalars * sizeof(float));
     int S = (int)(b->s_off[u + 1] - b->s_off[u]);
     local_update(m, b->s_vec + (size_t)b->s_off[u] * s->item_dim, b->s_lab + b->s_off[u], S,
                  ps->local_lr, ps->local_steps, w);
     int Q = (int)(b->q_off[u + 1] - b->q_off[u]);
-    float *gs = mt->gslot + u * nd;
+    float *gs = mt->gslot + u * nl, *sq = mt->Sq + u * h0, *gu = mt->G + u * due;
     if (Q == 0) {
-      memset(gs, 0, nd * sizeof(float));
-      memset(mt->G + u * due, 0, (size_t)due * sizeof(float));
+      memset(gs, 0, nl * sizeof(float));
+      memset(sq, 0, (size_t)h0 * sizeof(float));
+      memset(gu, 0, (size_t)due * sizeof(float));
       mt->sse[u] = 0.0;
       continue;
     }
     item_embed(m, b->q_vec + (size_t)b->q_off[u] * s->item_dim, Q, w->ie);
     double scale = 1.0 / ((double)Q * U);
-    mt->sse[u] = decide(m, w->fast, w->ie, Q, b->q_lab + b->q_off[u], scale, w, gs,
-                        mt->G + u * due, mt->Dq + (size_t)(b->q_off[u] - b->q_off[0]) * e) / Q;
+    mt->sse[u] = decide(m, w->loc, w->ie, Q, b->q_lab + b->q_off[u], scale, w, gs,
+                        mt->Dq + (size_t)(b->q_off[u] - b->q_off[0]) * e) / Q;
+    /* s, and the user embedding's gradient through the local W0u:
+    ** W0u^T s - local_lr (c . s) ue. */
+    memcpy(sq, local_at(m, gs, m->b[0]), (size_t)h0 * sizeof(float));
+    cblas_sgemv(CblasRowMajor, CblasTrans, h0, due, 1.0f, m->W[0], due + e, sq, 1, 0.0f, gu, 1);
+    double cs = 0.0;
+    for (int j = 0; j < h0; j++) cs += (double)w->c[j] * sq[j];
+    float k = (float)(ps->local_lr * cs);
+    for (int j = 0; j < due; j++) gu[j] -= k * w->ue[j];
   }
   team_barrier(team);
-  /* Phase 2: the decision gradient summed over users in order, by ranges;
-  ** the embedding gradients, one sgemm per map. */
-  float *g = ps->grad;
-  team_share(nd, PARAM_ALIGN, id, n, &lo, &hi);
-  float *gd = g + m->decision;
-  for (size_t i = lo; i < hi; i++) gd[i] = 0.0f;
-  for (int u = 0; u < U; u++) {
-    const float *gs = mt->gslot + (size_t)u * nd;
-    for (size_t i = lo; i < hi; i++) gd[i] += gs[i];
+  /* Phase 2: the local parts' gradients summed over users in order, by
+  ** ranges; W0u's (sum of s ue^T) and the embeddings', one sgemm each. */
+  float *g = ps->grad, *gd = g + m->decision;
+  team_share(nl, PARAM_ALIGN, id, n, &lo, &hi);
+  for (size_t i = lo, len, pos; i < hi; i += len) {
+    len = local_run(m, i, hi, &pos);
+    float *dst = gd + pos;
+    memcpy(dst, mt->gslot + i, len * sizeof(float));
+    for (int u = 1; u < U; u++) {
+      const float *src = mt->gslot + (size_t)u * nl + i;
+      for (size_t j = 0; j < len; j++) dst[j] += src[j];
+    }
   }
-  int maps = s->n_fields + (s->n_scalars > 0) + 1;
+  int maps = s->n_fields + (s->n_scalars > 0) + 2;
   team_share((size_t)maps, 1, id, n, &lo, &hi);
   for (size_t k = lo; k < hi; k++) {
     int f = (int)k;
@@ -504,15 +573,18 @@ static void meta_member(void *arg, int id, int n) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e, s->n_scalars, U, 1.0f,
                   mt->G + (size_t)s->n_fields * e, due, mt->Xs, s->n_scalars, 0.0f,
                   g + (m->E_scalar - m->params), s->n_scalars);
-    } else {
+    } else if (f == maps - 2) {
       int64_t Qt = b->q_off[U] - b->q_off[0];
       float *gi = g + (m->E_item - m->params);
       if (Qt > 0)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e, s->item_dim, (int)Qt, 1.0f,
-                    mt->Dq, e, b->q_vec + (size_t)b->q_off[0] * s->item_dim,
-                    s->item_dim, 0.0f, gi, s->item_dim);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e, s->item_dim, (int)Qt, 1.0f, mt->Dq,
+                    e, b->q_vec + (size_t)b->q_off[0] * s->item_dim, s->item_dim, 0.0f, gi,
+                    s->item_dim);
       else
         memset(gi, 0, (size_t)e * s->item_dim * sizeof(float));
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h0, due, U, 1.0f, mt->Sq, h0, mt->UE,
+                  due, 0.0f, gd, due + e);
     }
   }
   if (id == 0) {
@@ -834,8 +906,7 @@ static void serve_member(void *arg, int id, int n) {
   const MeluShape *s = &m->shape;
   const MeluUsers *us = sv->us;
   Work *w = &sv->work[id];
-  int in = input_dim(s), e = s->embed_dim, due = user_embed_dim(s), h0 = s->hidden[0];
-  int in0 = due + e;
+  int in = input_dim(s), e = s->embed_dim, h0 = s->hidden[0];
   size_t lo, hi;
   team_share((size_t)us->n_users, 1, id, n, &lo, &hi);
   for (size_t u = lo; u < hi; u++) {
@@ -845,17 +916,12 @@ static void serve_member(void *arg, int id, int n) {
     int S = gather_support(&us->support, sv->cat, (int64_t)u, sv->o->support_negatives, &r,
                            w->set, w->labels);
     local_update(m, w->set, w->labels, S, sv->o->local_lr, sv->o->local_steps, w);
-    if (sv->vecs) {
-      float *v = sv->vecs + u * (size_t)h0;
-      memcpy(v, in_block(m, w->fast, m->b[0]), (size_t)h0 * sizeof(float));
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, h0, due, 1.0f, in_block(m, w->fast, m->W[0]), in0,
-                  w->ue, 1, 1.0f, v, 1);
-    }
+    if (sv->vecs) memcpy(sv->vecs + u * (size_t)h0, w->q, (size_t)h0 * sizeof(float));
     if (sv->k == 0) continue;
     float *sc = sv->scores[id];
     for (int64_t t0 = 0; t0 < sv->cat->n_items; t0 += SCORE_BLOCK) {
       int P = (int)(sv->cat->n_items - t0 < SCORE_BLOCK ? sv->cat->n_items - t0 : SCORE_BLOCK);
-      decide(m, w->fast, sv->ie_all + (size_t)t0 * e, P, NULL, 0.0, w, NULL, NULL, NULL);
+      decide(m, w->loc, sv->ie_all + (size_t)t0 * e, P, NULL, 0.0, w, NULL, NULL);
       memcpy(sc + t0, w->yhat, (size_t)P * sizeof(float));
     }
     topk_select(sc, sv->cat->n_items, sv->k, sv->out_idx + u * (size_t)sv->k,
