@@ -65,14 +65,18 @@ bench: semiperso.so build/sgemm_rate
 	/usr/bin/python3 bench/run.py
 
 # Component benchmarks of the numeric core, each against the sgemm rate
-# measured in the same run: the embedder's epoch, k-means, top-k.
-bench-components: build/bench_embedder build/bench_kmeans build/bench_topk
+# measured in the same run: the embedder's epoch, k-means, top-k, and the
+# DropoutNet and MeLU baselines' full training schedules.
+bench-components: build/bench_embedder build/bench_kmeans build/bench_topk \
+		build/bench_dropoutnet build/bench_melu
 	build/bench_embedder
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
+	build/bench_dropoutnet
+	build/bench_melu
 
-build/bench_%: bench/bench_%.c $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
+build/bench_%: bench/bench_%.c bench/bench_common.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 

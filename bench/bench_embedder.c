@@ -7,10 +7,7 @@
 ** country always set, each interaction group present with its own
 ** probability (streams ~77 % of users, bans ~8 %).
 **
-**   cc -O2 -Iext/core $(pkg-config --cflags openblas) bench/bench_embedder.c \
-**      ext/core/mlp.c ext/core/parallel.c ext/core/rng.c \
-**      $(pkg-config --libs openblas) -lm -lpthread
-**   ./a.out [rows epochs dense threads]
+**   make build/bench_embedder && build/bench_embedder [rows epochs dense threads]
 **     dense = 1 turns the block skipping off; threads 0 (default) = one
 **     per CPU.  Per epoch it prints wall and CPU seconds; the load average
 **     is printed before and after, since a shared machine skews both.
@@ -24,6 +21,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "mlp.h"
 #include "rng.h"
 
@@ -38,41 +36,6 @@ static double cpu_seconds(void) {
          1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-static void print_load(const char *when) {
-  double l[3];
-  if (getloadavg(l, 3) == 3) printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
-}
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* GFLOP/s of this machine's sgemm: the best of a few square 2048 products
-** (the yardstick of bench/sgemm_rate.c). */
-static double sgemm_rate(void) {
-  int n = 2048;
-  float *a = malloc((size_t)n * n * sizeof(float));
-  float *b = malloc((size_t)n * n * sizeof(float));
-  float *c = malloc((size_t)n * n * sizeof(float));
-  for (size_t i = 0; i < (size_t)n * n; i++) {
-    a[i] = (float)(i % 7) * 0.1f;
-    b[i] = (float)(i % 5) * 0.1f;
-  }
-  double best = 0;
-  for (int rep = 0; rep < 4; rep++) {
-    double t = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double rate = 2.0 * n * n * (double)n / (now() - t) / 1e9;
-    if (rate > best) best = rate;
-  }
-  free(a);
-  free(b);
-  free(c);
-  return best;
-}
-
 int main(int argc, char **argv) {
   int64_t rows = argc > 1 ? atoll(argv[1]) : 70000;
   int epochs = argc > 2 ? atoi(argv[2]) : 3;
@@ -83,8 +46,8 @@ int main(int argc, char **argv) {
                                           .77, .77, .77, .08, .08, .08, .2, .2, .2, .2};
   int in = GROUPS * DIM + SCALARS, out = DIM;
   int dims[] = {in, 400, 300, 200, out};
-  print_load("before");
-  double rate = sgemm_rate();
+  bench_print_load("before");
+  double rate = bench_sgemm_rate();
   printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", rate);
 
   float *X = malloc((size_t)rows * in * sizeof(float));
@@ -115,9 +78,9 @@ int main(int argc, char **argv) {
   if (mlp_init(&net, 4, dims, 0) != 0) return 1;
   if (!dense) mlp_set_input_blocks(&net, DIM, GROUPS);
   uint64_t *masks = malloc((size_t)rows * sizeof *masks);
-  double tm = now();
+  double tm = bench_now();
   mlp_block_masks(&net, X, rows, masks);
-  tm = now() - tm;
+  tm = bench_now() - tm;
   MlpTrainer *tr = mlp_trainer_new(&net, 513, 1e-5f, 0.0f);
   if (tr == NULL || mlp_trainer_set_threads(tr, threads) != 0) return 1;
   printf("training threads: %d\n", mlp_trainer_threads(tr));
@@ -136,7 +99,7 @@ int main(int argc, char **argv) {
 
   double best = 1e30, sum = 0;
   for (int e = 0; e < epochs; e++) {
-    double t = now(), c = cpu_seconds(), loss = 0;
+    double t = bench_now(), c = cpu_seconds(), loss = 0;
     rng_shuffle(&sh, order, (uint32_t)rows);
     for (int64_t b = 0; b < rows;) {
       int B = (int)(rows - b < 512 ? rows - b : 512);
@@ -144,7 +107,7 @@ int main(int argc, char **argv) {
       loss += mlp_train_step(tr, &net, X, masks, T, order + b, B) * B;
       b += B;
     }
-    t = now() - t;
+    t = bench_now() - t;
     c = cpu_seconds() - c;
     sum += t;
     if (t < best) best = t;
@@ -152,7 +115,7 @@ int main(int argc, char **argv) {
   }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  print_load("after");
+  bench_print_load("after");
   printf("mode: %s, group density %.3f, masks %.3f s once\n", dense ? "dense" : "block-sparse",
          density, tm);
   printf("per epoch: best %.3f s, mean %.3f s\n", best, sum / epochs);

@@ -216,9 +216,10 @@ static size_t local_run(const Melu *m, size_t i, size_t hi, size_t *pos) {
 typedef struct {
   int P;
   float *xs;                   /* standardised scalars */
-  float *ue;                   /* user embedding */
+  const float *ue, *q0;        /* the user's embedding and W0u ue */
   double ue2;                  /* |ue|^2 */
-  float *q0, *q, *c;           /* W0u ue; the first layer's user part; sum of s */
+  float *q, *c;                /* the first layer's user part; the sum of s */
+  float *ue_own, *q_own;       /* storage for ue, and for q0, q, c */
   float *ie;                   /* P x embed_dim item embeddings */
   float *A[MELU_MAX_HIDDEN];   /* P x hidden[l] (ReLU outputs) */
   float *yhat;                 /* P */
@@ -230,8 +231,8 @@ typedef struct {
 static void work_free(Work *w) {
   if (w == NULL) return;
   free(w->xs);
-  free(w->ue);
-  free(w->q0);
+  free(w->ue_own);
+  free(w->q_own);
   free(w->ie);
   for (int l = 0; l < MELU_MAX_HIDDEN; l++) free(w->A[l]);
   free(w->yhat);
@@ -251,10 +252,10 @@ static int work_new(Work *w, const Melu *m, int P) {
   for (int l = 0; l < s->n_hidden; l++) mh = (size_t)s->hidden[l] > mh ? (size_t)s->hidden[l] : mh;
   w->P = P;
   w->xs = malloc(((size_t)s->n_scalars + 1) * sizeof(float));
-  w->ue = malloc((size_t)user_embed_dim(s) * sizeof(float));
-  w->q0 = malloc(3 * h0 * sizeof(float));
+  w->ue_own = malloc((size_t)user_embed_dim(s) * sizeof(float));
+  w->q_own = malloc(3 * h0 * sizeof(float));
   w->ie = malloc(Pz * s->embed_dim * sizeof(float));
-  int ok = w->xs && w->ue && w->q0 && w->ie;
+  int ok = w->xs && w->ue_own && w->q_own && w->ie;
   for (int l = 0; l < s->n_hidden && ok; l++) ok = (w->A[l] = malloc(Pz * s->hidden[l] * sizeof(float))) != NULL;
   w->yhat = malloc(Pz * sizeof(float));
   w->d1 = malloc(Pz * mh * sizeof(float));
@@ -268,29 +269,38 @@ static int work_new(Work *w, const Melu *m, int P) {
     work_free(w);
     return -1;
   }
-  w->q = w->q0 + h0;
+  w->q = w->q_own + h0;
   w->c = w->q + h0;
   return 0;
 }
 
-/* The user embedding of one feature row (standardised scalars kept in xs),
-** its squared norm and W0u ue. */
+/* |ue|^2 in double. */
+static double sq_norm(const float *x, int n) {
+  double s = 0.0;
+  for (int k = 0; k < n; k++) s += (double)x[k] * x[k];
+  return s;
+}
+
+/* One user's embedding from a feature row (standardised scalars kept in
+** xs), its squared norm and W0u ue, into w's own storage. */
 static void user_embed(const Melu *m, const float *x, Work *w) {
   const MeluShape *s = &m->shape;
   int e = s->embed_dim, fd = s->field_dim, due = user_embed_dim(s);
+  float *ue = w->ue_own, *q0 = w->q_own;
   for (int f = 0; f < s->n_fields; f++)
     cblas_sgemv(CblasRowMajor, CblasNoTrans, e, fd, 1.0f, m->E_field[f], fd, x + (size_t)f * fd, 1,
-                0.0f, w->ue + (size_t)f * e, 1);
+                0.0f, ue + (size_t)f * e, 1);
   if (s->n_scalars > 0) {
     memcpy(w->xs, x + (size_t)s->n_fields * fd, (size_t)s->n_scalars * sizeof(float));
     scaler_apply(w->xs, s->n_scalars, m->scalar_mean, m->scalar_scale);
     cblas_sgemv(CblasRowMajor, CblasNoTrans, e, s->n_scalars, 1.0f, m->E_scalar, s->n_scalars,
-                w->xs, 1, 0.0f, w->ue + (size_t)s->n_fields * e, 1);
+                w->xs, 1, 0.0f, ue + (size_t)s->n_fields * e, 1);
   }
-  w->ue2 = 0.0;
-  for (int k = 0; k < due; k++) w->ue2 += (double)w->ue[k] * w->ue[k];
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, s->hidden[0], due, 1.0f, m->W[0], due + e, w->ue, 1,
-              0.0f, w->q0, 1);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, s->hidden[0], due, 1.0f, m->W[0], due + e, ue, 1, 0.0f,
+              q0, 1);
+  w->ue = ue;
+  w->q0 = q0;
+  w->ue2 = sq_norm(ue, due);
 }
 
 /* The first layer's user part at the local weights:
@@ -392,9 +402,10 @@ static double decide(const Melu *m, const float *loc, const float *ie, int P, co
 }
 
 /* The user's local part: the global one, then local_steps plain gradient
-** steps of the support loss (V: S x item_dim, labels y), c their summed s.
-** Needs user_embed() first; leaves user_part() computed. */
-static void local_update(const Melu *m, const float *V, const float *y, int S, double local_lr,
+** steps of the support loss (item embeddings ie: S x embed_dim, labels
+** y), c their summed s.  Needs w->ue, q0, ue2, c set; leaves user_part()
+** computed. */
+static void local_update(const Melu *m, const float *ie, const float *y, int S, double local_lr,
                          int steps, Work *w) {
   size_t nl = n_local(m);
   const float *dec = m->params + m->decision;
@@ -406,11 +417,10 @@ static void local_update(const Melu *m, const float *V, const float *y, int S, d
   for (int j = 0; j < h0; j++) w->c[j] = 0.0f;
   user_part(m, w, local_lr);
   if (S <= 0 || steps == 0) return;
-  item_embed(m, V, S, w->ie);
   float lr = (float)local_lr;
   const float *s = local_at(m, w->g, m->b[0]);
   for (int t = 0; t < steps; t++) {
-    decide(m, w->loc, w->ie, S, y, 1.0 / S, w, w->g, NULL);
+    decide(m, w->loc, ie, S, y, 1.0 / S, w, w->g, NULL);
     for (size_t i = 0; i < nl; i++) w->loc[i] -= lr * w->g[i];
     for (int j = 0; j < h0; j++) w->c[j] += s[j];
     user_part(m, w, local_lr);
@@ -423,7 +433,8 @@ int melu_local_update(const Melu *m, const float *features, const float *support
   Work w;
   if (work_new(&w, m, S) != 0) return TRAIN_NOMEM;
   user_embed(m, features, &w);
-  local_update(m, support, labels, S, local_lr, local_steps, &w);
+  if (S > 0) item_embed(m, support, S, w.ie);
+  local_update(m, w.ie, labels, S, local_lr, local_steps, &w);
   /* The full decision layers: W0u - local_lr c ue^T, then the local part. */
   const MeluShape *s = &m->shape;
   int due = user_embed_dim(s), in0 = due + s->embed_dim;
@@ -440,17 +451,21 @@ int melu_local_update(const Melu *m, const float *features, const float *support
 
 /* ---- the meta step ------------------------------------------------------- */
 
-/* Scratch of one meta step over up to U users with sets of up to P items
-** and Qtot query items in all. */
+/* Scratch of one meta step over up to U users with sets of up to P items,
+** Stot support and Qtot query items in all. */
 typedef struct {
   int threads;
   Team *team;
   Work *work;         /* per member */
   float *gslot;       /* U x n_local: each user's gradient of its local part */
-  float *G;           /* U x user embedding: each user's d_ue */
   float *UE;          /* U x user embedding: each user's ue */
+  float *Q0;          /* U x hidden[0]: W0u ue */
+  float *C;           /* U x hidden[0]: each user's c */
+  double *UE2;        /* U: |ue|^2 */
+  float *G;           /* U x user embedding: each user's d_ue */
   float *Sq;          /* U x hidden[0]: each user's query s */
   float *Xs;          /* U x n_scalars: standardised scalars */
+  float *IEs, *IEq;   /* Stot, Qtot x embed_dim: item embeddings */
   float *Dq;          /* Qtot x embed_dim: query item embedding gradients */
   double *sse;        /* U: query squared errors (scaled by 1/Q_u) */
 } Meta;
@@ -461,30 +476,41 @@ static void meta_free(Meta *mt) {
   free(mt->work);
   team_free(mt->team);
   free(mt->gslot);
-  free(mt->G);
   free(mt->UE);
-  free(mt->Sq);
+  free(mt->Q0);
+  free(mt->UE2);
+  free(mt->G);
   free(mt->Xs);
+  free(mt->IEs);
   free(mt->Dq);
   free(mt->sse);
   memset(mt, 0, sizeof *mt);
 }
 
-static int meta_new(Meta *mt, const Melu *m, int U, int P, int64_t Qtot, int threads) {
+static int meta_new(Meta *mt, const Melu *m, int U, int P, int64_t Stot, int64_t Qtot,
+                    int threads) {
   memset(mt, 0, sizeof *mt);
   if (threads <= 0) threads = tiles_default_threads();
   mt->threads = threads;
   const MeluShape *s = &m->shape;
-  size_t due = (size_t)user_embed_dim(s);
+  size_t due = (size_t)user_embed_dim(s), h0 = (size_t)s->hidden[0], e = (size_t)s->embed_dim;
   mt->work = calloc((size_t)threads, sizeof(Work));
   mt->gslot = malloc((size_t)U * n_local(m) * sizeof(float));
-  mt->G = malloc((size_t)U * due * sizeof(float));
   mt->UE = malloc((size_t)U * due * sizeof(float));
-  mt->Sq = malloc((size_t)U * s->hidden[0] * sizeof(float));
+  mt->Q0 = malloc((size_t)U * 3 * h0 * sizeof(float));
+  mt->UE2 = malloc((size_t)U * sizeof(double));
+  mt->G = malloc((size_t)U * due * sizeof(float));
   mt->Xs = malloc(((size_t)U * s->n_scalars + 1) * sizeof(float));
-  mt->Dq = malloc(((size_t)Qtot * s->embed_dim + 1) * sizeof(float));
+  mt->IEs = malloc(((size_t)(Stot + Qtot) * e + 1) * sizeof(float));
+  mt->Dq = malloc(((size_t)Qtot * e + 1) * sizeof(float));
   mt->sse = malloc((size_t)U * sizeof(double));
-  int ok = mt->work && mt->gslot && mt->G && mt->UE && mt->Sq && mt->Xs && mt->Dq && mt->sse;
+  int ok = mt->work && mt->gslot && mt->UE && mt->Q0 && mt->UE2 && mt->G && mt->Xs && mt->IEs &&
+           mt->Dq && mt->sse;
+  if (ok) {
+    mt->C = mt->Q0 + (size_t)U * h0;
+    mt->Sq = mt->C + (size_t)U * h0;
+    mt->IEq = mt->IEs + (size_t)Stot * e;
+  }
   for (int i = 0; i < threads && ok; i++) ok = work_new(&mt->work[i], m, P) == 0;
   if (ok && threads > 1) ok = (mt->team = team_new(threads)) != NULL;
   if (!ok) meta_free(mt);
@@ -504,6 +530,52 @@ typedef struct {
   double loss;
 } MetaPass;
 
+/* Phase 0 of a meta step: the batch's embeddings, one sgemm per map
+** (fields, scalars, support items, query items) split among the members,
+** then W0u ue of every user by fixed column tiles. */
+static void meta_embed(MetaPass *ps, Team *team, int id, int n) {
+  const Melu *m = ps->m;
+  const MeluShape *s = &m->shape;
+  const MeluBatch *b = ps->b;
+  Meta *mt = ps->mt;
+  int e = s->embed_dim, due = user_embed_dim(s), in = input_dim(s), U = b->n, h0 = s->hidden[0];
+  int fd = s->field_dim, ns = s->n_scalars, d = s->item_dim;
+  int64_t St = b->s_off[U] - b->s_off[0], Qt = b->q_off[U] - b->q_off[0];
+  int maps = s->n_fields + (ns > 0) + 2;
+  size_t lo, hi;
+  team_share((size_t)maps, 1, id, n, &lo, &hi);
+  for (size_t k = lo; k < hi; k++) {
+    int f = (int)k;
+    if (f < s->n_fields) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, U, e, fd, 1.0f, b->features + (size_t)f * fd,
+                  in, m->E_field[f], fd, 0.0f, mt->UE + (size_t)f * e, due);
+    } else if (f == s->n_fields && ns > 0) {
+      for (int u = 0; u < U; u++) {
+        float *xs = mt->Xs + (size_t)u * ns;
+        memcpy(xs, b->features + (size_t)u * in + (size_t)s->n_fields * fd, (size_t)ns * sizeof(float));
+        scaler_apply(xs, ns, m->scalar_mean, m->scalar_scale);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, U, e, ns, 1.0f, mt->Xs, ns, m->E_scalar,
+                  ns, 0.0f, mt->UE + (size_t)s->n_fields * e, due);
+    } else if (f == maps - 2) {
+      if (St > 0) item_embed(m, b->s_vec + (size_t)b->s_off[0] * d, (int)St, mt->IEs);
+    } else {
+      if (Qt > 0) item_embed(m, b->q_vec + (size_t)b->q_off[0] * d, (int)Qt, mt->IEq);
+    }
+  }
+  team_barrier(team);
+  Tiles tl = member_tiles(h0, id, n);
+  for (int t = tl.t0; t < tl.t1; t++) {
+    int c0 = tile_edge(h0, t), nc = tile_edge(h0, t + 1) - c0;
+    if (nc > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, U, nc, due, 1.0f, mt->UE, due,
+                  m->W[0] + (size_t)c0 * (due + e), due + e, 0.0f, mt->Q0 + c0, h0);
+  }
+  team_share((size_t)U, 1, id, n, &lo, &hi);
+  for (size_t u = lo; u < hi; u++) mt->UE2[u] = sq_norm(mt->UE + u * due, due);
+  team_barrier(team);
+}
+
 static void meta_member(void *arg, int id, int n) {
   MetaPass *ps = arg;
   const Melu *m = ps->m;
@@ -515,41 +587,52 @@ static void meta_member(void *arg, int id, int n) {
   size_t nl = n_local(m);
   int e = s->embed_dim, due = user_embed_dim(s), in = input_dim(s), U = b->n, h0 = s->hidden[0];
   size_t lo, hi;
+  meta_embed(ps, team, id, n);
   /* Phase 1, by users: local update, query loss and gradients. */
   team_share((size_t)U, 1, id, n, &lo, &hi);
   for (size_t u = lo; u < hi; u++) {
-    user_embed(m, b->features + u * (size_t)in, w);
-    memcpy(mt->UE + u * due, w->ue, (size_t)due * sizeof(float));
-    if (s->n_scalars > 0)
-      memcpy(mt->Xs + u * s->n_scalars, w->xs, (size_t)s->n_scalars * sizeof(float));
+    w->ue = mt->UE + u * due;
+    w->q0 = mt->Q0 + u * h0;
+    w->c = mt->C + u * h0;
+    w->ue2 = mt->UE2[u];
     int S = (int)(b->s_off[u + 1] - b->s_off[u]);
-    local_update(m, b->s_vec + (size_t)b->s_off[u] * s->item_dim, b->s_lab + b->s_off[u], S,
+    local_update(m, mt->IEs + (size_t)(b->s_off[u] - b->s_off[0]) * e, b->s_lab + b->s_off[u], S,
                  ps->local_lr, ps->local_steps, w);
     int Q = (int)(b->q_off[u + 1] - b->q_off[u]);
-    float *gs = mt->gslot + u * nl, *sq = mt->Sq + u * h0, *gu = mt->G + u * due;
+    float *gs = mt->gslot + u * nl, *sq = mt->Sq + u * h0;
     if (Q == 0) {
       memset(gs, 0, nl * sizeof(float));
       memset(sq, 0, (size_t)h0 * sizeof(float));
-      memset(gu, 0, (size_t)due * sizeof(float));
       mt->sse[u] = 0.0;
       continue;
     }
-    item_embed(m, b->q_vec + (size_t)b->q_off[u] * s->item_dim, Q, w->ie);
+    size_t q0 = (size_t)(b->q_off[u] - b->q_off[0]) * e;
     double scale = 1.0 / ((double)Q * U);
-    mt->sse[u] = decide(m, w->loc, w->ie, Q, b->q_lab + b->q_off[u], scale, w, gs,
-                        mt->Dq + (size_t)(b->q_off[u] - b->q_off[0]) * e) / Q;
-    /* s, and the user embedding's gradient through the local W0u:
-    ** W0u^T s - local_lr (c . s) ue. */
+    mt->sse[u] = decide(m, w->loc, mt->IEq + q0, Q, b->q_lab + b->q_off[u], scale, w, gs,
+                        mt->Dq + q0) / Q;
     memcpy(sq, local_at(m, gs, m->b[0]), (size_t)h0 * sizeof(float));
-    cblas_sgemv(CblasRowMajor, CblasTrans, h0, due, 1.0f, m->W[0], due + e, sq, 1, 0.0f, gu, 1);
-    double cs = 0.0;
-    for (int j = 0; j < h0; j++) cs += (double)w->c[j] * sq[j];
-    float k = (float)(ps->local_lr * cs);
-    for (int j = 0; j < due; j++) gu[j] -= k * w->ue[j];
   }
   team_barrier(team);
-  /* Phase 2: the local parts' gradients summed over users in order, by
-  ** ranges; W0u's (sum of s ue^T) and the embeddings', one sgemm each. */
+  /* Phase 2: the user embeddings' gradients through each user's local W0u,
+  ** W0u^T s - local_lr (c . s) ue, by fixed column tiles. */
+  Tiles tl = member_tiles(due, id, n);
+  for (int t = tl.t0; t < tl.t1; t++) {
+    int c0 = tile_edge(due, t), nc = tile_edge(due, t + 1) - c0;
+    if (nc <= 0) continue;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, U, nc, h0, 1.0f, mt->Sq, h0,
+                m->W[0] + c0, due + e, 0.0f, mt->G + c0, due);
+    for (int u = 0; u < U; u++) {
+      double cs = 0.0;
+      for (int j = 0; j < h0; j++) cs += (double)mt->C[(size_t)u * h0 + j] * mt->Sq[(size_t)u * h0 + j];
+      float k = (float)(ps->local_lr * cs);
+      float *gu = mt->G + (size_t)u * due + c0;
+      const float *ue = mt->UE + (size_t)u * due + c0;
+      for (int j = 0; j < nc; j++) gu[j] -= k * ue[j];
+    }
+  }
+  team_barrier(team);
+  /* Phase 3: the local parts' gradients summed over users in order, by
+  ** ranges; W0u's (the sum of s ue^T) and the embeddings', one sgemm each. */
   float *g = ps->grad, *gd = g + m->decision;
   team_share(nl, PARAM_ALIGN, id, n, &lo, &hi);
   for (size_t i = lo, len, pos; i < hi; i += len) {
@@ -593,7 +676,7 @@ static void meta_member(void *arg, int id, int n) {
     ps->loss = loss / U;
   }
   if (ps->target == NULL) return;
-  /* Phase 3: Adam, by parameter ranges. */
+  /* Phase 4: Adam, by parameter ranges. */
   team_barrier(team);
   if (!isfinite(ps->loss)) return;
   team_share(m->n_params, PARAM_ALIGN, id, n, &lo, &hi);
@@ -624,7 +707,8 @@ double melu_meta_grad(const Melu *m, const MeluBatch *b, double local_lr, int lo
                       int threads, float *grad) {
   if (!batch_ok(b) || local_steps < 0 || threads < 0 || threads > MELU_MAX_THREADS) return NAN;
   Meta mt;
-  if (meta_new(&mt, m, b->n, batch_max_set(b), b->q_off[b->n] - b->q_off[0], threads) != 0)
+  if (meta_new(&mt, m, b->n, batch_max_set(b), b->s_off[b->n] - b->s_off[0],
+               b->q_off[b->n] - b->q_off[0], threads) != 0)
     return NAN;
   MetaPass ps = {m, NULL, b, &mt, grad, local_lr, local_steps, NULL, NULL, 0, 0, 0.0};
   tiles_run(mt.team, meta_member, &ps);
@@ -771,7 +855,7 @@ int melu_train(const MeluUsers *us, const MeluCatalog *cat, const MeluOptions *o
   Meta mt;
   memset(&mt, 0, sizeof mt);
   if (!top || !order || !pick || !X || !s_off || !q_off || !s_vec || !s_lab || !q_vec || !q_lab ||
-      !grad || !am || !av || meta_new(&mt, m, U, P, (int64_t)U * Q, o->threads) != 0) {
+      !grad || !am || !av || meta_new(&mt, m, U, P, (int64_t)U * Smax, (int64_t)U * Q, o->threads) != 0) {
     rc = TRAIN_NOMEM;
     goto done;
   }
@@ -915,7 +999,8 @@ static void serve_member(void *arg, int id, int n) {
     keyed_rng(&r, sv->o->seed, MELU_RNG_SERVE, us->keys ? us->keys[u] : (uint64_t)u);
     int S = gather_support(&us->support, sv->cat, (int64_t)u, sv->o->support_negatives, &r,
                            w->set, w->labels);
-    local_update(m, w->set, w->labels, S, sv->o->local_lr, sv->o->local_steps, w);
+    if (S > 0) item_embed(m, w->set, S, w->ie);
+    local_update(m, w->ie, w->labels, S, sv->o->local_lr, sv->o->local_steps, w);
     if (sv->vecs) memcpy(sv->vecs + u * (size_t)h0, w->q, (size_t)h0 * sizeof(float));
     if (sv->k == 0) continue;
     float *sc = sv->scores[id];
