@@ -281,26 +281,40 @@ static double sq_norm(const float *x, int n) {
   return s;
 }
 
-/* One user's embedding from a feature row (standardised scalars kept in
-** xs), its squared norm and W0u ue, into w's own storage. */
+/* One block of the user embeddings of n feature rows (X, ld apart) into
+** UE (n x user embedding): field f, or for f == n_fields the scalars,
+** standardised into Xs (n x n_scalars) on the way. */
+static void embed_map(const Melu *m, int f, const float *X, int n, int ld, float *Xs, float *UE) {
+  const MeluShape *s = &m->shape;
+  int e = s->embed_dim, fd = s->field_dim, ns = s->n_scalars, due = user_embed_dim(s);
+  if (f < s->n_fields) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, e, fd, 1.0f, X + (size_t)f * fd, ld,
+                m->E_field[f], fd, 0.0f, UE + (size_t)f * e, due);
+    return;
+  }
+  for (int u = 0; u < n; u++) {
+    float *xs = Xs + (size_t)u * ns;
+    memcpy(xs, X + (size_t)u * ld + (size_t)s->n_fields * fd, (size_t)ns * sizeof(float));
+    scaler_apply(xs, ns, m->scalar_mean, m->scalar_scale);
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, e, ns, 1.0f, Xs, ns, m->E_scalar, ns,
+              0.0f, UE + (size_t)s->n_fields * e, due);
+}
+
+/* Embedding maps: the fields, then the scalars when there are any. */
+static int n_maps(const MeluShape *s) { return s->n_fields + (s->n_scalars > 0); }
+
+/* One user's embedding from a feature row, its squared norm and W0u ue,
+** into w's own storage. */
 static void user_embed(const Melu *m, const float *x, Work *w) {
   const MeluShape *s = &m->shape;
-  int e = s->embed_dim, fd = s->field_dim, due = user_embed_dim(s);
-  float *ue = w->ue_own, *q0 = w->q_own;
-  for (int f = 0; f < s->n_fields; f++)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, e, fd, 1.0f, m->E_field[f], fd, x + (size_t)f * fd, 1,
-                0.0f, ue + (size_t)f * e, 1);
-  if (s->n_scalars > 0) {
-    memcpy(w->xs, x + (size_t)s->n_fields * fd, (size_t)s->n_scalars * sizeof(float));
-    scaler_apply(w->xs, s->n_scalars, m->scalar_mean, m->scalar_scale);
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, e, s->n_scalars, 1.0f, m->E_scalar, s->n_scalars,
-                w->xs, 1, 0.0f, ue + (size_t)s->n_fields * e, 1);
-  }
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, s->hidden[0], due, 1.0f, m->W[0], due + e, ue, 1, 0.0f,
-              q0, 1);
-  w->ue = ue;
-  w->q0 = q0;
-  w->ue2 = sq_norm(ue, due);
+  int due = user_embed_dim(s);
+  for (int f = 0; f < n_maps(s); f++) embed_map(m, f, x, 1, input_dim(s), w->xs, w->ue_own);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, s->hidden[0], due, 1.0f, m->W[0], due + s->embed_dim,
+              w->ue_own, 1, 0.0f, w->q_own, 1);
+  w->ue = w->ue_own;
+  w->q0 = w->q_own;
+  w->ue2 = sq_norm(w->ue, due);
 }
 
 /* The first layer's user part at the local weights:
@@ -539,29 +553,19 @@ static void meta_embed(MetaPass *ps, Team *team, int id, int n) {
   const MeluBatch *b = ps->b;
   Meta *mt = ps->mt;
   int e = s->embed_dim, due = user_embed_dim(s), in = input_dim(s), U = b->n, h0 = s->hidden[0];
-  int fd = s->field_dim, ns = s->n_scalars, d = s->item_dim;
+  int d = s->item_dim;
   int64_t St = b->s_off[U] - b->s_off[0], Qt = b->q_off[U] - b->q_off[0];
-  int maps = s->n_fields + (ns > 0) + 2;
+  int maps = n_maps(s) + 2;
   size_t lo, hi;
   team_share((size_t)maps, 1, id, n, &lo, &hi);
   for (size_t k = lo; k < hi; k++) {
     int f = (int)k;
-    if (f < s->n_fields) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, U, e, fd, 1.0f, b->features + (size_t)f * fd,
-                  in, m->E_field[f], fd, 0.0f, mt->UE + (size_t)f * e, due);
-    } else if (f == s->n_fields && ns > 0) {
-      for (int u = 0; u < U; u++) {
-        float *xs = mt->Xs + (size_t)u * ns;
-        memcpy(xs, b->features + (size_t)u * in + (size_t)s->n_fields * fd, (size_t)ns * sizeof(float));
-        scaler_apply(xs, ns, m->scalar_mean, m->scalar_scale);
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, U, e, ns, 1.0f, mt->Xs, ns, m->E_scalar,
-                  ns, 0.0f, mt->UE + (size_t)s->n_fields * e, due);
-    } else if (f == maps - 2) {
-      if (St > 0) item_embed(m, b->s_vec + (size_t)b->s_off[0] * d, (int)St, mt->IEs);
-    } else {
-      if (Qt > 0) item_embed(m, b->q_vec + (size_t)b->q_off[0] * d, (int)Qt, mt->IEq);
-    }
+    if (f < n_maps(s))
+      embed_map(m, f, b->features, U, in, mt->Xs, mt->UE);
+    else if (f == maps - 2 && St > 0)
+      item_embed(m, b->s_vec + (size_t)b->s_off[0] * d, (int)St, mt->IEs);
+    else if (f == maps - 1 && Qt > 0)
+      item_embed(m, b->q_vec + (size_t)b->q_off[0] * d, (int)Qt, mt->IEq);
   }
   team_barrier(team);
   Tiles tl = member_tiles(h0, id, n);
@@ -644,7 +648,7 @@ static void meta_member(void *arg, int id, int n) {
       for (size_t j = 0; j < len; j++) dst[j] += src[j];
     }
   }
-  int maps = s->n_fields + (s->n_scalars > 0) + 2;
+  int maps = n_maps(s) + 2;
   team_share((size_t)maps, 1, id, n, &lo, &hi);
   for (size_t k = lo; k < hi; k++) {
     int f = (int)k;
