@@ -19,6 +19,7 @@
 
 #include "feature_layout.h"
 #include "rng.h"
+#include "training.h"
 
 static inline double bench_now(void) {
   struct timespec t;
@@ -126,6 +127,57 @@ static inline void bench_data(BenchData *b, int64_t users, int64_t items, int d,
   }
   free(genre);
   free(row);
+}
+
+/* A baseline model's benchmark run: [users items epochs threads] from the
+** command line (epochs 0: the model's default schedule), the load and
+** the sgemm rate printed. */
+typedef struct {
+  int64_t users, items;
+  int epochs, threads;
+  double rate;
+} BenchRun;
+
+static inline BenchRun bench_start(int argc, char **argv) {
+  BenchRun r;
+  r.users = argc > 1 ? atoll(argv[1]) : 70000;
+  r.items = argc > 2 ? atoll(argv[2]) : 50000;
+  r.epochs = argc > 3 ? atoi(argv[3]) : 0;
+  r.threads = argc > 4 ? atoi(argv[4]) : 0;
+  bench_print_load("before");
+  r.rate = bench_sgemm_rate();
+  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", r.rate);
+  return r;
+}
+
+/* Training progress, one line per epoch. */
+static inline int bench_on_epoch(void *arg, int epoch, double loss, double seconds) {
+  (void)arg;
+  printf("epoch %d: %.2f s  loss %.6f\n", epoch, seconds, loss);
+  fflush(stdout);
+  return 0;
+}
+
+/* The training summary (preparation, epochs, the whole schedule of total
+** seconds, peak memory beside the inputs' size), or the failure; returns
+** nonzero when training failed. */
+static inline int bench_training_report(const BenchRun *r, int rc, const TrainReport *rep,
+                                        double total, const BenchData *b) {
+  if (rc != TRAIN_OK) {
+    printf("training failed: %d\n", rc);
+    return 1;
+  }
+  double inputs = ((double)b->users * (b->d + b->width) + (double)b->items * b->d) * 4;
+  printf("top items: %.2f s, %.0f GFLOP -> %.1f GFLOP/s = %.2f of sgemm rate\n", rep->prep_seconds,
+         rep->prep_flops / 1e9, rep->prep_flops / rep->prep_seconds / 1e9,
+         rep->prep_flops / rep->prep_seconds / 1e9 / r->rate);
+  printf("epochs: %.2f s (%.2f s/epoch), %.1f GFLOP/epoch -> %.1f GFLOP/s = %.3f of sgemm rate\n",
+         rep->train_seconds, rep->train_seconds / rep->epochs, rep->train_flops / rep->epochs / 1e9,
+         rep->train_flops / rep->train_seconds / 1e9,
+         rep->train_flops / rep->train_seconds / 1e9 / r->rate);
+  printf("training: %.2f s for the schedule; peak RSS %.0f MiB (inputs %.0f MiB)\n", total,
+         bench_peak_mib(), inputs / 1048576.0);
+  return 0;
 }
 
 static inline void bench_data_free(BenchData *b) {

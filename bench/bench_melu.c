@@ -15,21 +15,10 @@
 #define DIM 128
 #define COLD 1000
 
-static int on_epoch(void *arg, int epoch, double loss, double seconds) {
-  (void)arg;
-  printf("epoch %d: %.2f s  loss %.6f\n", epoch, seconds, loss);
-  fflush(stdout);
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  int64_t users = argc > 1 ? atoll(argv[1]) : 70000;
-  int64_t items = argc > 2 ? atoll(argv[2]) : 50000;
-  int epochs = argc > 3 ? atoi(argv[3]) : 0;
-  int threads = argc > 4 ? atoi(argv[4]) : 0;
-  bench_print_load("before");
-  double rate = bench_sgemm_rate();
-  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", rate);
+  BenchRun run = bench_start(argc, argv);
+  int64_t users = run.users, items = run.items;
+  double rate = run.rate;
   BenchData b;
   bench_data(&b, users, items, DIM, 0);
   /* Support sets: 1 to 25 events a user (13 on average), 88 % positive,
@@ -52,32 +41,20 @@ int main(int argc, char **argv) {
   }
   MeluOptions o;
   melu_default_options(&o);
-  if (epochs > 0) o.epochs = epochs;
-  o.threads = threads;
+  if (run.epochs > 0) o.epochs = run.epochs;
+  o.threads = run.threads;
   printf("users %lld, items %lld, d %d, features %d; embeddings %d, hidden %d,%d; %d epochs, batch "
          "%d users, query %d + %d, %.0f sampled negative(s) per support positive\n",
          (long long)users, (long long)items, DIM, b.width, o.embed_dim, o.hidden[0], o.hidden[1],
          o.epochs, o.batch_users, o.query_positives, o.query_negatives, o.support_negatives);
   MeluUsers us = {users, b.features, b.user_pref, {off, ent, lab, b.item_pref, items}, NULL};
   MeluCatalog cat = {FEATURE_GROUPS, DIM, FEATURE_SCALARS, DIM, items, b.item_pref};
-  TrainCallbacks cb = {NULL, on_epoch, NULL};
+  TrainCallbacks cb = {NULL, bench_on_epoch, NULL};
   Melu m;
   TrainReport rep;
   double t0 = bench_now();
   int rc = melu_train(&us, &cat, &o, &cb, &m, &rep);
-  double total = bench_now() - t0;
-  if (rc != TRAIN_OK) {
-    printf("training failed: %d\n", rc);
-    return 1;
-  }
-  printf("top items: %.2f s, %.0f GFLOP -> %.1f GFLOP/s = %.2f of sgemm rate\n", rep.prep_seconds,
-         rep.prep_flops / 1e9, rep.prep_flops / rep.prep_seconds / 1e9,
-         rep.prep_flops / rep.prep_seconds / 1e9 / rate);
-  printf("epochs: %.2f s (%.2f s/epoch), %.1f GFLOP/epoch -> %.1f GFLOP/s = %.3f of sgemm rate\n",
-         rep.train_seconds, rep.train_seconds / rep.epochs, rep.train_flops / rep.epochs / 1e9,
-         rep.train_flops / rep.train_seconds / 1e9, rep.train_flops / rep.train_seconds / 1e9 / rate);
-  printf("training: %.2f s for the schedule; peak RSS %.0f MiB (inputs %.0f MiB)\n", total,
-         bench_peak_mib(), ((double)users * (DIM + b.width) + (double)items * DIM) * 4 / 1048576.0);
+  if (bench_training_report(&run, rc, &rep, bench_now() - t0, &b)) return 1;
 
   int64_t cold = users < COLD ? users : COLD;
   int32_t *idx = malloc((size_t)cold * 50 * sizeof(int32_t));

@@ -922,19 +922,13 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
       b0 += Bb - B; /* a merged last row */
     }
     loss_mean = loss_sum / (double)batches;
-    if (cb && cb->progress && cb->progress(cb->arg, epoch + 1, loss_mean, train_now() - t_epoch)) {
+    if (train_epoch_done(cb, epoch + 1, loss_mean, t_epoch)) {
       rc = TRAIN_STOPPED;
       goto done;
     }
   }
-  if (rep) {
-    rep->epochs = epoch;
-    rep->loss = loss_mean;
-    rep->prep_seconds = t_prep - t_start;
-    rep->train_seconds = train_now() - t_prep;
-    rep->prep_flops = 2.0 * (double)dt->n_users * (double)dt->n_items * (d + 1);
-    rep->train_flops = flops;
-  }
+  train_report(rep, epoch, loss_mean, t_start, t_prep,
+               2.0 * (double)dt->n_users * (double)dt->n_items * (d + 1), flops);
 done:
   dnet_trainer_free(tr);
   free(top);

@@ -939,19 +939,13 @@ int melu_train(const MeluUsers *us, const MeluCatalog *cat, const MeluOptions *o
                2.0 * 3 * per_item * ((double)s_off[Ub] * o->local_steps + q_off[Ub]);
     }
     loss_mean = loss_sum / (double)batches;
-    if (cb && cb->progress && cb->progress(cb->arg, epoch + 1, loss_mean, train_now() - t_epoch)) {
+    if (train_epoch_done(cb, epoch + 1, loss_mean, t_epoch)) {
       rc = TRAIN_STOPPED;
       goto done;
     }
   }
-  if (rep) {
-    rep->epochs = epoch;
-    rep->loss = loss_mean;
-    rep->prep_seconds = t_prep - t_start;
-    rep->train_seconds = train_now() - t_prep;
-    rep->prep_flops = 2.0 * (double)n * (double)cat->n_items * (d + 1);
-    rep->train_flops = flops;
-  }
+  train_report(rep, epoch, loss_mean, t_start, t_prep, 2.0 * (double)n * (double)cat->n_items * (d + 1),
+               flops);
 done:
   meta_free(&mt);
   free(top);

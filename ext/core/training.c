@@ -45,6 +45,21 @@ int train_stop_requested(const TrainCallbacks *cb) {
   return cb && cb->should_stop && cb->should_stop(cb->arg);
 }
 
+int train_epoch_done(const TrainCallbacks *cb, int epoch, double loss, double t_epoch) {
+  return cb && cb->progress && cb->progress(cb->arg, epoch, loss, train_now() - t_epoch);
+}
+
+void train_report(TrainReport *rep, int epochs, double loss, double t_start, double t_prep,
+                  double prep_flops, double train_flops) {
+  if (rep == NULL) return;
+  rep->epochs = epochs;
+  rep->loss = loss;
+  rep->prep_seconds = t_prep - t_start;
+  rep->train_seconds = train_now() - t_prep;
+  rep->prep_flops = prep_flops;
+  rep->train_flops = train_flops;
+}
+
 int train_top_items(const float *users, int64_t n, const float *items, int64_t n_items, int d,
                     int k, const TrainCallbacks *cb, int32_t *top) {
   for (int64_t u0 = 0; u0 < n; u0 += TOP_CHUNK) {

@@ -59,6 +59,16 @@ double train_now(void);
 /* Nonzero when cb has a should_stop that returns nonzero. */
 int train_stop_requested(const TrainCallbacks *cb);
 
+/* The end of an epoch: calls cb->progress (when set) with the epoch
+** (1-based), its loss and the seconds since t_epoch (train_now());
+** returns nonzero when training must stop. */
+int train_epoch_done(const TrainCallbacks *cb, int epoch, double loss, double t_epoch);
+
+/* Fills rep (when not NULL) after epochs completed epochs: t_start, t_prep
+** are train_now() at the start and after the preparation. */
+void train_report(TrainReport *rep, int epochs, double loss, double t_start, double t_prep,
+                  double prep_flops, double train_flops);
+
 /* Each of the n user rows' k best items (n_items rows, d wide) by dot
 ** product (topk_dot), into top (n x k), in blocks of users with a stop
 ** check between them.  TRAIN_OK, TRAIN_STOPPED or TRAIN_NOMEM. */

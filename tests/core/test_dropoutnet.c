@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "progress.h"
 #include "dropoutnet.h"
 #include "feature_layout.h"
 #include "rng.h"
@@ -339,24 +340,6 @@ static void synthetic_free(Synthetic *s) {
   free(s->item_pref);
 }
 
-typedef struct {
-  int epochs_seen, stop_after_polls, polls;
-  double first, last;
-} Progress;
-
-static int on_progress(void *arg, int epoch, double loss, double seconds) {
-  Progress *p = arg;
-  p->epochs_seen = epoch;
-  if (epoch == 1) p->first = loss;
-  p->last = loss;
-  return seconds < 0;
-}
-
-static int should_stop(void *arg) {
-  Progress *p = arg;
-  return p->stop_after_polls > 0 && ++p->polls >= p->stop_after_polls;
-}
-
 static void small_options(DropoutNetOptions *o) {
   dropoutnet_default_options(o);
   o->hidden[0] = 32;
@@ -430,7 +413,7 @@ static void test_training(void) {
   int trc = dropoutnet_train(&data, &o, &cb, &a, &rep);
   CHECK_MSG(trc == TRAIN_OK, "train: %d", trc);
   if (trc != TRAIN_OK) return;
-  CHECK_MSG(pr.epochs_seen == 30 && rep.epochs == 30 && rep.loss == pr.last, "progress per epoch");
+  CHECK_MSG(pr.epochs == 30 && rep.epochs == 30 && rep.loss == pr.last, "progress per epoch");
   CHECK_MSG(pr.last < pr.first / 3, "loss %g after, %g first epoch", pr.last, pr.first);
   CHECK_MSG(rep.train_flops > 0 && rep.prep_flops > 0, "flops counted");
   double auc = cold_auc(&a, &s, n_train);
@@ -466,13 +449,13 @@ static void test_training(void) {
 
   /* A stop request: TRAIN_STOPPED, nothing left allocated. */
   Progress stop = {0};
-  stop.stop_after_polls = 5;
+  stop.stop_after = 5;
   TrainCallbacks scb = {should_stop, on_progress, &stop};
   o.epochs = 50;
   o.threads = 1;
   CHECK(dropoutnet_train(&data, &o, &scb, &a, NULL) == TRAIN_STOPPED && a.params == NULL);
-  CHECK_MSG(stop.polls == 5 && stop.epochs_seen == 0, "stopped after %d polls, %d epochs", stop.polls,
-            stop.epochs_seen);
+  CHECK_MSG(stop.polls == 5 && stop.epochs == 0, "stopped after %d polls, %d epochs", stop.polls,
+            stop.epochs);
   synthetic_free(&s);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "progress.h"
 #include "melu.h"
 #include "rng.h"
 
@@ -397,24 +398,6 @@ static double served_auc(const Melu *m, const Synth *s, const MeluCatalog *cat, 
   free(truth);
   free(rank);
   return auc / n;
-}
-
-typedef struct {
-  int epochs, polls, stop_after;
-  double first, last;
-} Progress;
-
-static int on_progress(void *arg, int epoch, double loss, double seconds) {
-  Progress *p = arg;
-  p->epochs = epoch;
-  if (epoch == 1) p->first = loss;
-  p->last = loss;
-  return seconds < 0;
-}
-
-static int should_stop(void *arg) {
-  Progress *p = arg;
-  return p->stop_after > 0 && ++p->polls >= p->stop_after;
 }
 
 static void small_options(MeluOptions *o) {
