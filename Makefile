@@ -3,10 +3,19 @@
 #   make          build semiperso.so
 #   make test     unit + SQL + example tests, then again under ASan/UBSan
 #   make demo     the whole pipeline on a small synthetic dataset
+#   make figures  the README's figures (docs/figures) from build/demo.db
 #   make bench    the pipeline at the paper's scale, timed per stage
 #   make bench-components   the embedder, k-means and top-k alone
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
+#   make install  the library, the SQL scripts and semiperso-pipeline under
+#                 PREFIX (/usr/local), staged under DESTDIR if set
+#   make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]
+#                 the public Deezer release (parquet) into deezer_<space>.db
+#   make bench-import   the importer on a release-sized synthetic copy
+#   make nomem-full  every allocation of every statement failed in turn
+#   make regression-golden  re-pin tests/regression/pipeline.golden (intended changes only)
+#   make mutants  plant the bugs of tests/mutants/mutants.txt one by one, report survivors
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
@@ -19,13 +28,21 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo bench bench-components clean deps fuzz memcheck
+.PHONY: all test test-plain test-sanitize demo figures bench bench-components clean deps fuzz \
+	memcheck install import-release bench-import nomem-full regression-golden mutants
 
 all: semiperso.so
 
 deps: .deps-ok
 .deps-ok: tools/ensure-deps.sh
 	sh tools/ensure-deps.sh
+	@touch $@
+
+# Node.js packages of tools/: the release importer and its test fixtures.
+NODE_DEPS = tools/node_modules/.installed
+$(NODE_DEPS): tools/package.json tools/package-lock.json tests/onnx/package.json \
+		tests/onnx/package-lock.json tools/ensure-deps.sh
+	sh tools/ensure-deps.sh node
 	@touch $@
 
 # sql/schema.sql is the one source of the dataset DDL; synthesize_dataset()
@@ -44,13 +61,13 @@ build/san/semiperso.so: $(SRC) $(HDR) | .deps-ok
 	$(CC) $(SAN_FLAGS) $(SP_CFLAGS) -shared -o $@ $(SRC) $(SP_LIBS)
 
 # Both passes always run; the runner prints one closing count for all.
-test: semiperso.so build/san/semiperso.so
+test: semiperso.so build/san/semiperso.so $(NODE_DEPS)
 	@sh tests/run.sh
 
-test-plain: semiperso.so
+test-plain: semiperso.so $(NODE_DEPS)
 	@SP_VARIANTS=plain sh tests/run.sh
 
-test-sanitize: build/san/semiperso.so
+test-sanitize: build/san/semiperso.so $(NODE_DEPS)
 	@SP_VARIANTS=san sh tests/run.sh
 
 # The pipeline on a small synthetic dataset, in a fresh database file.
@@ -58,6 +75,15 @@ demo: semiperso.so
 	@mkdir -p build
 	@rm -f build/demo.db
 	sqlite3 -batch build/demo.db < examples/demo.sql
+
+# SVG and PNG figures of the paper's analyses (tools/figures/render.sh) from
+# a database the pipeline ran on: FIGURES_DB (the demo's, made first when
+# missing) into FIGURES_DIR.
+FIGURES_DB ?= build/demo.db
+FIGURES_DIR ?= docs/figures
+figures: semiperso.so
+	@if [ "$(FIGURES_DB)" = build/demo.db ] && [ ! -f build/demo.db ]; then $(MAKE) demo; fi
+	sh tools/figures/render.sh "$(FIGURES_DB)" "$(FIGURES_DIR)"
 
 # The pipeline at the paper's scale: seconds, peak memory and GFLOP/s per
 # stage, written to bench/results.json.
@@ -67,9 +93,9 @@ bench: semiperso.so build/sgemm_rate
 # Component benchmarks of the numeric core, each against the sgemm rate
 # measured in the same run: the embedder's epoch, k-means, top-k, and the
 # DropoutNet and MeLU baselines' full training schedules.
-bench-components: build/bench_embedder build/bench_kmeans build/bench_topk \
+bench-components: build/bench_mlp build/bench_kmeans build/bench_topk \
 		build/bench_dropoutnet build/bench_melu
-	build/bench_embedder
+	build/bench_mlp
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
@@ -83,6 +109,19 @@ build/bench_%: bench/bench_%.c bench/bench_common.h $(CORE_SRC) $(wildcard ext/c
 build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -o $@ $< $(SP_CFLAGS) $(SP_LIBS)
+
+# The public Deezer release (README.md, "The public Deezer release").
+SPACE ?= svd
+OUT_DIR ?= .
+import-release: $(NODE_DEPS)
+	@test -n "$(RELEASE)" || { echo "usage: make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]"; exit 1; }
+	node tools/import_release.mjs "$(RELEASE)" --space "$(SPACE)" --out-dir "$(OUT_DIR)"
+
+# The importer on a synthetic copy of the release at its size (100 000
+# users, 50 000 songs, both spaces) in a scratch directory: seconds and
+# peak memory, then the scratch files are deleted.
+bench-import: $(NODE_DEPS)
+	sh bench/bench_import.sh
 
 # libFuzzer harness: the extension compiled in (SQLITE_CORE) against the
 # system libsqlite3.  New inputs go to build/fuzz/corpus; the checked-in
@@ -106,6 +145,43 @@ fuzz: build/fuzz/fuzz_sql
 # The SQL golden tests under valgrind memcheck (slow; not part of make test).
 memcheck: semiperso.so
 	@sh tests/memcheck.sh
+
+# tests/nomem with the exhaustive schedule (make test samples it), plain
+# then under ASan/UBSan/LeakSanitizer.
+nomem-full: | .deps-ok
+	NOMEM_FULL=1 sh tests/scripts/nomem.sh
+	NOMEM_FULL=1 SEMIPERSO_PRELOAD=asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/scripts/nomem.sh
+
+# Rewrites the regression values tests/scripts/pipeline.sh compares with:
+# for a change meant to move the pipeline's numbers (commit the file with it).
+regression-golden: semiperso.so
+	SP_UPDATE_GOLDEN=1 SEMIPERSO_SO=$(CURDIR)/semiperso OPENBLAS_NUM_THREADS=1 \
+	  sh tests/scripts/pipeline.sh
+
+# The mutation check (about 3.5 CPU-minutes; 23 min on the loaded shared
+# machine): not part of make test.
+mutants: | .deps-ok
+	sh tests/mutants/run.sh
+
+# Installed layout: $(LIBDIR)/semiperso.so, the scripts under $(SQLDIR)
+# (the installed pipeline.sql reads its steps by absolute path, so it runs
+# from any directory), and $(BINDIR)/semiperso-pipeline DB.
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+SQLDIR = $(PREFIX)/share/semiperso/sql
+SQL_SCRIPTS = sql/schema.sql sql/features.sql $(wildcard sql/steps/*.sql)
+
+install: semiperso.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SQLDIR)/steps
+	install -m 755 semiperso.so $(DESTDIR)$(LIBDIR)/semiperso.so
+	for f in $(SQL_SCRIPTS); do install -m 644 $$f $(DESTDIR)$(SQLDIR)/$${f#sql/}; done
+	sed 's|^\.read sql/|.read $(SQLDIR)/|' sql/pipeline.sql > $(DESTDIR)$(SQLDIR)/pipeline.sql
+	chmod 644 $(DESTDIR)$(SQLDIR)/pipeline.sql
+	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@SQLDIR@|$(SQLDIR)|' tools/semiperso-pipeline.in \
+	  > $(DESTDIR)$(BINDIR)/semiperso-pipeline
+	chmod 755 $(DESTDIR)$(BINDIR)/semiperso-pipeline
 
 clean:
 	rm -rf semiperso.so build .deps-ok

@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
   double t2 = bench_now();
   dropoutnet_user_vectors(&m, NULL, b.features, cold, threads, U);
   double t3 = bench_now();
-  topk_dot(U, cold, V, items, r, 50, idx, NULL);
+  topk_dot(U, cold, V, items, r, topk_max_norm(V, items, r), 50, idx, NULL);
   double t4 = bench_now();
   printf("serving: item vectors %.2f s, %lld cold user vectors %.2f s, top 50 by dot %.2f s\n",
          t2 - t1, (long long)cold, t3 - t2, t4 - t3);

@@ -1,16 +1,18 @@
 /*
 ** bench_kmeans.c - k-means at the paper's scale: k = 1000 on 70 000 x 128
 ** (k-means++ and 20 Lloyd iterations), next to this machine's sgemm rate.
-** Arguments: [n d k max_iter normalize]; e.g. 70000 2579 100 20 2 for the
-** input features clustering baseline.  normalize 1: L2-normalised rows;
-** 2: block-sparse like the input features (d = 128-float blocks, then
-** scalars; each block of a row nonzero with probability 0.35), then
-** L2-normalised.
+** Arguments: [n d k max_iter normalize seeding]; e.g. 70000 2579 100 20 2
+** for the input features clustering baseline.  normalize 1: L2-normalised
+** rows; 2: block-sparse like the input features (d = 128-float blocks,
+** then scalars; each block of a row nonzero with probability 0.35), then
+** L2-normalised.  seeding: greedy (default, 2 + ln k candidates a step)
+** or plain k-means++.
 */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "kmeans.h"
@@ -88,9 +90,13 @@ int main(int argc, char **argv) {
   float *cent = malloc((size_t)k * d * sizeof(float));
   int64_t *sizes = malloc((size_t)k * sizeof *sizes);
   double rate = sgemm_rate((int)(((int64_t)1 << 20) / k), k, d);
-  KmeansConfig cfg = {.k = k, .max_iter = iters, .seed = 0, .progress = progress};
+  const char *seeding = argc > 6 ? argv[6] : "greedy";
+  int greedy = strcmp(seeding, "plain") != 0;
+  KmeansConfig cfg = {.k = k, .max_iter = iters, .seed = 0, .progress = progress,
+                      .seeding = greedy ? KMEANS_SEED_GREEDY : KMEANS_SEED_PLAIN};
   KmeansResult res;
-  printf("kmeans: n=%lld d=%d k=%d max_iter=%d%s\n", (long long)n, d, k, iters,
+  printf("kmeans: n=%lld d=%d k=%d max_iter=%d, %s seeding%s\n", (long long)n, d, k, iters,
+         greedy ? "greedy" : "plain",
          normalize == 2 ? " (block-sparse rows, L2-normalised)"
          : normalize ? " (rows L2-normalised)" : "");
   t_start = t_last = now();
@@ -99,9 +105,10 @@ int main(int argc, char **argv) {
   double total = now() - t_start;
   if (rc != KMEANS_OK) return 1;
   /* One sgemm pass per assignment: the initial one and one per iteration;
-  ** k-means++ costs about k sgemv passes of n x d. */
+  ** plain k-means++ costs about k passes of n x d, greedy seeding
+  ** 1 + 2 + floor(ln k) (the candidates, then the winner). */
   double flops = 2.0 * n * (double)k * d * (res.iterations + 1);
-  double init_flops = 2.0 * n * (double)d * k;
+  double init_flops = 2.0 * n * (double)d * k * (greedy ? 3 + (int)log((double)k) : 1);
   printf("  iterations %d, converged %d, inertia %.6e, reseeded %lld\n",
          res.iterations, res.converged, res.inertia, (long long)res.reseeded);
   printf("  sgemm rate on this machine: %.1f GFLOP/s\n", rate);

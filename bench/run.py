@@ -86,6 +86,7 @@ def main():
         ("recommend", ".read sql/steps/recommend.sql"),
         ("evaluate", ".read sql/steps/evaluate.sql"),
         ("describe", ".read sql/steps/describe.sql"),
+        ("analyze", ".read sql/steps/analyze.sql"),
     ]
     report = {"scale": args.scale, "size": size, "sgemm_gflops": sgemm,
               "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),

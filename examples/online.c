@@ -16,7 +16,7 @@
 ** user_feature_vectors.  COUNTRY and AGE may be "-" when unknown.  Each
 ** event is action:entity:id, e.g. stream:track:123, skip:album:7,
 ** onboarding_like:artist:45, search:playlist:3 (the (action, entity) pairs
-** of DESIGN.md section 3).  With no COUNTRY, a built-in example user is
+** of sql/features.sql).  With no COUNTRY, a built-in example user is
 ** served.  -k N: length of both lists (default 10).
 **
 ** How the user is served:

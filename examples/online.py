@@ -8,7 +8,7 @@ same flow, and the same output, as examples/online.c.
 EXTENSION is the path of semiperso.so (the suffix may be left out); DATABASE
 a database on which sql/pipeline.sql has run.  COUNTRY and AGE may be "-"
 when unknown; each event is action:entity:id (the (action, entity) pairs of
-DESIGN.md section 3).  With no COUNTRY, a built-in example user is served.
+sql/features.sql).  With no COUNTRY, a built-in example user is served.
 -k N: length of both lists (default 10).
 
 It needs a Python whose sqlite3 module can load extensions: Debian's

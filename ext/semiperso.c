@@ -4,8 +4,9 @@
 **
 **   sqlite> .load ./semiperso
 **
-** Each binding file under ext/sql/ registers its own functions; this file
-** only calls them in turn.  See README.md for the SQL surface.
+** Each binding file under ext/sql/ describes what it registers in one
+** SpBinding (ext/sql/common.h); this file registers them in turn.  See
+** README.md for the SQL surface and docs/ARCHITECTURE.md for the layers.
 */
 #include <stddef.h>
 
@@ -14,18 +15,11 @@ SQLITE_EXTENSION_INIT1
 
 #include "sql/modules.h"
 
-typedef int (*RegisterModule)(sqlite3 *, char **);
-
-static const RegisterModule modules[] = {
-    sp_register_vectors,
-    sp_register_metrics,
-    sp_register_embedder,
-    sp_register_synth,
-    sp_register_features,
-    sp_register_scripting,
-    sp_register_top_items,
-    sp_register_segments,
-    sp_register_topk,
+static const SpBinding *const bindings[] = {
+    &sp_vec_binding,        &sp_features_binding, &sp_metrics_binding,
+    &sp_item_count_binding, &sp_mlp_binding,      &sp_kmeans_binding,
+    &sp_topk_binding,       &sp_synth_binding,    &sp_scripting_binding,
+    &sp_stats_binding,      &sp_hash_binding,
 };
 
 #ifdef _WIN32
@@ -34,8 +28,8 @@ __declspec(dllexport)
 int sqlite3_semiperso_init(sqlite3 *db, char **pzErrMsg,
                            const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
-  for (size_t i = 0; i < sizeof modules / sizeof *modules; i++) {
-    int rc = modules[i](db, pzErrMsg);
+  for (size_t i = 0; i < sizeof bindings / sizeof *bindings; i++) {
+    int rc = sp_register(db, bindings[i], pzErrMsg);
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;

@@ -1,5 +1,6 @@
 -- features.sql - builds user_features, the input vector of every user
--- (DESIGN.md section 3), from the dataset tables of section 2.
+-- (the layout below, also in docs/ARCHITECTURE.md), from the dataset tables
+-- of sql/schema.sql.
 --
 --   sqlite> .load ./semiperso
 --   sqlite> .read sql/features.sql
@@ -26,7 +27,7 @@
 
 SAVEPOINT features;
 
--- The 18 interaction groups of section 3: group_index is the position of
+-- The 18 interaction groups: group_index is the position of
 -- the group in the feature vector (0 and 1 are age and country).
 CREATE TABLE IF NOT EXISTS feature_groups(
   group_index INTEGER PRIMARY KEY,

@@ -5,7 +5,10 @@
 --   sqlite> .load ./semiperso
 --   sqlite> .read sql/pipeline.sql
 --
--- Run it from the project directory (the steps are read by relative path).
+-- In the source tree run it from the project directory (the steps are read
+-- by relative path); the copy `make install` puts under
+-- PREFIX/share/semiperso/sql reads them by absolute path and runs from any
+-- directory (also as `semiperso-pipeline music.db`).
 -- Hyperparameters come from the `settings` table (see steps/settings.sql);
 -- each step replaces what an earlier run of it produced.  Outputs:
 --   user_features         input feature vectors        (features.sql)
@@ -15,6 +18,8 @@
 --   cold_embeddings, recommendations                    (steps/recommend.sql)
 --   user_metrics, results                               (steps/evaluate.sql)
 --   segment_descriptions  the paper's Table 2           (steps/describe.sql)
+--   results_at_k, results_by_activity, recommended_popularity
+--                         the paper's @K, Fig. 4, Fig. 5 (steps/analyze.sql)
 .bail on
 .read sql/schema.sql
 .read sql/steps/settings.sql
@@ -25,3 +30,4 @@
 .read sql/steps/recommend.sql
 .read sql/steps/evaluate.sql
 .read sql/steps/describe.sql
+.read sql/steps/analyze.sql

@@ -1,4 +1,4 @@
--- schema.sql - the dataset tables of DESIGN.md section 2.
+-- schema.sql - the dataset tables every script reads (docs/ARCHITECTURE.md).
 -- Idempotent: safe to run on a database that already holds them.
 -- Vectors are BLOBs of little-endian float32 (sqlite-vec's float[N]).
 
@@ -48,8 +48,8 @@ CREATE TABLE IF NOT EXISTS future_listens(
 CREATE INDEX IF NOT EXISTS future_listens_by_user  ON future_listens(user_id);
 CREATE INDEX IF NOT EXISTS future_listens_by_track ON future_listens(track_id);
 
--- Input feature vectors (DESIGN.md section 3), built by sql/features.sql
--- or imported ready-made.
+-- Input feature vectors, built by sql/features.sql (which states their
+-- layout) or imported ready-made.
 CREATE TABLE IF NOT EXISTS user_features(
   user_id  INTEGER PRIMARY KEY,
   features BLOB NOT NULL

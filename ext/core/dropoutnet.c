@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "feature_layout.h"
-#include "parallel.h"
+#include "team.h"
 #include "rng.h"
 #include "scaler.h"
 #include "tiles.h"

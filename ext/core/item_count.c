@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 /* Open addressing with linear probing; a slot is empty when used == 0.
 ** Keys of the pair table are (user, item); of the item table (item, count). */
 typedef struct {
@@ -21,14 +23,6 @@ struct ItemCount {
   Table items; /* (item, distinct users) */
 };
 
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
 static int table_init(Table *t, size_t cap) {
   t->slots = calloc(cap, sizeof *t->slots);
   t->cap = cap;
@@ -39,8 +33,9 @@ static int table_init(Table *t, size_t cap) {
 /* The slot holding key (a, b) when match_b, else key a alone; or the empty
 ** slot where it belongs. */
 static Slot *table_find(const Table *t, int64_t a, int64_t b, int match_b) {
-  uint64_t h = match_b ? mix((uint64_t)a * 0x9E3779B97F4A7C15ULL ^ mix((uint64_t)b))
-                       : mix((uint64_t)a);
+  uint64_t h = match_b
+                   ? hash_mix64((uint64_t)a * 0x9E3779B97F4A7C15ULL ^ hash_mix64((uint64_t)b))
+                   : hash_mix64((uint64_t)a);
   size_t mask = t->cap - 1;
   for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
     Slot *s = &t->slots[i];

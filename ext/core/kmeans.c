@@ -411,16 +411,24 @@ typedef struct {
   const float *xn2; /* |x_i|^2 */
   double *d2, *cum;
   float *dots; /* rows_per_block x KM_PENDING */
+  float *cand_d2; /* greedy seeding: n x trials, d2 if each candidate were added */
   int64_t rows_per_block;
   Product pr;
 } PlusPlus;
 
-/* Applies centres c[0 .. np-1] (rows rows[0 .. np-1] of x) to d2 and
-** rebuilds the prefix sums; returns the total. */
-static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, int np) {
+/* Squared distances of the rows to the centres c[0 .. np-1], with one
+** sgemm per block of rows.  pot == NULL: the centres are applied, d2[i]
+** becoming the distance to the nearest centre so far.  Otherwise d2 stays
+** as it is, cand_d2[i np + p] gets min(d2[i], |x_i - c_p|^2) and pot[p]
+** its sum over the rows: the potential if c_p were added (the greedy
+** seeding's candidates). */
+static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
   int d = pp->d;
   float cn[KM_PENDING];
-  for (int p = 0; p < np; p++) cn[p] = (float)sqnorm(c + (int64_t)p * d, d);
+  for (int p = 0; p < np; p++) {
+    cn[p] = (float)sqnorm(c + (int64_t)p * d, d);
+    if (pot) pot[p] = 0.0;
+  }
   for (int64_t r0 = 0; r0 < pp->n; r0 += pp->rows_per_block) {
     int64_t nb = pp->n - r0 < pp->rows_per_block ? pp->n - r0 : pp->rows_per_block;
     const float *xb = pp->x + r0 * d;
@@ -436,11 +444,21 @@ static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, i
         double ed = e;
         if (ed <= 4.0 * (d + 4) * KM_U * ((double)xn + cn[p]))
           ed = kmeans_sqdist(xb + r * d, c + (int64_t)p * d, d);
-        if (ed < best) best = ed;
+        if (pot) {
+          float m = (float)(ed < best ? ed : best);
+          pp->cand_d2[i * np + p] = m;
+          pot[p] += m;
+        } else if (ed < best)
+          best = ed;
       }
       pp->d2[i] = best;
     }
   }
+}
+
+/* Zeroes d2 at the rows of the np new centres and rebuilds the prefix
+** sums; returns the total. */
+static double settle_centres(PlusPlus *pp, const int64_t *rows, int np) {
   for (int p = 0; p < np; p++) pp->d2[rows[p]] = 0.0;
   double total = 0.0;
   for (int64_t i = 0; i < pp->n; i++) {
@@ -448,6 +466,13 @@ static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, i
     pp->cum[i] = total;
   }
   return total;
+}
+
+/* Applies centres c[0 .. np-1] (rows rows[0 .. np-1] of x) to d2 and
+** rebuilds the prefix sums; returns the total. */
+static double apply_centres(PlusPlus *pp, const float *c, const int64_t *rows, int np) {
+  scan_centres(pp, c, np, NULL);
+  return settle_centres(pp, rows, np);
 }
 
 /* The first i with cum[i] > t; when rounding put t at the very end, the
@@ -465,25 +490,14 @@ static int64_t search_cum(const double *cum, int64_t n, double t) {
   return lo;
 }
 
-static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
-                          const uint8_t *mask, const KmeansConfig *cfg, float *centroids) {
-  int k = cfg->k;
-  PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2};
-  pp.rows_per_block = KMEANS_BLOCK_FLOATS / KM_PENDING;
-  if (pp.rows_per_block > n) pp.rows_per_block = n;
-  pp.d2 = malloc((size_t)n * sizeof(double));
-  pp.cum = malloc((size_t)n * sizeof(double));
-  pp.dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
-  int64_t *rows = malloc((size_t)k * sizeof(int64_t));
-  int rc = product_init(&pp.pr, mask, d, pp.rows_per_block, KM_PENDING);
-  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !pp.dots || !rows) {
-    rc = KMEANS_NOMEM;
-    goto done;
-  }
-  for (int64_t i = 0; i < n; i++) pp.d2[i] = INFINITY;
-  Rng rng;
-  rng_seed(&rng, cfg->seed, KMEANS_RNG_STREAM);
-  int64_t pick = (int64_t)rng_below(&rng, (uint64_t)n);
+/* Plain k-means++ (one candidate per step), centres applied in batches
+** with the rejection step described above PlusPlus. */
+static int plain_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *centroids,
+                       int64_t *rows) {
+  const float *x = pp->x;
+  int64_t n = pp->n;
+  int d = pp->d, k = cfg->k;
+  int64_t pick = (int64_t)rng_below(rng, (uint64_t)n);
   int first = 0;        /* centres first .. j-1 are pending */
   double total = 0.0;   /* of d2, over the applied centres */
   int64_t effort = 0;   /* pending distances computed since the last apply */
@@ -491,46 +505,119 @@ static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
     memcpy(centroids + (int64_t)j * d, x + pick * d, (size_t)d * sizeof(float));
     rows[j] = pick;
     if (j + 1 == k) break;
-    if ((j & 7) == 0 && cfg->should_stop && cfg->should_stop(cfg->arg)) {
-      rc = KMEANS_ABORTED;
-      break;
-    }
+    if ((j & 7) == 0 && cfg->should_stop && cfg->should_stop(cfg->arg)) return KMEANS_ABORTED;
     for (;;) {
       int np = j + 1 - first;
       if (np > 0 && (j == 0 || np == KM_PENDING || effort > n / 16 + 64 || total <= 0.0)) {
-        total = apply_centres(&pp, centroids + (int64_t)first * d, rows + first, np);
+        total = apply_centres(pp, centroids + (int64_t)first * d, rows + first, np);
         first = j + 1;
         np = 0;
         effort = 0;
       }
       if (total <= 0.0) {
         /* Every point sits on a centre (fewer distinct points than k). */
-        pick = (int64_t)rng_below(&rng, (uint64_t)n);
+        pick = (int64_t)rng_below(rng, (uint64_t)n);
         break;
       }
-      int64_t i = search_cum(pp.cum, n, rng_uniform(&rng) * total);
+      int64_t i = search_cum(pp->cum, n, rng_uniform(rng) * total);
       if (np == 0) {
         pick = i;
         break;
       }
-      double w = pp.d2[i], e = w;
+      double w = pp->d2[i], e = w;
       const float *xi = x + i * d;
       for (int p = first; p <= j && e > 0.0; p++) {
         double t = rows[p] == i ? 0.0 : kmeans_sqdist(xi, centroids + (int64_t)p * d, d);
         e = t < e ? t : e;
       }
       effort += np;
-      if (rng_uniform(&rng) * w < e) {
+      if (rng_uniform(rng) * w < e) {
         pick = i;
         break;
       }
     }
   }
+  return KMEANS_OK;
+}
+
+/* Candidates per greedy step: 2 + floor(ln k), as scikit-learn. */
+static int greedy_trials(int k) { return 2 + (int)log((double)k); }
+
+/* Greedy k-means++ (scikit-learn's): the first centre uniform; each next
+** one the best of greedy_trials(k) points drawn with probability
+** proportional to d2, the one whose addition leaves the smallest
+** potential sum_i d2[i] (ties to the earlier draw).  Every step scans the
+** rows once for all candidates (one sgemm per block), keeping what d2
+** would become with each (cand_d2: trials floats a row), so the winner's
+** is taken from there rather than from a second scan. */
+static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *centroids,
+                        int64_t *rows, float *cand) {
+  const float *x = pp->x;
+  int64_t n = pp->n;
+  int d = pp->d, k = cfg->k, trials = greedy_trials(k);
+  int64_t cand_rows[KM_PENDING];
+  double pot[KM_PENDING];
+  int64_t pick = (int64_t)rng_below(rng, (uint64_t)n);
+  memcpy(centroids, x + pick * d, (size_t)d * sizeof(float));
+  rows[0] = pick;
+  double total = apply_centres(pp, centroids, rows, 1);
+  for (int j = 1; j < k; j++) {
+    if (cfg->should_stop && cfg->should_stop(cfg->arg)) return KMEANS_ABORTED;
+    if (total <= 0.0) {
+      /* Every point sits on a centre (fewer distinct points than k). */
+      pick = (int64_t)rng_below(rng, (uint64_t)n);
+      memcpy(centroids + (int64_t)j * d, x + pick * d, (size_t)d * sizeof(float));
+      rows[j] = pick;
+      continue;
+    }
+    for (int t = 0; t < trials; t++) {
+      cand_rows[t] = search_cum(pp->cum, n, rng_uniform(rng) * total);
+      memcpy(cand + (int64_t)t * d, x + cand_rows[t] * d, (size_t)d * sizeof(float));
+    }
+    scan_centres(pp, cand, trials, pot);
+    int best = 0;
+    for (int t = 1; t < trials; t++)
+      if (pot[t] < pot[best]) best = t;
+    memcpy(centroids + (int64_t)j * d, cand + (int64_t)best * d, (size_t)d * sizeof(float));
+    rows[j] = cand_rows[best];
+    for (int64_t i = 0; i < n; i++) pp->d2[i] = pp->cand_d2[i * trials + best];
+    total = settle_centres(pp, rows + j, 1);
+  }
+  return KMEANS_OK;
+}
+
+static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
+                          const uint8_t *mask, const KmeansConfig *cfg, uint64_t seed,
+                          float *centroids) {
+  int k = cfg->k;
+  int greedy = cfg->seeding == KMEANS_SEED_GREEDY;
+  PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2};
+  pp.rows_per_block = KMEANS_BLOCK_FLOATS / KM_PENDING;
+  if (pp.rows_per_block > n) pp.rows_per_block = n;
+  pp.d2 = malloc((size_t)n * sizeof(double));
+  pp.cum = malloc((size_t)n * sizeof(double));
+  pp.dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+  int64_t *rows = malloc((size_t)k * sizeof(int64_t));
+  float *cand = greedy ? malloc((size_t)greedy_trials(k) * (size_t)d * sizeof(float)) : NULL;
+  pp.cand_d2 = greedy ? malloc((size_t)n * (size_t)greedy_trials(k) * sizeof(float)) : NULL;
+  int rc = product_init(&pp.pr, mask, d, pp.rows_per_block, KM_PENDING);
+  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !pp.dots || !rows ||
+      (greedy && (!cand || !pp.cand_d2))) {
+    rc = KMEANS_NOMEM;
+    goto done;
+  }
+  for (int64_t i = 0; i < n; i++) pp.d2[i] = INFINITY;
+  Rng rng;
+  rng_seed(&rng, seed, KMEANS_RNG_STREAM);
+  rc = greedy ? greedy_steps(&pp, &rng, cfg, centroids, rows, cand)
+              : plain_steps(&pp, &rng, cfg, centroids, rows);
 done:
   free(pp.d2);
   free(pp.cum);
   free(pp.dots);
   free(rows);
+  free(cand);
+  free(pp.cand_d2);
   product_free(&pp.pr);
   return rc;
 }
@@ -590,83 +677,135 @@ static int update_centroids(const float *x, const uint8_t *mask, int64_t n, int 
   return KMEANS_OK;
 }
 
+uint64_t kmeans_restart_seed(uint64_t seed, int restart) {
+  if (restart == 0) return seed;
+  /* splitmix64's finaliser of seed + restart * golden ratio: restarts of
+  ** nearby seeds draw unrelated streams. */
+  uint64_t z = seed + (uint64_t)restart * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* What every start shares: the rows' norms, nonzero counts and block
+** mask, computed once, and the scratch of the Lloyd iterations. */
+typedef struct {
+  float *xnorm;  /* |x_i|, rounded up */
+  float *xn2;    /* |x_i|^2 */
+  int32_t *nnz;  /* nonzero floats of x_i */
+  uint8_t *mask; /* block mask, or NULL: rows multiplied whole */
+  int32_t *lab, *prev;
+  double *dist;
+  float *cnorm;
+  int64_t *counts;
+} Fit;
+
+/* One start: seeding from seed, then Lloyd iterations; centroids and
+** f->lab get its result. */
+static int fit_once(const float *x, int64_t n, int d, const KmeansConfig *cfg, uint64_t seed,
+                    Fit *f, float *centroids, KmeansResult *res) {
+  int k = cfg->k;
+  memset(res, 0, sizeof *res);
+  int rc = init_plus_plus(x, n, d, f->xn2, f->mask, cfg, seed, centroids);
+  if (rc != KMEANS_OK) return rc;
+  kmeans_centroid_norms(centroids, k, d, f->cnorm);
+  rc = assign_blocked(x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,
+                      f->dist, cfg);
+  if (rc != KMEANS_OK) return rc;
+  double inertia = 0.0;
+  for (int64_t i = 0; i < n; i++) inertia += f->dist[i];
+  res->inertia = inertia;
+  if (cfg->progress && cfg->progress(cfg->arg, 0, inertia, n)) return KMEANS_ABORTED;
+  for (int it = 1; it <= cfg->max_iter; it++) {
+    rc = update_centroids(x, f->mask, n, d, k, f->lab, f->dist, centroids, f->counts,
+                          &res->reseeded);
+    if (rc != KMEANS_OK) return rc;
+    kmeans_centroid_norms(centroids, k, d, f->cnorm);
+    int32_t *t = f->prev;
+    f->prev = f->lab;
+    f->lab = t;
+    rc = assign_blocked(x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,
+                        f->dist, cfg);
+    if (rc != KMEANS_OK) return rc;
+    int64_t changed = 0;
+    inertia = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+      changed += f->lab[i] != f->prev[i];
+      inertia += f->dist[i];
+    }
+    res->iterations = it;
+    res->inertia = inertia;
+    res->converged = changed == 0;
+    if (cfg->progress && cfg->progress(cfg->arg, it, inertia, changed)) return KMEANS_ABORTED;
+    if (changed == 0) break;
+  }
+  return KMEANS_OK;
+}
+
 int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
                float *centroids, int32_t *labels, int64_t *sizes,
                KmeansResult *res) {
   memset(res, 0, sizeof *res);
-  if (cfg->k < 1 || n < cfg->k || d < 1 || cfg->max_iter < 0) return KMEANS_BADARG;
-  int k = cfg->k;
-  int32_t *lab = malloc((size_t)n * sizeof *lab);
-  int32_t *prev = malloc((size_t)n * sizeof *prev);
-  double *dist = malloc((size_t)n * sizeof *dist);
-  float *cnorm = malloc((size_t)k * sizeof *cnorm);
-  int64_t *counts = malloc((size_t)k * sizeof *counts);
-  float *xnorm = malloc((size_t)n * sizeof *xnorm);
-  float *xn2 = malloc((size_t)n * sizeof *xn2);
-  int32_t *nnz = malloc((size_t)n * sizeof *nnz);
+  if (cfg->k < 1 || n < cfg->k || d < 1 || cfg->max_iter < 0 || cfg->n_init < 0 ||
+      (cfg->seeding != KMEANS_SEED_GREEDY && cfg->seeding != KMEANS_SEED_PLAIN))
+    return KMEANS_BADARG;
+  int k = cfg->k, n_init = cfg->n_init > 0 ? cfg->n_init : 1;
+  Fit f = {0};
+  f.lab = malloc((size_t)n * sizeof *f.lab);
+  f.prev = malloc((size_t)n * sizeof *f.prev);
+  f.dist = malloc((size_t)n * sizeof *f.dist);
+  f.cnorm = malloc((size_t)k * sizeof *f.cnorm);
+  f.counts = malloc((size_t)k * sizeof *f.counts);
+  f.xnorm = malloc((size_t)n * sizeof *f.xnorm);
+  f.xn2 = malloc((size_t)n * sizeof *f.xn2);
+  f.nnz = malloc((size_t)n * sizeof *f.nnz);
   int nbk = (d + KM_BLOCK - 1) / KM_BLOCK;
-  uint8_t *mask = nbk >= 4 ? malloc((size_t)n * (size_t)nbk) : NULL;
+  f.mask = nbk >= 4 ? malloc((size_t)n * (size_t)nbk) : NULL;
+  /* With restarts, each runs in its own buffers and the best is copied
+  ** out; a single start writes straight into the caller's. */
+  float *trial = n_init > 1 ? malloc((size_t)k * (size_t)d * sizeof(float)) : centroids;
+  int32_t *best_lab = n_init > 1 ? malloc((size_t)n * sizeof *best_lab) : NULL;
   int rc = KMEANS_NOMEM;
-  if (!lab || !prev || !dist || !cnorm || !counts || !xnorm || !xn2 || !nnz) goto done;
+  if (!f.lab || !f.prev || !f.dist || !f.cnorm || !f.counts || !f.xnorm || !f.xn2 ||
+      !f.nnz || !trial || (n_init > 1 && !best_lab))
+    goto done;
   int64_t blocks_nonzero = 0;
   for (int64_t i = 0; i < n; i++) {
     const float *xi = x + i * d;
     double q = sqnorm(xi, d);
-    xn2[i] = (float)q;
+    f.xn2[i] = (float)q;
     /* Rounded up a little: it only widens the shortlist tolerance. */
-    xnorm[i] = (float)(sqrt(q) * (1 + 1e-6));
+    f.xnorm[i] = (float)(sqrt(q) * (1 + 1e-6));
     int m = 0;
     for (int b = 0; b < nbk; b++) {
       int j0 = b * KM_BLOCK, w = d - j0 < KM_BLOCK ? d - j0 : KM_BLOCK;
       int mb = count_nonzero(xi + j0, w);
       m += mb;
       blocks_nonzero += mb > 0;
-      if (mask) mask[i * nbk + b] = mb > 0;
+      if (f.mask) f.mask[i * nbk + b] = mb > 0;
     }
-    nnz[i] = m;
+    f.nnz[i] = m;
   }
   /* Block by block only pays when most blocks are empty. */
-  if (mask && blocks_nonzero > (int64_t)n * nbk / 2) {
-    free(mask);
-    mask = NULL;
+  if (f.mask && blocks_nonzero > (int64_t)n * nbk / 2) {
+    free(f.mask);
+    f.mask = NULL;
   }
 
-  rc = init_plus_plus(x, n, d, xn2, mask, cfg, centroids);
-  if (rc != KMEANS_OK) goto done;
-  kmeans_centroid_norms(centroids, k, d, cnorm);
-  rc = assign_blocked(x, xnorm, nnz, mask, n, d, centroids, cnorm, k, lab, dist, cfg);
-  if (rc != KMEANS_OK) goto done;
-  double inertia = 0.0;
-  for (int64_t i = 0; i < n; i++) inertia += dist[i];
-  res->inertia = inertia;
-  if (cfg->progress && cfg->progress(cfg->arg, 0, inertia, n)) {
-    rc = KMEANS_ABORTED;
-    goto done;
-  }
-  for (int it = 1; it <= cfg->max_iter; it++) {
-    rc = update_centroids(x, mask, n, d, k, lab, dist, centroids, counts, &res->reseeded);
+  for (int r = 0; r < n_init; r++) {
+    KmeansResult one;
+    rc = fit_once(x, n, d, cfg, kmeans_restart_seed(cfg->seed, r), &f, trial, &one);
     if (rc != KMEANS_OK) goto done;
-    kmeans_centroid_norms(centroids, k, d, cnorm);
-    int32_t *t = prev;
-    prev = lab;
-    lab = t;
-    rc = assign_blocked(x, xnorm, nnz, mask, n, d, centroids, cnorm, k, lab, dist, cfg);
-    if (rc != KMEANS_OK) goto done;
-    int64_t changed = 0;
-    inertia = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-      changed += lab[i] != prev[i];
-      inertia += dist[i];
+    /* The lowest inertia wins; ties keep the earlier start. */
+    if (r > 0 && !(one.inertia < res->inertia)) continue;
+    *res = one;
+    res->restart = r;
+    if (n_init > 1) {
+      memcpy(centroids, trial, (size_t)k * (size_t)d * sizeof(float));
+      memcpy(best_lab, f.lab, (size_t)n * sizeof *best_lab);
     }
-    res->iterations = it;
-    res->inertia = inertia;
-    res->converged = changed == 0;
-    if (cfg->progress && cfg->progress(cfg->arg, it, inertia, changed)) {
-      rc = KMEANS_ABORTED;
-      goto done;
-    }
-    if (changed == 0) break;
   }
+  const int32_t *lab = n_init > 1 ? best_lab : f.lab;
   if (labels) memcpy(labels, lab, (size_t)n * sizeof *lab);
   if (sizes) {
     memset(sizes, 0, (size_t)k * sizeof *sizes);
@@ -674,14 +813,16 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
   }
   rc = KMEANS_OK;
 done:
-  free(lab);
-  free(prev);
-  free(dist);
-  free(cnorm);
-  free(counts);
-  free(xnorm);
-  free(xn2);
-  free(nnz);
-  free(mask);
+  free(f.lab);
+  free(f.prev);
+  free(f.dist);
+  free(f.cnorm);
+  free(f.counts);
+  free(f.xnorm);
+  free(f.xn2);
+  free(f.nnz);
+  free(f.mask);
+  if (n_init > 1) free(trial);
+  free(best_lab);
   return rc;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "adam.h"
-#include "parallel.h"
+#include "team.h"
 #include "rng.h"
 #include "scaler.h"
 #include "tiles.h"

@@ -1,5 +1,5 @@
 /*
-** metrics.h - ranking metrics of the reference code (DESIGN.md section 5).
+** metrics.h - ranking metrics of the reference code (definitions in docs/ARCHITECTURE.md).
 ** No SQLite here.
 **
 ** For one user, R = the first k recommended ids (fewer if the list is

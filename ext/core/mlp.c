@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "adam.h"
-#include "parallel.h"
+#include "team.h"
 #include "rng.h"
 #include "tiles.h"
 

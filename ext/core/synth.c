@@ -20,7 +20,7 @@ static const char *const country_codes[SYNTH_MAX_COUNTRIES] = {
     "PL", "CO", "AT", "CH", "CA", "PT", "AR", "SE", "TR", "NG",
     "ZA", "EG", "MA", "SN", "CI", "RO", "IE", "DK", "NO", "AU"};
 
-/* Age classes of DESIGN.md section 3: <18, 18-24, 25-34, 35-49, 50+. */
+/* Age classes of sql/features.sql: <18, 18-24, 25-34, 35-49, 50+. */
 #define N_AGE_CLASSES 5
 static const int age_lo[N_AGE_CLASSES] = {15, 18, 25, 35, 50};
 static const int age_hi[N_AGE_CLASSES] = {17, 24, 34, 49, 70};

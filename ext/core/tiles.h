@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "parallel.h"
+#include "team.h"
 
 #define TILES_SPLIT 4 /* results depend on it: keep it fixed */
 #define TILES_ALIGN 8 /* floats: 32-byte tile edges */

@@ -1,4 +1,4 @@
-/* topk.c - exact nearest items by cosine similarity (see topk.h). */
+/* topk.c - exact nearest items by cosine similarity or inner product (see topk.h). */
 #include "topk.h"
 
 #include <cblas.h>
@@ -14,6 +14,39 @@
 
 void topk_normalize_rows(float *m, int64_t n, int d) {
   for (int64_t i = 0; i < n; i++) vec_normalize(m + i * (int64_t)d, (size_t)d);
+}
+
+/* |v| in double. */
+static double norm2(const float *v, int d) {
+  double s = 0.0;
+  for (int j = 0; j < d; j++) s += (double)v[j] * (double)v[j];
+  return sqrt(s);
+}
+
+double topk_max_norm(const float *items, int64_t n, int d) {
+  double mx = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    double e = norm2(items + i * (int64_t)d, d);
+    mx = e > mx ? e : mx;
+  }
+  return mx;
+}
+
+/* How far an sgemm score can be from the exact dot product of the same
+** float vectors, plus one float ulp of the largest score, for a query of
+** norm qn against items of norm at most xmax.  sgemm sums d products in
+** some order (blocked, FMA or not): |float - exact| <= gamma_d sum_j
+** |q_j x_j| <= gamma_d |q| |x| (Cauchy-Schwarz; gamma_d = d u / (1 - d u),
+** u = 2^-24), and an underflowing product adds at most 2^-150.  The
+** shortlist keeps every item whose float score is within twice that of
+** the k-th (its own error and the k-th's), with room for the rounding of
+** the bound and of the comparison; the ulp covers the exact scores being
+** ranked once rounded to float.  Unit vectors (cosine) give the bound
+** 2 (d + 4) u + 2^-23. */
+static float shortlist_tol(int d, double qn, double xmax) {
+  double scale = qn * xmax * (1.0 + 1e-6);
+  return (float)((2.0 * (d + 4) / 16777216.0 + 1.0 / 8388608.0) * scale +
+                 2.0 * (d + 4) * 0x1p-149);
 }
 
 int64_t topk_block_rows(int64_t nq, int64_t n) {
@@ -128,12 +161,9 @@ typedef struct {
 ** items whose reported scores are equal, then rank by smaller index, and
 ** the answer does not depend on the batch the query came in. */
 static void select_exact(const float *scores, const float *q, const float *items,
-                         int64_t n, int d, int k, int32_t *out_idx,
+                         int64_t n, int d, int k, float tol, int32_t *out_idx,
                          float *out_score, Scratch *w) {
   int m = n < (int64_t)k ? (int)n : k;
-  /* |float - exact| <= (d + 2) u for unit vectors: twice that, with room,
-  ** plus one float ulp near 1 for the rounding of the exact score. */
-  float tol = (float)(2.0 * (d + 4) / 16777216.0 + 1.0 / 8388608.0);
   /* One pass: a float heap of the m best gives a threshold that only rises,
   ** so every item within tol of the final m-th score is within tol of the
   ** threshold when it is seen; those are kept as candidates. */
@@ -209,6 +239,7 @@ typedef struct {
   const float *scores, *q, *items;
   int64_t n, r0, r1, q0;
   int d, k;
+  double xmax; /* bound on the item norms; 0: cosine (unit vectors) */
   int32_t *out_idx;
   float *out_score;
   Scratch w;
@@ -218,7 +249,10 @@ static void *select_rows(void *arg) {
   Worker *t = arg;
   for (int64_t r = t->r0; r < t->r1; r++) {
     int64_t o = (t->q0 + r) * (int64_t)t->k;
-    select_exact(t->scores + r * t->n, t->q + r * t->d, t->items, t->n, t->d, t->k,
+    const float *q = t->q + r * t->d;
+    float tol = t->xmax > 0.0 ? shortlist_tol(t->d, norm2(q, t->d), t->xmax)
+                              : shortlist_tol(t->d, 1.0, 1.0);
+    select_exact(t->scores + r * t->n, q, t->items, t->n, t->d, t->k, tol,
                  t->out_idx + o, t->out_score ? t->out_score + o : NULL, &t->w);
   }
   return NULL;
@@ -226,8 +260,10 @@ static void *select_rows(void *arg) {
 
 #define TOPK_THREADS 2
 
-int topk_cosine(const float *queries, int64_t nq, const float *items,
-                int64_t n, int d, int k, int32_t *out_idx, float *out_score) {
+/* Both metrics: xmax 0 scores unit items against normalised copies of
+** the queries (cosine), xmax > 0 raw items against the queries as given. */
+static int topk_scored(const float *queries, int64_t nq, const float *items, int64_t n,
+                       int d, int k, double xmax, int32_t *out_idx, float *out_score) {
   if (nq <= 0 || n <= 0) return 0;
   int m = n < (int64_t)k ? (int)n : k;
   int64_t b = topk_block_rows(nq, n);
@@ -252,7 +288,7 @@ int topk_cosine(const float *queries, int64_t nq, const float *items,
   for (int64_t q0 = 0; q0 < nq; q0 += b) {
     int64_t nb = nq - q0 < b ? nq - q0 : b;
     memcpy(q, queries + q0 * d, (size_t)nb * (size_t)d * sizeof(float));
-    topk_normalize_rows(q, nb, d);
+    if (xmax == 0.0) topk_normalize_rows(q, nb, d);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d,
                 1.0f, q, d, items, d, 0.0f, scores, (int)n);
     pthread_t th[TOPK_THREADS];
@@ -265,6 +301,7 @@ int topk_cosine(const float *queries, int64_t nq, const float *items,
       w->n = n;
       w->d = d;
       w->k = k;
+      w->xmax = xmax;
       w->q0 = q0;
       w->r0 = nb * t / nt;
       w->r1 = nb * (t + 1) / nt;
@@ -290,48 +327,14 @@ done:
   return rc;
 }
 
-int topk_dot(const float *queries, int64_t nq, const float *items, int64_t n, int d, int k,
-             int32_t *out_idx, float *out_score) {
-  if (nq <= 0 || n <= 0) return 0;
-  size_t w = (size_t)d + 1;
-  int64_t b = topk_block_rows(nq, n);
-  float *aug = malloc((size_t)n * w * sizeof(float));
-  float *q = malloc((size_t)b * w * sizeof(float));
-  if (aug == NULL || q == NULL) {
-    free(aug);
-    free(q);
-    return -1;
-  }
-  double max2 = 0.0;
-  for (int64_t i = 0; i < n; i++) {
-    double s2 = vec_dot(items + i * (int64_t)d, items + i * (int64_t)d, (size_t)d);
-    if (s2 > max2) max2 = s2;
-  }
-  for (int64_t i = 0; i < n; i++) {
-    const float *x = items + i * (int64_t)d;
-    float *a = aug + (size_t)i * w;
-    memcpy(a, x, (size_t)d * sizeof(float));
-    double rest = max2 - vec_dot(x, x, (size_t)d);
-    a[d] = (float)sqrt(rest > 0.0 ? rest : 0.0);
-  }
-  topk_normalize_rows(aug, n, (int)w);
-  double max_norm = sqrt(max2);
-  int m = n < (int64_t)k ? (int)n : k;
-  int rc = 0;
-  for (int64_t q0 = 0; q0 < nq && rc == 0; q0 += b) {
-    int64_t nb = nq - q0 < b ? nq - q0 : b;
-    for (int64_t r = 0; r < nb; r++) {
-      memcpy(q + (size_t)r * w, queries + (q0 + r) * d, (size_t)d * sizeof(float));
-      q[(size_t)r * w + (size_t)d] = 0.0f;
-    }
-    float *sc = out_score ? out_score + q0 * k : NULL;
-    rc = topk_cosine(q, nb, aug, n, (int)w, k, out_idx + q0 * k, sc);
-    for (int64_t r = 0; sc && r < nb; r++) {
-      double scale = vec_norm(queries + (q0 + r) * d, (size_t)d) * max_norm;
-      for (int j = 0; j < m; j++) sc[r * k + j] = (float)(sc[r * k + j] * scale);
-    }
-  }
-  free(aug);
-  free(q);
-  return rc;
+int topk_cosine(const float *queries, int64_t nq, const float *items, int64_t n, int d,
+                int k, int32_t *out_idx, float *out_score) {
+  return topk_scored(queries, nq, items, n, d, k, 0.0, out_idx, out_score);
+}
+
+int topk_dot(const float *queries, int64_t nq, const float *items, int64_t n, int d,
+             double item_norm_max, int k, int32_t *out_idx, float *out_score) {
+  /* All-zero items: every score is 0, and any positive bound holds. */
+  double xmax = item_norm_max > 0.0 ? item_norm_max : 1.0;
+  return topk_scored(queries, nq, items, n, d, k, xmax, out_idx, out_score);
 }

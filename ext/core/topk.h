@@ -1,17 +1,23 @@
 /*
-** topk.h - exact nearest items by cosine similarity.  No SQLite.
+** topk.h - exact nearest items by cosine similarity or inner product.
+** No SQLite.
 **
-** Contract: items are stored as an n x d row-major matrix whose rows have
-** been scaled to unit length (a zero row stays zero and scores 0).  Queries
+** Contract: items are stored as an n x d row-major matrix.  For cosine
+** (topk_cosine) its rows have been scaled to unit length (a zero row stays
+** zero and scores 0) and the queries are normalised; for the inner product
+** (topk_dot, the reference code's ranking of Full-Pers. and Registration
+** Day Streams) items and queries are used as they are.  Queries
 ** are scored in blocks with one sgemm per block, so memory stays bounded
 ** whatever nq is.  For each query the k best item indices are written best
 ** first; equal scores rank the smaller index first, so callers that keep
 ** items sorted by id get "ties by smaller id".  Selection is O(n log k).
-** The ranking is that of the exact (double) dot product of the unit float
-** vectors, rounded to the float score reported: float sgemm scores
-** shortlist the items within their rounding bound of the k-th, and only
-** those are rescored.  So items with equal reported scores rank by smaller
-** index, and a query's answer does not depend on the batch it is in.
+** The ranking is that of the exact (double) dot product of the float
+** vectors scored (the unit ones for cosine), rounded to the float score
+** reported: float sgemm scores shortlist the items within their rounding
+** bound of the k-th (gamma_d |q| max|x|, so for raw vectors it needs a
+** bound on the item norms), and only those are rescored.  So items with
+** equal reported scores rank by smaller index, and a query's answer does
+** not depend on the batch it is in.
 */
 #ifndef SEMIPERSO_TOPK_H
 #define SEMIPERSO_TOPK_H
@@ -28,18 +34,18 @@ void topk_normalize_rows(float *m, int64_t n, int d);
 int topk_cosine(const float *queries, int64_t nq, const float *items,
                 int64_t n, int d, int k, int32_t *out_idx, float *out_score);
 
-/* topk_cosine() by dot product instead of cosine: the k items of largest
-** q . x for each query, best first, scores optional.  Items need no
-** normalisation.  Reduced to cosine (Bachrach et al., RecSys 2014): each
-** item gets one more coordinate sqrt(M^2 - |x|^2), M the largest item
-** norm, the query a 0, so cos = q . x / (|q| M) ranks as q . x does; the
-** ranking is topk_cosine()'s on those unit vectors (exact up to their
-** float rounding, about 1e-7 relative), the scores q . x computed back
-** from it.  Scratch: n x (d + 1) floats.  Returns 0 or -1 (memory). */
-int topk_dot(const float *queries, int64_t nq, const float *items, int64_t n, int d, int k,
-             int32_t *out_idx, float *out_score);
+/* The same for the raw inner product q.x_i: items as stored, queries as
+** given (a zero query scores 0 everywhere).  item_norm_max must be at
+** least the largest item norm (topk_max_norm() of the same items; callers
+** keeping the items compute it once); it bounds sgemm's rounding so that
+** the ranking stays exact. */
+int topk_dot(const float *queries, int64_t nq, const float *items, int64_t n, int d,
+             double item_norm_max, int k, int32_t *out_idx, float *out_score);
 
-/* Rows of queries topk_cosine() scores per sgemm for n items: the block is
+/* The largest Euclidean norm of the n rows of items (0 when n = 0). */
+double topk_max_norm(const float *items, int64_t n, int d);
+
+/* Rows of queries topk_cosine() and topk_dot() score per sgemm for n items: the block is
 ** bounded to a few MiB of scores.  Batch callers may feed this many
 ** queries at a time to keep their own memory bounded too. */
 int64_t topk_block_rows(int64_t nq, int64_t n);

@@ -62,10 +62,11 @@ void train_report(TrainReport *rep, int epochs, double loss, double t_start, dou
 
 int train_top_items(const float *users, int64_t n, const float *items, int64_t n_items, int d,
                     int k, const TrainCallbacks *cb, int32_t *top) {
+  double item_norm_max = topk_max_norm(items, n_items, d);
   for (int64_t u0 = 0; u0 < n; u0 += TOP_CHUNK) {
     if (train_stop_requested(cb)) return TRAIN_STOPPED;
     int64_t nb = n - u0 < TOP_CHUNK ? n - u0 : TOP_CHUNK;
-    if (topk_dot(users + u0 * d, nb, items, n_items, d, k, top + u0 * k, NULL) != 0)
+    if (topk_dot(users + u0 * d, nb, items, n_items, d, item_norm_max, k, top + u0 * k, NULL) != 0)
       return TRAIN_NOMEM;
   }
   return TRAIN_OK;

@@ -1,7 +1,8 @@
 /*
 ** features.c - aggregates that assemble grouped feature vectors in one
-** pass, so sql/features.sql builds DESIGN.md section 3's input vectors
-** without one vec_avg per (user, group) and a 20-way concatenation:
+** pass, so sql/features.sql builds the input vectors (the layout of
+** docs/ARCHITECTURE.md, "Input features") without one vec_avg per
+** (user, group) and a 20-way concatenation:
 **
 **   vec_group_avg(group, vector, n_groups) -> blob of n_groups * d floats
 **       group-wise means laid end to end: floats [g*d, (g+1)*d) hold the
@@ -18,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "args.h"
 #include "common.h"
 #include "modules.h"
 
@@ -35,6 +37,7 @@ typedef struct {
 static int group_args(sqlite3_context *ctx, GroupAcc *acc, sqlite3_value *g,
                       sqlite3_value *ng, int g_argno, int ng_argno, int *group) {
   const char *fn = sp_function_name(ctx);
+  if (acc->error) return SQLITE_ERROR;
   if (sqlite3_value_type(ng) != SQLITE_INTEGER ||
       sqlite3_value_int64(ng) < 1 || sqlite3_value_int64(ng) > MAX_GROUPS) {
     sp_result_errorf(ctx, "%s(): argument %d (n_groups) must be an INTEGER "
@@ -65,20 +68,27 @@ static int group_args(sqlite3_context *ctx, GroupAcc *acc, sqlite3_value *g,
   return SQLITE_OK;
 }
 
-static void group_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+/* The accumulator of a row with a valid group (in *group), or NULL when the
+** row is to be ignored: an error was set, by this row or an earlier one. */
+static GroupAcc *group_row(sqlite3_context *ctx, sqlite3_value *g, sqlite3_value *ng,
+                           int g_argno, int ng_argno, int *group) {
   GroupAcc *acc = sqlite3_aggregate_context(ctx, sizeof *acc);
   if (!acc) {
     sqlite3_result_error_nomem(ctx);
-    return;
+    return NULL;
   }
-  if (acc->error) return;
-  int g;
-  if (group_args(ctx, acc, argv[0], argv[2], 1, 3, &g) != SQLITE_OK) {
+  if (group_args(ctx, acc, g, ng, g_argno, ng_argno, group) != SQLITE_OK) {
     acc->error = 1;
-    return;
+    return NULL;
   }
-  if (sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
+  return acc;
+}
+
+static void group_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int g;
+  GroupAcc *acc = group_row(ctx, argv[0], argv[2], 1, 3, &g);
+  if (acc == NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
   float *parsed = NULL;
   const unsigned char *raw = NULL;
   int n;
@@ -93,7 +103,7 @@ static void group_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     return;
   }
   if (acc->d == 0) {
-    if ((sqlite3_int64)n * acc->n_groups > sp_max_vector_len(ctx)) {
+    if ((sqlite3_int64)n * acc->n_groups > sp_max_vector_len(sqlite3_context_db_handle(ctx))) {
       sqlite3_free(parsed);
       sp_result_errorf(ctx, "%s(): result too long (%d groups of %d floats)",
                        sp_function_name(ctx), acc->n_groups, n);
@@ -148,76 +158,50 @@ static void group_acc_free(GroupAcc *acc) {
   acc->sum = NULL;
 }
 
-static void group_avg_final(sqlite3_context *ctx) {
-  GroupAcc *acc = sqlite3_aggregate_context(ctx, 0);
-  if (!acc) {
-    sqlite3_result_null(ctx);
-    return;
-  }
-  if (!acc->error) {
-    if (acc->d == 0) {
-      sqlite3_result_null(ctx);
-    } else {
-      int total = acc->n_groups * acc->d;
-      float *out = sqlite3_malloc64((sqlite3_uint64)total * sizeof *out);
-      if (!out) {
-        sqlite3_result_error_nomem(ctx);
-      } else {
-        for (int g = 0; g < acc->n_groups; g++)
-          for (int j = 0; j < acc->d; j++) {
-            size_t at = (size_t)g * acc->d + j;
-            out[at] = acc->count[g] ? (float)(acc->sum[at] / (double)acc->count[g]) : 0.0f;
-          }
-        sp_result_vector(ctx, out, total);
-      }
-    }
-  }
-  group_acc_free(acc);
-}
-
 static void group_count_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
-  GroupAcc *acc = sqlite3_aggregate_context(ctx, sizeof *acc);
-  if (!acc) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  if (acc->error) return;
   int g;
-  if (group_args(ctx, acc, argv[0], argv[1], 1, 2, &g) != SQLITE_OK) {
-    acc->error = 1;
-    return;
-  }
-  acc->count[g]++;
+  GroupAcc *acc = group_row(ctx, argv[0], argv[1], 1, 2, &g);
+  if (acc) acc->count[g]++;
 }
 
-static void group_count_final(sqlite3_context *ctx) {
+/* The result of either aggregate: per group, the mean vector (means) or
+** the row count, laid end to end; NULL when there is nothing to say. */
+static void group_finish(sqlite3_context *ctx, int means) {
   GroupAcc *acc = sqlite3_aggregate_context(ctx, 0);
-  if (!acc) {
+  if (acc == NULL) {
     sqlite3_result_null(ctx);
     return;
   }
-  if (!acc->error) {
-    float *out = sqlite3_malloc64((sqlite3_uint64)acc->n_groups * sizeof *out);
-    if (!out) {
-      sqlite3_result_error_nomem(ctx);
-    } else {
-      for (int g = 0; g < acc->n_groups; g++) out[g] = (float)acc->count[g];
-      sp_result_vector(ctx, out, acc->n_groups);
+  int width = means ? acc->d : 1, n = acc->n_groups * width;
+  float *out = NULL;
+  if (!acc->error && n == 0) {
+    sqlite3_result_null(ctx);
+  } else if (!acc->error && (out = sqlite3_malloc64((sqlite3_uint64)n * sizeof *out)) == NULL) {
+    sqlite3_result_error_nomem(ctx);
+  } else if (!acc->error) {
+    for (int g = 0; g < acc->n_groups; g++) {
+      for (int j = 0; j < width; j++) {
+        size_t at = (size_t)g * width + j;
+        out[at] = !means ? (float)acc->count[g]
+                  : acc->count[g] ? (float)(acc->sum[at] / (double)acc->count[g]) : 0.0f;
+      }
     }
+    sp_result_vector(ctx, out, n);
   }
   group_acc_free(acc);
 }
 
+static void group_avg_final(sqlite3_context *ctx) { group_finish(ctx, 1); }
+
+static void group_count_final(sqlite3_context *ctx) { group_finish(ctx, 0); }
+
 static const SpFunction feature_functions[] = {
-    {"vec_group_avg", 3, SP_PURE, NULL, NULL, group_avg_step, group_avg_final,
+    {"vec_group_avg", 3, SP_PURE | SP_SUBTYPED, NULL, NULL, group_avg_step, group_avg_final,
      NULL, NULL},
-    {"vec_group_count", 2, SP_PURE, NULL, NULL, group_count_step,
+    {"vec_group_count", 2, SP_PURE | SP_SUBTYPED, NULL, NULL, group_count_step,
      group_count_final, NULL, NULL},
 };
 
-int sp_register_features(sqlite3 *db, char **pzErrMsg) {
-  return sp_register_functions(db, feature_functions,
-                               (int)(sizeof feature_functions / sizeof *feature_functions),
-                               pzErrMsg);
-}
+const SpBinding sp_features_binding = {feature_functions, SP_COUNT(feature_functions), NULL, 0,
+                                       0, NULL};

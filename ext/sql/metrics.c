@@ -1,19 +1,22 @@
 /*
-** metrics.c - SQL ranking metrics (DESIGN.md section 5):
+** metrics.c - SQL ranking metrics on ext/core/metrics.h (definitions in
+** README.md, "Metrics"):
 **   precision_at(recommended, relevant, k)  recall_at(...)  ndcg_at(...)
 ** recommended and relevant are JSON arrays of integer ids (recommended in
 ** rank order); k >= 1.  An empty relevant set gives NULL, so avg() skips
 ** the user.  Values are fractions in [0, 1].
 */
 #include "../core/metrics.h"
+#include "args.h"
 #include "common.h"
 #include "modules.h"
 
 typedef enum { METRIC_PRECISION, METRIC_RECALL, METRIC_NDCG } MetricKind;
+static const MetricKind precision = METRIC_PRECISION, recall = METRIC_RECALL, ndcg = METRIC_NDCG;
 
 static void metric_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
-  MetricKind kind = (MetricKind)(intptr_t)((const SpFunction *)sqlite3_user_data(ctx))->user_data;
+  MetricKind kind = *(const MetricKind *)sp_user_data(ctx);
   int64_t *recommended = NULL, *relevant = NULL;
   size_t n_recommended, n_relevant;
   sqlite3_int64 k;
@@ -42,13 +45,10 @@ done:
 }
 
 static const SpFunction metric_functions[] = {
-    {"precision_at", 3, SP_PURE, (void *)METRIC_PRECISION, metric_func, NULL, NULL, NULL, NULL},
-    {"recall_at", 3, SP_PURE, (void *)METRIC_RECALL, metric_func, NULL, NULL, NULL, NULL},
-    {"ndcg_at", 3, SP_PURE, (void *)METRIC_NDCG, metric_func, NULL, NULL, NULL, NULL},
+    {"precision_at", 3, SP_PURE, &precision, metric_func, NULL, NULL, NULL, NULL},
+    {"recall_at", 3, SP_PURE, &recall, metric_func, NULL, NULL, NULL, NULL},
+    {"ndcg_at", 3, SP_PURE, &ndcg, metric_func, NULL, NULL, NULL, NULL},
 };
 
-int sp_register_metrics(sqlite3 *db, char **pzErrMsg) {
-  return sp_register_functions(db, metric_functions,
-                               (int)(sizeof metric_functions / sizeof *metric_functions),
-                               pzErrMsg);
-}
+const SpBinding sp_metrics_binding = {metric_functions, SP_COUNT(metric_functions), NULL, 0, 0,
+                                      NULL};

@@ -1,20 +1,23 @@
 /*
-** modules.h - one registration function per binding file; the entry file
-** (ext/semiperso.c) calls each in turn.
+** modules.h - what each binding file registers (common.h, SpBinding); the
+** entry file (ext/semiperso.c) registers each in turn.  ext/sql/X.c binds
+** ext/core/X.c; features.c and scripting.c serve the SQL scripts.
 */
 #ifndef SEMIPERSO_SQL_MODULES_H
 #define SEMIPERSO_SQL_MODULES_H
 
-#include "sqlite3ext.h"
+#include "common.h"
 
-int sp_register_vectors(sqlite3 *db, char **pzErrMsg);
-int sp_register_metrics(sqlite3 *db, char **pzErrMsg);
-int sp_register_embedder(sqlite3 *db, char **pzErrMsg);
-int sp_register_synth(sqlite3 *db, char **pzErrMsg);
-int sp_register_features(sqlite3 *db, char **pzErrMsg);
-int sp_register_scripting(sqlite3 *db, char **pzErrMsg);
-int sp_register_top_items(sqlite3 *db, char **pzErrMsg);
-int sp_register_segments(sqlite3 *db, char **pzErrMsg);
-int sp_register_topk(sqlite3 *db, char **pzErrMsg);
+extern const SpBinding sp_vec_binding;        /* vec.c: vec_* */
+extern const SpBinding sp_features_binding;   /* features.c: vec_group_avg, vec_group_count */
+extern const SpBinding sp_metrics_binding;    /* metrics.c: precision_at, recall_at, ndcg_at */
+extern const SpBinding sp_item_count_binding; /* item_count.c: top_items */
+extern const SpBinding sp_mlp_binding;        /* mlp.c: train_embedder, embed_user */
+extern const SpBinding sp_kmeans_binding;     /* kmeans.c: train_segments, assign_segment */
+extern const SpBinding sp_topk_binding;       /* topk.c: topk_tracks, topk_tracks_batch */
+extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
+extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
+extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */
+extern const SpBinding sp_hash_binding;       /* hash.c: stable_hash */
 
 #endif

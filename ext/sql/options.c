@@ -90,12 +90,13 @@ int sp_parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *json
   if (json == NULL || sqlite3_value_type(json) == SQLITE_NULL) return SQLITE_OK;
   sqlite3_stmt *st = NULL;
   /* The first row tells the top-level type; json_each then walks the keys
-  ** (a non-object yields no key rows or array rows: both refused here). */
+  ** (a non-object yields no key rows or array rows: both refused here).
+  ** Malformed JSON fails the first step.  (Not json_valid(): SQLite 3.40's
+  ** answers 0 when its parser runs out of memory.) */
   int rc = sqlite3_prepare_v2(db,
-                              "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END, "
-                              "NULL, NULL, NULL UNION ALL "
+                              "SELECT json_type(?1), NULL, NULL, NULL UNION ALL "
                               "SELECT NULL, key, value, type FROM json_each(?1) "
-                              "WHERE json_valid(?1) AND json_type(?1) = 'object'",
+                              "WHERE json_type(?1) = 'object'",
                               -1, &st, NULL);
   if (rc != SQLITE_OK) {
     *err = sqlite3_mprintf("%s(): cannot read options: %s", fn, sqlite3_errmsg(db));
@@ -104,6 +105,15 @@ int sp_parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *json
   sqlite3_bind_value(st, 1, json);
   rc = sqlite3_step(st);
   const char *top = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+  if (rc == SQLITE_NOMEM || (rc == SQLITE_ROW && top == NULL)) {
+    sqlite3_finalize(st);
+    return SQLITE_NOMEM;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_ERROR) { /* interrupted */
+    *err = sqlite3_mprintf("%s(): cannot read options: %s", fn, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+  }
   if (sqlite3_value_type(json) != SQLITE_TEXT || top == NULL || strcmp(top, "object") != 0) {
     *err = sqlite3_mprintf("%s(): argument %d (options) must be a JSON object such as "
                            "'{\"%s\": ...}'", fn, argno, n_opts ? opts[0].key : "key");

@@ -1,7 +1,6 @@
 /* query.c - user queries into matrices, and interrupt polling (see query.h). */
 #include <string.h>
 
-#include "../core/vec.h"
 #include "common.h"
 #include "query.h"
 
@@ -44,56 +43,6 @@ int sp_prepare_user_query(sqlite3 *db, const char *fn, const char *sql,
   return SQLITE_OK;
 }
 
-void sp_matrix_free(SpMatrix *m) {
-  sqlite3_free(m->data);
-  m->data = NULL;
-  m->rows = 0;
-}
-
-/* Appends column c of the current row to m, growing it geometrically. */
-static int append_row(sqlite3_stmt *stmt, int c, const char *fn,
-                      const char *col_name, int64_t row, int64_t *cap,
-                      SpMatrix *m, char **err) {
-  int type = sqlite3_column_type(stmt, c);
-  if (type != SQLITE_BLOB) {
-    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): expected a float32 "
-                           "vector BLOB, got %s", fn, (long long)row, c + 1, col_name,
-                           type == SQLITE_NULL ? "NULL" : type == SQLITE_TEXT ? "TEXT"
-                           : "a number");
-    return SQLITE_MISMATCH;
-  }
-  int bytes = sqlite3_column_bytes(stmt, c);
-  if (bytes == 0 || bytes % (int)sizeof(float)) {
-    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): BLOB of %d bytes is not "
-                           "a float32 vector", fn, (long long)row, c + 1, col_name, bytes);
-    return SQLITE_MISMATCH;
-  }
-  int dims = bytes / (int)sizeof(float);
-  if (m->dims == 0) m->dims = dims;
-  if (dims != m->dims) {
-    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): vector has %d floats, "
-                           "expected %d", fn, (long long)row, c + 1, col_name,
-                           dims, m->dims);
-    return SQLITE_MISMATCH;
-  }
-  if (m->rows == *cap) {
-    int64_t new_cap = *cap ? *cap * 2 : 1024;
-    float *grown = sqlite3_realloc64(m->data, (sqlite3_uint64)new_cap * (sqlite3_uint64)dims * sizeof(float));
-    if (grown == NULL) return SQLITE_NOMEM;
-    m->data = grown;
-    *cap = new_cap;
-  }
-  float *dst = m->data + m->rows * (int64_t)dims;
-  memcpy(dst, sqlite3_column_blob(stmt, c), (size_t)bytes);
-  if (!vec_all_finite(dst, (size_t)dims)) {
-    *err = sqlite3_mprintf("%s(): row %lld, column %d (%s): vector contains NaN or Inf",
-                           fn, (long long)row, c + 1, col_name);
-    return SQLITE_MISMATCH;
-  }
-  m->rows++;
-  return SQLITE_OK;
-}
-
 int sp_query_matrices(sqlite3 *db, const char *fn, const char *sql,
                       int n_cols, const char *const *col_names, SpMatrix *mats,
                       char **err) {
@@ -104,16 +53,17 @@ int sp_query_matrices(sqlite3 *db, const char *fn, const char *sql,
   }
   int rc = sp_prepare_user_query(db, fn, sql, n_cols, &stmt, err);
   if (rc != SQLITE_OK) return rc;
-  int64_t caps[SP_MAX_QUERY_COLS] = {0};
   int64_t row = 0;
   for (int c = 0; c < n_cols; c++) {
     mats[c].data = NULL;
-    mats[c].rows = 0;
+    mats[c].ids = NULL;
+    mats[c].rows = mats[c].cap = 0;
   }
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     row++;
     for (int c = 0; c < n_cols && rc == SQLITE_ROW; c++) {
-      int arc = append_row(stmt, c, fn, col_names[c], row, &caps[c], &mats[c], err);
+      SpColumn col = {fn, NULL, c, c + 1, col_names[c]};
+      int arc = sp_matrix_append(&mats[c], stmt, &col, row, err);
       if (arc != SQLITE_OK) rc = arc;
     }
     if (rc != SQLITE_ROW) break;

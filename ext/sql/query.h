@@ -4,22 +4,18 @@
 **
 ** A user query must be exactly one read-only statement (a SELECT or a
 ** read-only WITH) with the expected number of columns.  Its rows are read
-** into dense row-major float matrices, one per column; every bad row
-** (NULL, wrong type, wrong length, NaN/Inf) is an error naming the function,
-** the row number (1-based) and the column.
+** into dense row-major float matrices, one per column, by the column
+** reader of columns.h: every bad row (NULL, wrong type, wrong length,
+** NaN/Inf) is an error naming the function, the row number (1-based) and
+** the column.
 */
 #ifndef SEMIPERSO_SQL_QUERY_H
 #define SEMIPERSO_SQL_QUERY_H
 
 #include <stdint.h>
 
+#include "columns.h"
 #include "sqlite3ext.h"
-
-typedef struct {
-  float *data; /* rows x dims, row-major, sqlite3_malloc'd */
-  int64_t rows;
-  int dims; /* on input: the required width, or 0 to take the first row's */
-} SpMatrix;
 
 /* Prepares sql as a user query of fn; on error returns non-OK with *err
 ** (sqlite3_mprintf'd) saying what is wrong with it. */
@@ -30,13 +26,12 @@ int sp_prepare_user_query(sqlite3 *db, const char *fn, const char *sql,
 #define SP_MAX_QUERY_COLS 8
 
 /* Runs sql and fills mats[0..n_cols-1] from its columns (names used in
-** messages); 1 <= n_cols <= SP_MAX_QUERY_COLS.  An empty result is an
-** error; sqlite3_interrupt() stops it (the query reports it). */
+** messages; each mats[c].dims is the width required, or 0 for the first
+** row's); 1 <= n_cols <= SP_MAX_QUERY_COLS.  An empty result is an error;
+** sqlite3_interrupt() stops it (the query reports it). */
 int sp_query_matrices(sqlite3 *db, const char *fn, const char *sql,
                       int n_cols, const char *const *col_names, SpMatrix *mats,
                       char **err);
-
-void sp_matrix_free(SpMatrix *m);
 
 /* SQLITE_INTERRUPT when sqlite3_interrupt() was called on db during the
 ** running statement, else SQLITE_OK.  Cheap enough to call per batch. */

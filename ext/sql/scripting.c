@@ -18,8 +18,5 @@ static const SpFunction scripting_functions[] = {
     {"raise_error", 1, SP_PURE, NULL, raise_error_func, NULL, NULL, NULL, NULL},
 };
 
-int sp_register_scripting(sqlite3 *db, char **pzErrMsg) {
-  return sp_register_functions(db, scripting_functions,
-                               (int)(sizeof scripting_functions / sizeof *scripting_functions),
-                               pzErrMsg);
-}
+const SpBinding sp_scripting_binding = {scripting_functions, SP_COUNT(scripting_functions), NULL,
+                                        0, 0, NULL};

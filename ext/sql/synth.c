@@ -1,7 +1,7 @@
 /*
 ** synth.c - synthesize_dataset([options JSON]) -> JSON summary: fills the
-** dataset tables of DESIGN.md section 2 with a synthetic Deezer-shaped
-** dataset drawn by ext/core/synth.c (the model is described in synth.h).
+** dataset tables of sql/schema.sql with a synthetic Deezer-shaped dataset
+** drawn by ext/core/synth.c (the model is described in synth.h).
 **
 **   SELECT synthesize_dataset();                       -- demo scale
 **   SELECT synthesize_dataset('{"tracks": 50000, "warm": 70000,
@@ -26,7 +26,6 @@
 */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "../core/synth.h"
 #include "common.h"
@@ -46,12 +45,6 @@ typedef struct {
   SynthOptions synth;
   int replace, quiet;
 } Options;
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Reads the options object over the defaults already in o. */
 static int parse_options(sqlite3 *db, sqlite3_value *arg, Options *o,
@@ -141,17 +134,20 @@ typedef struct {
 static int drop_indexes(sqlite3 *db, Indexes *idx) {
   sqlite3_stmt *st = NULL;
   char *names[MAX_INDEXES], *sqls[MAX_INDEXES];
-  int n = 0;
+  int n = 0, step = SQLITE_ROW;
   int rc = sqlite3_prepare_v2(db,
       "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
       "AND tbl_name IN ('tracks', 'playlist_tracks', 'users', "
       "'registration_events', 'future_listens', 'user_features')", -1, &st, NULL);
-  while (rc == SQLITE_OK && n < MAX_INDEXES && sqlite3_step(st) == SQLITE_ROW) {
+  while (rc == SQLITE_OK && n < MAX_INDEXES && (step = sqlite3_step(st)) == SQLITE_ROW) {
     names[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     sqls[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
     n++;
     if (!names[n - 1] || !sqls[n - 1]) rc = SQLITE_NOMEM;
   }
+  /* A failed read (out of memory may have rolled the transaction back)
+  ** must stop everything: going on would write outside the savepoint. */
+  if (rc == SQLITE_OK && step != SQLITE_ROW && step != SQLITE_DONE) rc = step;
   sqlite3_finalize(st);
   for (int i = 0; i < n; i++) {
     int drc = SQLITE_ERROR;
@@ -257,9 +253,33 @@ static int insert_all(const SynthModel *m, SynthUserGen *gen,
   return rc;
 }
 
+static void summarise(sqlite3_context *ctx, const SynthModel *m, const Counts *n,
+                      double seconds) {
+  const SynthOptions *so = synth_options(m);
+  sqlite3_str *s = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  sp_json_open(s, '{');
+  sp_json_int(s, "tracks", so->tracks);
+  sp_json_int(s, "albums", synth_n_albums(m));
+  sp_json_int(s, "artists", synth_n_artists(m));
+  sp_json_int(s, "genres", so->genres);
+  sp_json_int(s, "playlists", synth_n_playlists(m));
+  sp_json_int(s, "playlist_tracks", n->playlist_tracks);
+  sp_json_int(s, "warm", so->warm);
+  sp_json_int(s, "validation", so->validation);
+  sp_json_int(s, "test", so->test);
+  sp_json_int(s, "countries", so->countries);
+  sp_json_int(s, "dim", so->dim);
+  sp_json_int(s, "seed", (sqlite3_int64)so->seed);
+  sp_json_int(s, "registration_events", n->events);
+  sp_json_int(s, "future_listens", n->listens);
+  sp_json_seconds(s, "seconds", seconds);
+  sp_json_close(s, '}');
+  sp_result_json(ctx, s);
+}
+
 static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  double t0 = now_seconds();
+  double t0 = sp_now();
   Options o;
   char *err = NULL;
   SynthModel *m = NULL;
@@ -316,7 +336,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   if (rc != SQLITE_OK && err == NULL) {
     err = rc == SQLITE_NOMEM ? NULL
-        : rc == SQLITE_INTERRUPT ? sqlite3_mprintf(FN "(): interrupted")
+        : rc == SQLITE_INTERRUPT ? sp_interrupted(FN, "the database is left as it was")
         : sqlite3_mprintf(FN "(): %s", sqlite3_errmsg(db));
   }
   /* An interrupted write rolls the whole transaction back by itself (the
@@ -328,43 +348,17 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
                  NULL, NULL, NULL);
   }
   if (rc != SQLITE_OK) {
-    if (err) {
-      sqlite3_result_error(ctx, err, -1);
-      sqlite3_result_error_code(ctx, rc == SQLITE_ROW ? SQLITE_ERROR : rc);
-    } else {
-      sqlite3_result_error_nomem(ctx);
-    }
+    sp_result_error_rc(ctx, rc, err);
   } else {
-    const SynthOptions *so = synth_options(m);
-    char *json = sqlite3_mprintf(
-        "{\"tracks\":%lld,\"albums\":%lld,\"artists\":%lld,\"genres\":%d,"
-        "\"playlists\":%lld,\"playlist_tracks\":%lld,\"warm\":%lld,"
-        "\"validation\":%lld,\"test\":%lld,\"countries\":%d,\"dim\":%d,"
-        "\"seed\":%llu,\"registration_events\":%lld,\"future_listens\":%lld,"
-        "\"seconds\":%.2f}",
-        (long long)so->tracks, (long long)synth_n_albums(m),
-        (long long)synth_n_artists(m), so->genres,
-        (long long)synth_n_playlists(m), n.playlist_tracks, (long long)so->warm,
-        (long long)so->validation, (long long)so->test, so->countries, so->dim,
-        (unsigned long long)so->seed, n.events, n.listens, now_seconds() - t0);
-    if (json) sqlite3_result_text(ctx, json, -1, sqlite3_free);
-    else sqlite3_result_error_nomem(ctx);
-    sqlite3_result_subtype(ctx, 'J');
+    summarise(ctx, m, &n, sp_now() - t0);
   }
-  sqlite3_free(err);
   synth_user_gen_free(gen);
   synth_model_free(m);
 }
 
 static const SpFunction synth_functions[] = {
-    {"synthesize_dataset", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-     synthesize_func, NULL, NULL, NULL, NULL},
-    {"synthesize_dataset", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-     synthesize_func, NULL, NULL, NULL, NULL},
+    {FN, 0, SP_DIRECT | SP_SUBTYPED, NULL, synthesize_func, NULL, NULL, NULL, NULL},
+    {FN, 1, SP_DIRECT | SP_SUBTYPED, NULL, synthesize_func, NULL, NULL, NULL, NULL},
 };
 
-int sp_register_synth(sqlite3 *db, char **pzErrMsg) {
-  return sp_register_functions(db, synth_functions,
-                               (int)(sizeof synth_functions / sizeof *synth_functions),
-                               pzErrMsg);
-}
+const SpBinding sp_synth_binding = {synth_functions, SP_COUNT(synth_functions), NULL, 0, 0, NULL};

@@ -1,6 +1,6 @@
 /*
-** topk.c - nearest tracks by cosine similarity, as table-valued functions
-** (DESIGN.md section 4).
+** topk.c - nearest tracks by cosine similarity, as table-valued functions,
+** on ext/core/topk.h.
 **
 **   SELECT rank, track_id, score FROM topk_tracks(embedding, k [, table]);
 **       the k rows of `table` (default 'tracks') whose `embedding` is most
@@ -35,9 +35,9 @@
 */
 #include <string.h>
 
-#include "../core/json_array.h"
 #include "../core/topk.h"
-#include "../core/vec.h"
+#include "args.h"
+#include "columns.h"
 #include "common.h"
 #include "modules.h"
 #include "query.h"
@@ -46,18 +46,16 @@
 
 /* ---- the item matrix, shared by reference ------------------------------ */
 
+/* A cursor keeps the matrix it started with while the cache may move on
+** to a newer one: whoever drops the last reference frees it. */
 typedef struct {
   int refs;
-  int64_t n;
-  int d;
-  sqlite3_int64 *ids; /* ascending */
-  float *items;       /* n x d, unit rows */
+  SpMatrix m; /* n x d unit rows, ids ascending */
 } ItemSet;
 
 static void itemset_unref(ItemSet *s) {
   if (s && --s->refs == 0) {
-    sqlite3_free(s->ids);
-    sqlite3_free(s->items);
+    sp_matrix_free(&s->m);
     sqlite3_free(s);
   }
 }
@@ -68,22 +66,19 @@ typedef struct {
   sqlite3_int64 sv_temp, sv_main, sv_table;
 } CacheKey;
 
-/* Per connection, shared by both modules. */
+/* Per connection, shared by both modules (the binding's state). */
 typedef struct {
-  int refs;
   char *arg;    /* the table argument as given */
   char *schema; /* where it resolved */
   CacheKey key;
   ItemSet *set;
 } ItemCache;
 
-static void item_cache_unref(void *p) {
+static void item_cache_clear(void *p) {
   ItemCache *c = p;
-  if (--c->refs > 0) return;
   sqlite3_free(c->arg);
   sqlite3_free(c->schema);
   itemset_unref(c->set);
-  sqlite3_free(c);
 }
 
 typedef struct {
@@ -214,74 +209,33 @@ static int load_items(sqlite3 *db, const char *fn, const char *schema, const cha
                       const char *pk, ItemSet **out, char **err) {
   char *sql = sqlite3_mprintf("SELECT \"%w\", embedding FROM \"%w\".\"%w\" ORDER BY 1",
                               pk, schema, table);
-  if (sql == NULL) return SQLITE_NOMEM;
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  sqlite3_free(sql);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("%s(): cannot read table '%s': %s", fn, table, sqlite3_errmsg(db));
-    return rc;
-  }
+  char *source = sqlite3_mprintf("table '%s'", table);
   ItemSet *s = sqlite3_malloc(sizeof *s);
-  if (s == NULL) {
-    sqlite3_finalize(st);
-    return SQLITE_NOMEM;
-  }
-  memset(s, 0, sizeof *s);
-  s->refs = 1;
-  int64_t cap = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    sqlite3_int64 id = sqlite3_column_int64(st, 0);
-    int bytes = sqlite3_column_bytes(st, 1);
-    if (sqlite3_column_type(st, 1) != SQLITE_BLOB || bytes == 0 ||
-        bytes % (int)sizeof(float)) {
-      *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding is not a float32 "
-                             "vector BLOB", fn, table, id);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    int d = bytes / (int)sizeof(float);
-    if (s->n == 0) s->d = d;
-    if (d != s->d) {
-      *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding has %d floats, "
-                             "earlier rows have %d", fn, table, id, d, s->d);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    if (s->n == cap) {
-      int64_t nc = cap ? 2 * cap : 1024;
-      float *it = sqlite3_realloc64(s->items, (sqlite3_uint64)nc * d * sizeof(float));
-      if (it) s->items = it;
-      sqlite3_int64 *ids = sqlite3_realloc64(s->ids, (sqlite3_uint64)nc * sizeof *ids);
-      if (ids) s->ids = ids;
-      if (!it || !ids) {
-        rc = SQLITE_NOMEM;
-        break;
-      }
-      cap = nc;
-    }
-    float *row = s->items + s->n * d;
-    memcpy(row, sqlite3_column_blob(st, 1), (size_t)bytes);
-    if (!vec_all_finite(row, (size_t)d)) {
-      *err = sqlite3_mprintf("%s(): table '%s', row %lld: embedding contains NaN or Inf",
-                             fn, table, id);
-      rc = SQLITE_ERROR;
-      break;
-    }
-    s->ids[s->n++] = id;
-  }
-  if (rc == SQLITE_DONE && s->n > INT32_MAX) {
+  sqlite3_stmt *st = NULL;
+  int64_t row = 0;
+  int rc = sql && source && s ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+    *err = sqlite3_mprintf("%s(): cannot read table '%s': %s", fn, table, sqlite3_errmsg(db));
+  if (s) memset(s, 0, sizeof *s);
+  SpColumn embedding = {fn, source, 1, 0, "embedding"};
+  if (rc == SQLITE_OK)
+    rc = sp_matrix_read(&s->m, st, &embedding, (int64_t)INT32_MAX + 1, &row, err);
+  if (rc == SQLITE_ROW) {
     *err = sqlite3_mprintf("%s(): table '%s' has too many rows", fn, table);
     rc = SQLITE_TOOBIG;
-  }
-  if (rc != SQLITE_DONE && *err == NULL && rc != SQLITE_NOMEM)
+  } else if (rc != SQLITE_DONE && rc != SQLITE_OK && *err == NULL && rc != SQLITE_NOMEM) {
     *err = sqlite3_mprintf("%s(): cannot read table '%s': %s", fn, table, sqlite3_errmsg(db));
+  }
   sqlite3_finalize(st);
+  sqlite3_free(sql);
+  sqlite3_free(source);
   if (rc != SQLITE_DONE) {
-    itemset_unref(s);
+    if (s) sp_matrix_free(&s->m);
+    sqlite3_free(s);
     return rc;
   }
-  topk_normalize_rows(s->items, s->n, s->d);
+  topk_normalize_rows(s->m.data, s->m.rows, s->m.dims);
+  s->refs = 1;
   *out = s;
   return SQLITE_OK;
 }
@@ -323,83 +277,6 @@ static int get_items(TopkVtab *v, const char *fn, const char *table, ItemSet **o
   return SQLITE_OK;
 }
 
-/* ---- argument parsing without a function context ----------------------- */
-
-static int vector_value(sqlite3_value *val, const char *fn, float **out, int *n,
-                        char **err) {
-  *out = NULL;
-  int type = sqlite3_value_type(val);
-  size_t count = 0;
-  float *buf = NULL;
-  if (type == SQLITE_BLOB) {
-    int bytes = sqlite3_value_bytes(val);
-    if (bytes == 0 || bytes % (int)sizeof(float)) {
-      *err = sqlite3_mprintf("%s(): argument 1: BLOB of %d bytes is not a float32 vector",
-                             fn, bytes);
-      return SQLITE_ERROR;
-    }
-    count = (size_t)bytes / sizeof(float);
-    buf = sqlite3_malloc64(bytes);
-    if (buf == NULL) return SQLITE_NOMEM;
-    memcpy(buf, sqlite3_value_blob(val), (size_t)bytes);
-  } else if (type == SQLITE_TEXT) {
-    const char *text = (const char *)sqlite3_value_text(val);
-    size_t len = (size_t)sqlite3_value_bytes(val);
-    const char *jerr = NULL;
-    if (text == NULL) return SQLITE_NOMEM;
-    if (json_array_floats(text, len, NULL, 0, &count, &jerr) || count == 0) {
-      *err = sqlite3_mprintf("%s(): argument 1: %s", fn, jerr ? jerr : "zero-length vector");
-      return SQLITE_ERROR;
-    }
-    buf = sqlite3_malloc64(count * sizeof(float));
-    if (buf == NULL) return SQLITE_NOMEM;
-    json_array_floats(text, len, buf, count, &count, &jerr);
-  } else {
-    *err = sqlite3_mprintf("%s(): argument 1 (embedding) must be a float32 vector (BLOB "
-                           "or JSON text), not %s", fn,
-                           type == SQLITE_NULL ? "NULL" : "a number");
-    return SQLITE_ERROR;
-  }
-  if (!vec_all_finite(buf, count)) {
-    sqlite3_free(buf);
-    *err = sqlite3_mprintf("%s(): argument 1: vector contains NaN or Inf", fn);
-    return SQLITE_ERROR;
-  }
-  *out = buf;
-  *n = (int)count;
-  return SQLITE_OK;
-}
-
-static int k_value(sqlite3_value *val, const char *fn, int *k, char **err) {
-  if (sqlite3_value_type(val) != SQLITE_INTEGER) {
-    *err = sqlite3_mprintf("%s(): argument 2 (k) must be an INTEGER", fn);
-    return SQLITE_ERROR;
-  }
-  sqlite3_int64 x = sqlite3_value_int64(val);
-  if (x < 1 || x > TOPK_MAX_K) {
-    *err = sqlite3_mprintf("%s(): argument 2 (k) must be between 1 and %d, got %lld", fn,
-                           TOPK_MAX_K, x);
-    return SQLITE_ERROR;
-  }
-  *k = (int)x;
-  return SQLITE_OK;
-}
-
-static int table_value(sqlite3_value *val, const char *fn, const char **table,
-                       char **err) {
-  if (val == NULL) {
-    *table = "tracks";
-    return SQLITE_OK;
-  }
-  if (sqlite3_value_type(val) != SQLITE_TEXT) {
-    *err = sqlite3_mprintf("%s(): argument 3 (table) must be the TEXT name of a table",
-                           fn);
-    return SQLITE_ERROR;
-  }
-  *table = (const char *)sqlite3_value_text(val);
-  return *table ? SQLITE_OK : SQLITE_NOMEM;
-}
-
 /* ---- the virtual tables ------------------------------------------------ */
 
 /* Columns: topk_tracks     rank, track_id, score, | embedding, k, tbl
@@ -413,13 +290,12 @@ typedef struct {
   int k, m, nq;
   int32_t *idx;
   float *score;
-  sqlite3_int64 *uids;
   int q, r; /* position */
   ItemSet *set;
-  /* batch only */
+  /* batch only: the block of users read from the query, with their ids */
   sqlite3_stmt *query;
   int64_t query_row;
-  float *qbuf;
+  SpMatrix users;
   int64_t block;
   int done;
 } TopkCursor;
@@ -448,7 +324,7 @@ static int topk_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
   if (v == NULL) return SQLITE_NOMEM;
   memset(v, 0, sizeof *v);
   v->db = db;
-  v->cache = aux;
+  v->cache = sp_module_state(aux);
   v->batch = batch;
   *out = &v->base;
   return SQLITE_OK;
@@ -517,8 +393,7 @@ static int topk_open(sqlite3_vtab *p, sqlite3_vtab_cursor **out) {
 static void cursor_reset(TopkCursor *c) {
   sqlite3_free(c->idx);
   sqlite3_free(c->score);
-  sqlite3_free(c->uids);
-  sqlite3_free(c->qbuf);
+  sp_matrix_free(&c->users);
   sqlite3_finalize(c->query);
   itemset_unref(c->set);
   sqlite3_vtab *vtab = c->base.pVtab; /* set by SQLite after xOpen */
@@ -535,58 +410,31 @@ static int topk_close(sqlite3_vtab_cursor *cur) {
 static int set_error(sqlite3_vtab_cursor *cur, char *err, int rc) {
   sqlite3_free(cur->pVtab->zErrMsg);
   cur->pVtab->zErrMsg = err;
-  return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+  return rc == SQLITE_OK ? SQLITE_ERROR : sp_error_code(rc);
 }
 
 /* Batch: reads up to c->block users from the query and scores them. */
 static int batch_fill(TopkCursor *c, TopkVtab *v) {
-  const char *fn = "topk_tracks_batch";
-  int d = c->set->d;
-  c->nq = 0;
+  static const SpColumn embedding = {"topk_tracks_batch", NULL, 1, 2, "embedding"};
   c->q = c->r = 0;
+  c->users.rows = 0;
+  c->nq = 0;
   if (c->done) return SQLITE_OK;
   if (sp_check_interrupt(v->db) != SQLITE_OK) return SQLITE_INTERRUPT;
-  int rc = SQLITE_DONE;
-  while (c->nq < c->block && (rc = sqlite3_step(c->query)) == SQLITE_ROW) {
-    c->query_row++;
-    if (sqlite3_column_type(c->query, 0) != SQLITE_INTEGER) {
-      v->base.zErrMsg = sqlite3_mprintf("%s(): query row %lld: user_id must be an INTEGER",
-                                        fn, (long long)c->query_row);
-      return SQLITE_ERROR;
-    }
-    int bytes = sqlite3_column_bytes(c->query, 1);
-    if (sqlite3_column_type(c->query, 1) != SQLITE_BLOB) {
-      v->base.zErrMsg = sqlite3_mprintf(
-          "%s(): query row %lld: embedding must be a float32 vector BLOB, not %s", fn,
-          (long long)c->query_row,
-          sqlite3_column_type(c->query, 1) == SQLITE_NULL ? "NULL" : "a non-BLOB value");
-      return SQLITE_ERROR;
-    }
-    if (bytes != d * (int)sizeof(float)) {
-      v->base.zErrMsg = sqlite3_mprintf(
-          "%s(): query row %lld: embedding of %d bytes, the table's have %d floats", fn,
-          (long long)c->query_row, bytes, d);
-      return SQLITE_ERROR;
-    }
-    float *dst = c->qbuf + (int64_t)c->nq * d;
-    memcpy(dst, sqlite3_column_blob(c->query, 1), (size_t)bytes);
-    if (!vec_all_finite(dst, (size_t)d)) {
-      v->base.zErrMsg = sqlite3_mprintf("%s(): query row %lld: embedding contains NaN "
-                                        "or Inf", fn, (long long)c->query_row);
-      return SQLITE_ERROR;
-    }
-    c->uids[c->nq++] = sqlite3_column_int64(c->query, 0);
-  }
-  if (c->nq < c->block) {
-    if (rc != SQLITE_DONE) {
-      v->base.zErrMsg = sqlite3_mprintf("%s(): the query failed: %s", fn,
-                                        sqlite3_errmsg(v->db));
-      return rc;
-    }
+  char *err = NULL;
+  int rc = sp_matrix_read(&c->users, c->query, &embedding, c->block, &c->query_row, &err);
+  if (rc == SQLITE_DONE) {
     c->done = 1;
+  } else if (rc != SQLITE_ROW) {
+    if (err == NULL && rc != SQLITE_NOMEM)
+      err = sqlite3_mprintf("topk_tracks_batch(): the query failed: %s", sqlite3_errmsg(v->db));
+    sqlite3_free(v->base.zErrMsg);
+    v->base.zErrMsg = err;
+    return sp_error_code(rc);
   }
-  if (c->nq > 0 && topk_cosine(c->qbuf, c->nq, c->set->items, c->set->n, d, c->m,
-                               c->idx, c->score) != 0)
+  c->nq = (int)c->users.rows;
+  if (c->nq > 0 && topk_cosine(c->users.data, c->nq, c->set->m.data, c->set->m.rows,
+                               c->set->m.dims, c->m, c->idx, c->score) != 0)
     return SQLITE_NOMEM;
   return SQLITE_OK;
 }
@@ -600,58 +448,54 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   cursor_reset(c);
   char *err = NULL;
   sqlite3_value *targ = (idxNum & (1 << ARG_TABLE)) && argc > 2 ? argv[2] : NULL;
-  const char *table;
-  int k, rc;
-  if ((rc = k_value(argv[1], fn, &k, &err)) != SQLITE_OK) return set_error(cur, err, rc);
-  if ((rc = table_value(targ, fn, &table, &err)) != SQLITE_OK)
-    return set_error(cur, err, rc);
+  const char *table = "tracks", *query = NULL;
+  sqlite3_int64 k;
   float *q = NULL;
   int d = 0;
-  if (!v->batch) {
-    if ((rc = vector_value(argv[0], fn, &q, &d, &err)) != SQLITE_OK)
-      return set_error(cur, err, rc);
-  } else {
-    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT)
-      return set_error(cur, sqlite3_mprintf("%s(): argument 1 (query) must be TEXT, a "
-                                            "SELECT of (user_id, embedding)", fn), 0);
-    rc = sp_prepare_user_query(v->db, fn, (const char *)sqlite3_value_text(argv[0]), 2,
-                               &c->query, &err);
-    if (rc != SQLITE_OK) return set_error(cur, err, rc);
+  int rc = sp_read_int((SpArg){fn, 2, "k"}, argv[1], 1, TOPK_MAX_K, &k, &err);
+  if (rc == SQLITE_OK && targ)
+    rc = sp_read_text((SpArg){fn, 3, "table"}, targ, "the TEXT name of a table", 0, &table, &err);
+  if (rc == SQLITE_OK && v->batch)
+    rc = sp_read_text((SpArg){fn, 1, "query"}, argv[0], "TEXT, a SELECT of (user_id, embedding)",
+                      0, &query, &err);
+  if (rc == SQLITE_OK && v->batch)
+    rc = sp_prepare_user_query(v->db, fn, query, 2, &c->query, &err);
+  if (rc == SQLITE_OK && !v->batch)
+    rc = sp_read_vector((SpArg){fn, 1, "embedding"}, argv[0], sp_max_vector_len(v->db), &q, &d,
+                        &err);
+  if (rc == SQLITE_OK) rc = get_items(v, fn, table, &c->set, &err);
+  const SpMatrix *items = c->set ? &c->set->m : NULL;
+  if (rc == SQLITE_OK && !v->batch && items->rows > 0 && d != items->dims) {
+    err = sqlite3_mprintf("%s(): argument 1 has %d floats, the embeddings of '%s' have %d", fn, d,
+                          table, items->dims);
+    rc = SQLITE_ERROR;
   }
-  rc = get_items(v, fn, table, &c->set, &err);
   if (rc != SQLITE_OK) {
     sqlite3_free(q);
     return err ? set_error(cur, err, rc) : rc;
   }
-  c->k = k;
-  c->m = c->set->n < k ? (int)c->set->n : k;
+  c->k = (int)k;
+  c->m = items->rows < k ? (int)items->rows : (int)k;
   if (!v->batch) {
-    if (c->set->n > 0 && d != c->set->d) {
-      err = sqlite3_mprintf("%s(): argument 1 has %d floats, the embeddings of '%s' have "
-                            "%d", fn, d, table, c->set->d);
-      sqlite3_free(q);
-      return set_error(cur, err, 0);
-    }
-    c->nq = c->set->n > 0 ? 1 : 0;
+    c->nq = items->rows > 0 ? 1 : 0;
     c->idx = sqlite3_malloc64((sqlite3_uint64)(c->m + 1) * sizeof *c->idx);
     c->score = sqlite3_malloc64((sqlite3_uint64)(c->m + 1) * sizeof *c->score);
     if (!c->idx || !c->score) rc = SQLITE_NOMEM;
     if (rc == SQLITE_OK && c->nq &&
-        topk_cosine(q, 1, c->set->items, c->set->n, d, c->m, c->idx, c->score) != 0)
+        topk_cosine(q, 1, items->data, items->rows, d, c->m, c->idx, c->score) != 0)
       rc = SQLITE_NOMEM;
     sqlite3_free(q);
     return rc;
   }
-  if (c->set->n == 0) {
+  if (items->rows == 0) {
     c->done = 1;
     return SQLITE_OK;
   }
-  c->block = topk_block_rows(1024, c->set->n);
-  c->qbuf = sqlite3_malloc64((sqlite3_uint64)c->block * c->set->d * sizeof(float));
-  c->uids = sqlite3_malloc64((sqlite3_uint64)c->block * sizeof *c->uids);
+  c->block = topk_block_rows(1024, items->rows);
+  c->users.dims = items->dims;
   c->idx = sqlite3_malloc64((sqlite3_uint64)c->block * c->m * sizeof *c->idx);
   c->score = sqlite3_malloc64((sqlite3_uint64)c->block * c->m * sizeof *c->score);
-  if (!c->qbuf || !c->uids || !c->idx || !c->score) return SQLITE_NOMEM;
+  if (!c->idx || !c->score) return SQLITE_NOMEM;
   return batch_fill(c, v);
 }
 
@@ -677,14 +521,14 @@ static int topk_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) 
   int64_t at = (int64_t)c->q * c->m + c->r;
   if (v->batch) {
     if (col == 0) {
-      sqlite3_result_int64(ctx, c->uids[c->q]);
+      sqlite3_result_int64(ctx, c->users.ids[c->q]);
       return SQLITE_OK;
     }
     col--;
   }
   switch (col) {
     case 0: sqlite3_result_int(ctx, c->r + 1); break;
-    case 1: sqlite3_result_int64(ctx, c->set->ids[c->idx[at]]); break;
+    case 1: sqlite3_result_int64(ctx, c->set->m.ids[c->idx[at]]); break;
     case 2: sqlite3_result_double(ctx, (double)c->score[at]); break;
     default: break; /* hidden arguments read back as NULL */
   }
@@ -696,7 +540,7 @@ static int topk_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
   return SQLITE_OK;
 }
 
-static sqlite3_module topk_module = {
+static const sqlite3_module topk_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = topk_connect,
@@ -711,22 +555,10 @@ static sqlite3_module topk_module = {
     .xRowid = topk_rowid,
 };
 
-int sp_register_topk(sqlite3 *db, char **pzErrMsg) {
-  ItemCache *c = sqlite3_malloc(sizeof *c);
-  if (c == NULL) return SQLITE_NOMEM;
-  memset(c, 0, sizeof *c);
-  c->refs = 2; /* one per module */
-  const char *names[] = {"topk_tracks", "topk_tracks_batch"};
-  for (int i = 0; i < 2; i++) {
-    int rc = sqlite3_create_module_v2(db, names[i], &topk_module, c, item_cache_unref);
-    if (rc != SQLITE_OK) {
-      /* On failure the destructor has run for this module's reference. */
-      if (i == 0) item_cache_unref(c);
-      if (pzErrMsg)
-        *pzErrMsg = sqlite3_mprintf("semiperso: error creating module %s: %s", names[i],
-                                    sqlite3_errmsg(db));
-      return rc;
-    }
-  }
-  return SQLITE_OK;
-}
+static const SpModule topk_modules[] = {
+    {"topk_tracks", &topk_module},
+    {"topk_tracks_batch", &topk_module},
+};
+
+const SpBinding sp_topk_binding = {NULL, 0, topk_modules, SP_COUNT(topk_modules),
+                                   sizeof(ItemCache), item_cache_clear};

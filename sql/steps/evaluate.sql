@@ -10,11 +10,13 @@
 -- standard deviation (n - 1) of the 10 fold means obtained by splitting the
 -- users into 5 equal folds at random, twice.  The folds are drawn with a
 -- fixed Lehmer permutation of user ids (seeded by the repetition and the
--- "seed" setting), so results are reproducible.
+-- "seed" setting), so results are reproducible.  The relevant sets, the
+-- scored lists and the folds are kept (relevant_tracks, evaluation_lists,
+-- evaluation_folds) for steps/analyze.sql.
 
-DROP TABLE IF EXISTS temp.relevant;
-CREATE TEMP TABLE relevant(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
-INSERT INTO relevant
+DROP TABLE IF EXISTS relevant_tracks;
+CREATE TABLE relevant_tracks(user_id INTEGER PRIMARY KEY, tracks TEXT NOT NULL);
+INSERT INTO relevant_tracks
   SELECT user_id, json_group_array(track_id)
   FROM (SELECT DISTINCT f.user_id, f.track_id
         FROM future_listens AS f JOIN users AS u USING (user_id)
@@ -31,34 +33,38 @@ CREATE TABLE user_metrics(
   PRIMARY KEY (method, user_id)
 ) WITHOUT ROWID;
 
--- The recommended list of each (method, user) in rank order.  (The ordered
--- subquery fixes the order json_group_array sees.)
-INSERT INTO user_metrics
-  SELECT r.method, r.user_id,
-         precision_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         recall_at(r.tracks, coalesce(t.tracks, '[]'), k.value),
-         ndcg_at(r.tracks, coalesce(t.tracks, '[]'), k.value)
+-- The recommended list of each (method, test user) in rank order, with the
+-- user's relevant set ('[]' when none); a view, as steps/analyze.sql scores
+-- the same lists at other K.  (The ordered subquery fixes the order
+-- json_group_array sees.)
+DROP VIEW IF EXISTS evaluation_lists;
+CREATE VIEW evaluation_lists(method, user_id, tracks, relevant) AS
+  SELECT r.method, r.user_id, r.tracks, coalesce(t.tracks, '[]')
   FROM (SELECT method, user_id, json_group_array(track_id) AS tracks
         FROM (SELECT rec.method, rec.user_id, rec.track_id
               FROM recommendations AS rec JOIN users AS u USING (user_id)
               WHERE u.split = 'test'
               ORDER BY rec.method, rec.user_id, rec.rank)
         GROUP BY method, user_id) AS r
-  LEFT JOIN relevant AS t USING (user_id),
-  (SELECT value FROM run_settings WHERE name = 'top_k') AS k;
+  LEFT JOIN relevant_tracks AS t USING (user_id);
+
+INSERT INTO user_metrics
+  SELECT l.method, l.user_id, precision_at(l.tracks, l.relevant, c.top_k),
+         recall_at(l.tracks, l.relevant, c.top_k), ndcg_at(l.tracks, l.relevant, c.top_k)
+  FROM evaluation_lists AS l, run_config AS c;
 
 -- Two repetitions of a 5-fold split of the test users.
-DROP TABLE IF EXISTS temp.folds;
-CREATE TEMP TABLE folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
-                        PRIMARY KEY (repetition, user_id));
-INSERT INTO folds
+DROP TABLE IF EXISTS evaluation_folds;
+CREATE TABLE evaluation_folds(repetition INTEGER, user_id INTEGER, fold INTEGER,
+                              PRIMARY KEY (repetition, user_id));
+INSERT INTO evaluation_folds
   SELECT r.repetition, u.user_id,
          (row_number() OVER (PARTITION BY r.repetition
-            ORDER BY ((u.user_id % 2147483647) + 7919 * (r.repetition + 2 * s.value))
+            ORDER BY ((u.user_id % 2147483647) + 7919 * (r.repetition + 2 * c.seed))
                      * 48271 % 2147483647, u.user_id) - 1) % 5
   FROM users AS u,
        (SELECT 0 AS repetition UNION ALL SELECT 1) AS r,
-       (SELECT value FROM run_settings WHERE name = 'seed') AS s
+       run_config AS c
   WHERE u.split = 'test';
 
 DROP TABLE IF EXISTS results;
@@ -75,7 +81,7 @@ INSERT INTO results
   WITH fold_means AS (
     SELECT m.method, f.repetition, f.fold,
            100 * avg(m.precision) AS p, 100 * avg(m.recall) AS r, 100 * avg(m.ndcg) AS n
-    FROM user_metrics AS m JOIN folds AS f USING (user_id)
+    FROM user_metrics AS m JOIN evaluation_folds AS f USING (user_id)
     GROUP BY m.method, f.repetition, f.fold),
   spread AS (
     SELECT method,
@@ -85,11 +91,11 @@ INSERT INTO results
     FROM (SELECT *, avg(p) OVER w AS mp, avg(r) OVER w AS mr, avg(n) OVER w AS mn
           FROM fold_means WINDOW w AS (PARTITION BY method))
     GROUP BY method)
-  SELECT m.method, k.value,
+  SELECT m.method, c.top_k,
          100 * avg(m.precision), s.p_sd,
          100 * avg(m.recall), s.r_sd,
          100 * avg(m.ndcg), s.n_sd,
          count(m.precision)
   FROM user_metrics AS m JOIN spread AS s USING (method),
-       (SELECT value FROM run_settings WHERE name = 'top_k') AS k
+       run_config AS c
   GROUP BY m.method;

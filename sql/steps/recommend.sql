@@ -1,5 +1,6 @@
--- recommend.sql - step 5: top_k tracks for every cold (validation and test)
--- user, by every method, into recommendations(user_id, method, rank,
+-- recommend.sql - step 5: list_length tracks (top_k, or the largest of
+-- eval_ks if larger; see steps/settings.sql) for every cold (validation and
+-- test) user, by every method, into recommendations(user_id, method, rank,
 -- track_id).  Methods (the paper's Table 1):
 --   semi_personalized          predicted vector -> nearest warm segment
 --                              ('warm_users') -> that segment's top tracks
@@ -63,14 +64,14 @@ INSERT INTO recommendations
 INSERT INTO recommendations
   SELECT user_id, 'full_personalized', rank, track_id
   FROM topk_tracks_batch('SELECT user_id, embedding FROM cold_embeddings',
-                         (SELECT value FROM run_settings WHERE name = 'top_k'));
+                         (SELECT list_length FROM run_config));
 
 -- Popularity.
 INSERT INTO recommendations
   SELECT u.user_id, 'popularity', p.rank, p.track_id
   FROM users AS u, popular_tracks AS p
   WHERE u.split IN ('validation', 'test')
-    AND p.rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+    AND p.rank <= (SELECT list_length FROM run_config);
 
 -- Registration Day Streams: the mean of the streamed tracks' vectors...
 DROP TABLE IF EXISTS temp.stream_embeddings;
@@ -87,7 +88,7 @@ INSERT INTO stream_embeddings
 INSERT INTO recommendations
   SELECT user_id, 'registration_day_streams', rank, track_id
   FROM topk_tracks_batch('SELECT user_id, embedding FROM temp.stream_embeddings',
-                         (SELECT value FROM run_settings WHERE name = 'top_k'));
+                         (SELECT list_length FROM run_config));
 
 -- ...and Popularity for those who streamed nothing.
 INSERT INTO recommendations
@@ -95,7 +96,7 @@ INSERT INTO recommendations
   FROM users AS u, popular_tracks AS p
   WHERE u.split IN ('validation', 'test')
     AND u.user_id NOT IN (SELECT user_id FROM temp.stream_embeddings)
-    AND p.rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+    AND p.rank <= (SELECT list_length FROM run_config);
 
 -- Input Features Clustering: no network, the raw feature vector's segment.
 INSERT INTO recommendations

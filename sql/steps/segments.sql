@@ -22,12 +22,12 @@ SELECT train_segments(
   'SELECT embedding FROM users
     WHERE split = ''warm'' AND embedding IS NOT NULL ORDER BY user_id',
   json_object(
-    'k',        (SELECT value FROM run_settings WHERE name = 'segments'),
-    'max_iter', (SELECT value FROM run_settings WHERE name = 'kmeans_iterations'),
-    'seed',     (SELECT value FROM run_settings WHERE name = 'seed'),
-    'quiet',    json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
-                          THEN 'true' ELSE 'false' END)))
-  AS warm_segments_summary;
+    'k',        c.segments,
+    'max_iter', c.kmeans_iterations,
+    'seed',     c.seed,
+    'quiet',    json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)))
+  AS warm_segments_summary
+FROM run_config AS c;
 
 SELECT train_segments(
   'input_features',
@@ -35,13 +35,13 @@ SELECT train_segments(
      FROM users AS u JOIN user_features AS f USING (user_id)
     WHERE u.split = ''warm'' AND u.embedding IS NOT NULL ORDER BY u.user_id',
   json_object(
-    'k',        (SELECT value FROM run_settings WHERE name = 'input_segments'),
+    'k',        c.input_segments,
     'normalize', json('true'),  -- L2-normalised rows; assign_segment() does the same
-    'max_iter', (SELECT value FROM run_settings WHERE name = 'kmeans_iterations'),
-    'seed',     (SELECT value FROM run_settings WHERE name = 'seed'),
-    'quiet',    json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
-                          THEN 'true' ELSE 'false' END)))
-  AS input_feature_segments_summary;
+    'max_iter', c.kmeans_iterations,
+    'seed',     c.seed,
+    'quiet',    json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)))
+  AS input_feature_segments_summary
+FROM run_config AS c;
 
 DROP TABLE IF EXISTS segment_members;
 CREATE TABLE segment_members(

@@ -3,8 +3,10 @@
 -- Every key has the paper's default; a row in the `settings` table with the
 -- same name overrides it, so a small database can carry its own values:
 --   INSERT OR REPLACE INTO settings VALUES ('segments', 50);
--- The merged values land in the table `run_settings(name, value)` that the
--- later steps read (a real table, so each step can also run on its own).
+-- The merged values land in the table `run_settings(name, value)` (a real
+-- table, so each step can also run on its own).  The later steps read them
+-- through the view `run_config`: the same values in one row, one column per
+-- key, e.g. (SELECT top_k FROM run_config).
 
 CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value);
 
@@ -22,7 +24,14 @@ INSERT INTO run_settings(name, value)
         UNION ALL SELECT 'weight_decay', 0
         UNION ALL SELECT 'validation_every', 0      -- score validation users every
                                                     -- N epochs (0: never)
-        UNION ALL SELECT 'top_k', 50                -- length of every list
+        UNION ALL SELECT 'top_k', 50                -- K of `results` (lists are as long
+                                                    -- as the largest K: list_length)
+        UNION ALL SELECT 'eval_ks', '[25,50,100]'   -- results_at_k: also scored at these K
+        UNION ALL SELECT 'activity_bins',           -- results_by_activity: lower bounds of
+          '{"onboarding_likes":[0,1,3,5,7],"streams":[0,1,5,10,20,40],'
+          || '"skips":[0,1,2,4,8],"interactions":[0,1]}'  -- the bins of each count
+        UNION ALL SELECT 'popularity_bins', 10      -- recommended_popularity: rank bins
+        UNION ALL SELECT 'top_countries', 5         -- ... and the countries shown apart
         UNION ALL SELECT 'seed', 0
         UNION ALL SELECT 'quiet', 0) AS d
   LEFT JOIN settings AS s ON s.name = d.name;
@@ -32,4 +41,76 @@ INSERT INTO run_settings(name, value)
 SELECT raise_error('settings: unknown key(s) ' || group_concat('"' || name || '"', ', ')
                    || '; known keys: ' || (SELECT group_concat(name, ', ') FROM run_settings))
 FROM settings WHERE name NOT IN (SELECT name FROM run_settings)
+HAVING count(*) > 0;
+
+-- The analyses' settings (steps/analyze.sql), checked now rather than after
+-- training.  eval_ks: a non-empty JSON array of integers >= 1.
+SELECT raise_error('setting "eval_ks" must be a non-empty JSON array of integers >= 1, '
+                   || 'e.g. ''[25,50,100]'', got ' || quote(s.value))
+FROM run_settings AS s
+WHERE s.name = 'eval_ks'
+  AND NOT coalesce(CASE WHEN json_valid(s.value) THEN
+        json_type(s.value) = 'array' AND json_array_length(s.value) > 0
+        AND NOT EXISTS (SELECT 1 FROM json_each(s.value) AS k
+                        WHERE k.type <> 'integer' OR k.value < 1) END, 0);
+
+-- activity_bins: a JSON object naming some of the four counts, each with
+-- the increasing lower bounds of its bins, the first 0 (every user falls
+-- in one bin).
+SELECT raise_error('setting "activity_bins" must be a JSON object mapping some of '
+                   || 'onboarding_likes, streams, skips, interactions to increasing '
+                   || 'integer lower bounds starting at 0, e.g. ''{"streams":[0,1,5]}'', got '
+                   || quote(s.value))
+FROM run_settings AS s
+WHERE s.name = 'activity_bins'
+  AND NOT coalesce(CASE WHEN json_valid(s.value) THEN
+        json_type(s.value) = 'object'
+        AND EXISTS (SELECT 1 FROM json_each(s.value))
+        AND NOT EXISTS (
+          SELECT 1 FROM json_each(s.value) AS a
+          WHERE a.key NOT IN ('onboarding_likes', 'streams', 'skips', 'interactions')
+             OR a.type <> 'array' OR json_array_length(a.value) = 0
+             OR EXISTS (SELECT 1 FROM json_each(a.value) AS b
+                        WHERE b.type <> 'integer' OR (b.key = 0 AND b.value <> 0)
+                           OR (b.key > 0 AND b.value <= a.value ->> (b.key - 1)))) END, 0);
+
+-- popularity_bins and top_countries: integers >= 1.
+SELECT raise_error('setting "' || name || '" must be an integer >= 1, got ' || quote(value))
+FROM run_settings
+WHERE name IN ('popularity_bins', 'top_countries')
+  AND NOT (typeof(value) = 'integer' AND value >= 1);
+
+-- Derived, not a setting: every recommended list is long enough for top_k
+-- and for the largest of eval_ks.
+INSERT INTO run_settings(name, value)
+  SELECT 'list_length', max(CAST(t.value AS INTEGER), (SELECT max(value) FROM json_each(e.value)))
+  FROM run_settings AS t, run_settings AS e
+  WHERE t.name = 'top_k' AND e.name = 'eval_ks';
+
+-- One row, a column per key, as the steps read them.
+DROP VIEW IF EXISTS run_config;
+CREATE VIEW run_config AS
+  SELECT max(value) FILTER (WHERE name = 'segments')          AS segments,
+         max(value) FILTER (WHERE name = 'input_segments')    AS input_segments,
+         max(value) FILTER (WHERE name = 'kmeans_iterations') AS kmeans_iterations,
+         max(value) FILTER (WHERE name = 'hidden')            AS hidden,
+         max(value) FILTER (WHERE name = 'epochs')            AS epochs,
+         max(value) FILTER (WHERE name = 'learning_rate')     AS learning_rate,
+         max(value) FILTER (WHERE name = 'batch_size')        AS batch_size,
+         max(value) FILTER (WHERE name = 'weight_decay')      AS weight_decay,
+         max(value) FILTER (WHERE name = 'validation_every')  AS validation_every,
+         max(value) FILTER (WHERE name = 'top_k')             AS top_k,
+         max(value) FILTER (WHERE name = 'seed')              AS seed,
+         max(value) FILTER (WHERE name = 'quiet')             AS quiet,
+         max(value) FILTER (WHERE name = 'eval_ks')           AS eval_ks,
+         max(value) FILTER (WHERE name = 'activity_bins')     AS activity_bins,
+         max(value) FILTER (WHERE name = 'popularity_bins')   AS popularity_bins,
+         max(value) FILTER (WHERE name = 'top_countries')     AS top_countries,
+         max(value) FILTER (WHERE name = 'list_length')       AS list_length
+  FROM run_settings;
+
+-- The view must name every key (one added above and forgotten there would
+-- read as NULL).
+SELECT raise_error('settings.sql: run_config lacks the key(s) ' || group_concat(name, ', '))
+FROM run_settings WHERE name NOT IN (SELECT name FROM pragma_table_info('run_config'))
 HAVING count(*) > 0;

@@ -1,14 +1,38 @@
 -- top_tracks.sql - step 4: what each segment loves, and what everyone loves.
 --
--- popular_tracks(rank, track_id, listeners): the Popularity list, tracks
---   ranked by how many warm users listened to them in their first month
---   (future_listens), ties by smaller track id.  Twice top_k long, so that
---   padding below always finds enough tracks that are not repeats.
+-- track_popularity(track_id, rank, listeners): every track ranked by how
+--   many warm users listened to it in their first month (future_listens),
+--   ties by smaller track id; the tracks nobody listened to come last
+--   (listeners 0), by id.
+-- popular_tracks(rank, track_id, listeners): the Popularity list, the
+--   listened tracks of that ranking, twice list_length long (the length of
+--   every list, see steps/settings.sql), so that padding below always finds
+--   enough tracks that are not repeats.
 -- segment_top_tracks(segmentation, segment_id, rank, track_id, listeners):
 --   per segment, tracks ranked by how many of its warm users listened to
 --   them, ties by smaller id; a segment whose users listened to fewer than
---   top_k distinct tracks is padded with the Popularity list, skipping
+--   list_length distinct tracks is padded with the Popularity list, skipping
 --   repeats (listeners = 0 marks the padding).
+
+DROP TABLE IF EXISTS track_popularity;
+CREATE TABLE track_popularity(
+  track_id  INTEGER PRIMARY KEY,
+  rank      INTEGER NOT NULL UNIQUE,
+  listeners INTEGER NOT NULL
+);
+-- top_items(user, item, k) counts distinct users per item in one hashed
+-- pass and returns the k best (here all of them) as JSON [[item, users],
+-- ...], ties by smaller id; json_each turns it back into ranked rows.
+INSERT INTO track_popularity(rank, track_id, listeners)
+  SELECT t.key + 1, t.value ->> 0, t.value ->> 1
+  FROM (SELECT top_items(f.user_id, f.track_id, 10000000) AS top
+        FROM future_listens AS f JOIN users AS u USING (user_id)
+        WHERE u.split = 'warm') AS p,
+       json_each(p.top) AS t;
+INSERT INTO track_popularity(rank, track_id, listeners)
+  SELECT (SELECT count(*) FROM track_popularity) + row_number() OVER (ORDER BY track_id),
+         track_id, 0
+  FROM tracks WHERE track_id NOT IN (SELECT track_id FROM track_popularity);
 
 DROP TABLE IF EXISTS popular_tracks;
 CREATE TABLE popular_tracks(
@@ -16,16 +40,10 @@ CREATE TABLE popular_tracks(
   track_id  INTEGER NOT NULL,
   listeners INTEGER NOT NULL
 );
--- top_items(user, item, k) counts distinct users per item in one hashed
--- pass and returns the k best as JSON [[item, users], ...], ties by
--- smaller id; json_each turns it back into ranked rows.
 INSERT INTO popular_tracks(rank, track_id, listeners)
-  SELECT t.key + 1, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
-  FROM (SELECT top_items(f.user_id, f.track_id,
-                         2 * (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
-        FROM future_listens AS f JOIN users AS u USING (user_id)
-        WHERE u.split = 'warm') AS p,
-       json_each(p.top) AS t;
+  SELECT rank, track_id, listeners FROM track_popularity
+  WHERE listeners > 0
+    AND rank <= 2 * (SELECT list_length FROM run_config);
 
 DROP TABLE IF EXISTS segment_top_tracks;
 CREATE TABLE segment_top_tracks(
@@ -44,7 +62,7 @@ INSERT INTO segment_top_tracks
          json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
   FROM (SELECT m.segmentation, m.segment_id,
                top_items(f.user_id, f.track_id,
-                         (SELECT value FROM run_settings WHERE name = 'top_k')) AS top
+                         (SELECT list_length FROM run_config)) AS top
         FROM segment_members AS m JOIN future_listens AS f USING (user_id)
         GROUP BY m.segmentation, m.segment_id) AS s,
        json_each(s.top) AS t;
@@ -61,9 +79,9 @@ INSERT INTO segment_top_tracks
               LEFT JOIN segment_top_tracks AS t USING (segmentation, segment_id)
               GROUP BY m.segmentation, m.segment_id) AS s
         JOIN popular_tracks AS p
-        WHERE s.have < (SELECT value FROM run_settings WHERE name = 'top_k')
+        WHERE s.have < (SELECT list_length FROM run_config)
           AND NOT EXISTS (SELECT 1 FROM segment_top_tracks AS t
                           WHERE t.segmentation = s.segmentation
                             AND t.segment_id = s.segment_id
                             AND t.track_id = p.track_id))
-  WHERE rank <= (SELECT value FROM run_settings WHERE name = 'top_k');
+  WHERE rank <= (SELECT list_length FROM run_config);

@@ -2,7 +2,7 @@
 --
 -- The network (input -> hidden layers -> d, ReLU + BatchNorm, unit-length
 -- output) is trained on warm users, whose vector is known, with the
--- hyperparameters of run_settings.  The model is stored under the name
+-- hyperparameters of run_config.  The model is stored under the name
 -- 'user_embedder' (semiperso_models and friends); re-running replaces it.
 -- With the setting validation_every = N > 0, precision@top_k of the nearest
 -- tracks is measured on the validation users every N epochs and kept in
@@ -15,20 +15,20 @@ SELECT train_embedder(
     WHERE u.split = ''warm'' AND u.embedding IS NOT NULL
     ORDER BY u.user_id',
   json_object(
-    'hidden',        json((SELECT value FROM run_settings WHERE name = 'hidden')),
-    'epochs',        (SELECT value FROM run_settings WHERE name = 'epochs'),
-    'learning_rate', (SELECT value FROM run_settings WHERE name = 'learning_rate'),
-    'batch_size',    (SELECT value FROM run_settings WHERE name = 'batch_size'),
-    'weight_decay',  (SELECT value FROM run_settings WHERE name = 'weight_decay'),
-    'seed',          (SELECT value FROM run_settings WHERE name = 'seed'),
-    'validation',    CASE WHEN (SELECT value FROM run_settings WHERE name = 'validation_every') > 0
+    'hidden',        json(c.hidden),
+    'epochs',        c.epochs,
+    'learning_rate', c.learning_rate,
+    'batch_size',    c.batch_size,
+    'weight_decay',  c.weight_decay,
+    'seed',          c.seed,
+    'validation',    CASE WHEN c.validation_every > 0
                      THEN 'SELECT f.features,
                                   (SELECT json_group_array(DISTINCT l.track_id)
                                    FROM future_listens AS l WHERE l.user_id = u.user_id)
                              FROM users AS u JOIN user_features AS f USING (user_id)
                             WHERE u.split = ''validation''' END,
-    'validation_every', max(1, (SELECT value FROM run_settings WHERE name = 'validation_every')),
-    'validation_k',  (SELECT value FROM run_settings WHERE name = 'top_k'),
-    'quiet',         json(CASE WHEN (SELECT value FROM run_settings WHERE name = 'quiet')
-                               THEN 'true' ELSE 'false' END)))
-  AS embedder_summary;
+    'validation_every', max(1, c.validation_every),
+    'validation_k',  c.top_k,
+    'quiet',         json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)))
+  AS embedder_summary
+FROM run_config AS c;

@@ -132,9 +132,8 @@ static void test_monotone_and_assign(int64_t n, int d, int k, int max_iter) {
   for (int64_t i = 0; i < n; i++) {
     int b = brute_nearest(x + i * d, c, k, d);
     bad += b != lab[i];
-    int32_t one;
-    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
-    bad1 += one != lab[i];
+    int32_t one = -1;
+    bad1 += kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL) != KMEANS_OK || one != lab[i];
     for (int t = 0; t < d; t++) {
       double e = (double)x[i * d + t] - c[lab[i] * d + t];
       inertia += e * e;
@@ -160,13 +159,14 @@ static void test_seeds(void) {
   float *a = malloc((size_t)k * d * sizeof(float)), *b = malloc((size_t)k * d * sizeof(float));
   KmeansConfig cfg = {.k = k, .max_iter = 5, .seed = 42};
   KmeansResult ra, rb;
-  kmeans_fit(x, n, d, &cfg, a, NULL, NULL, &ra);
-  kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
-  CHECK_MSG(memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 && ra.inertia == rb.inertia,
+  int rc = kmeans_fit(x, n, d, &cfg, a, NULL, NULL, &ra);
+  rc |= kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
+  CHECK_MSG(rc == KMEANS_OK && memcmp(a, b, (size_t)k * d * sizeof(float)) == 0 &&
+                ra.inertia == rb.inertia,
         "the same seed must give the same centroids");
   cfg.seed = 43;
-  kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb);
-  CHECK_MSG(memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, b, NULL, NULL, &rb) == KMEANS_OK &&
+                memcmp(a, b, (size_t)k * d * sizeof(float)) != 0,
         "another seed should give other centroids");
   free(x);
   free(a);
@@ -231,9 +231,8 @@ static void test_block_sparse_fit(void) {
     bad += canon_nearest(x + i * d, c, k, d, &e) != lab[i];
     bad += brute_nearest(x + i * d, c, k, d) != lab[i];
     inertia += e;
-    int32_t one;
-    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL);
-    bad1 += one != lab[i];
+    int32_t one = -1;
+    bad1 += kmeans_assign(x + i * d, 1, d, c, cn, k, &one, NULL) != KMEANS_OK || one != lab[i];
   }
   CHECK_MSG(bad == 0, "block-sparse: %d labels differ from brute force", bad);
   CHECK_MSG(bad1 == 0, "block-sparse: %d single-point assignments differ from the fit", bad1);
@@ -280,10 +279,9 @@ static void test_near_ties(void) {
     bad += b != lab[i];
     badd += e != dist[i];
     dup += lab[i] == 17;
-    int32_t one;
-    double e1;
-    kmeans_assign(x + i * d, 1, d, c, cn, k, &one, &e1);
-    bad1 += one != b || e1 != e;
+    int32_t one = -1;
+    double e1 = -1;
+    bad1 += kmeans_assign(x + i * d, 1, d, c, cn, k, &one, &e1) != KMEANS_OK || one != b || e1 != e;
   }
   CHECK_MSG(bad == 0, "near ties: %d labels differ from brute force", bad);
   CHECK_MSG(badd == 0, "near ties: %d distances differ from kmeans_sqdist", badd);
@@ -335,6 +333,74 @@ static void test_edges(void) {
   free(c);
 }
 
+/* n_init: the fit keeps the start of lowest inertia, and start r is the
+** single-start fit seeded with kmeans_restart_seed(seed, r). */
+static void test_restarts(int seeding) {
+  int64_t n = 1500;
+  int d = 6, k = 25, n_init = 4;
+  float *x = random_data(n, d, 123);
+  float *c = malloc((size_t)k * d * sizeof(float)), *c1 = malloc((size_t)k * d * sizeof(float));
+  float *cbest = malloc((size_t)k * d * sizeof(float));
+  int32_t *lab = malloc((size_t)n * sizeof(int32_t)), *lab1 = malloc((size_t)n * sizeof(int32_t));
+  int32_t *labbest = malloc((size_t)n * sizeof(int32_t));
+  KmeansConfig cfg = {.k = k, .max_iter = 30, .seed = 9, .n_init = n_init, .seeding = seeding};
+  KmeansResult res, one;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, lab, NULL, &res) == KMEANS_OK, "n_init fit failed");
+  double best = INFINITY, worst = 0;
+  int arg = -1;
+  for (int r = 0; r < n_init; r++) {
+    KmeansConfig c1cfg = cfg;
+    c1cfg.n_init = 1;
+    c1cfg.seed = kmeans_restart_seed(cfg.seed, r);
+    CHECK(kmeans_fit(x, n, d, &c1cfg, c1, lab1, NULL, &one) == KMEANS_OK);
+    worst = fmax(worst, one.inertia);
+    if (one.inertia < best) {
+      best = one.inertia;
+      arg = r;
+      memcpy(cbest, c1, (size_t)k * d * sizeof(float));
+      memcpy(labbest, lab1, (size_t)n * sizeof(int32_t));
+    }
+  }
+  CHECK_MSG(res.inertia == best && res.restart == arg,
+            "seeding %d: kept start %d (inertia %.9g), the best single start is %d (%.9g)",
+            seeding, res.restart, res.inertia, arg, best);
+  CHECK_MSG(memcmp(c, cbest, (size_t)k * d * sizeof(float)) == 0 &&
+                memcmp(lab, labbest, (size_t)n * sizeof(int32_t)) == 0,
+            "seeding %d: centroids or labels are not those of the start kept", seeding);
+  CHECK_MSG(worst > best, "seeding %d: the %d starts should not all end alike", seeding, n_init);
+  CHECK(kmeans_restart_seed(9, 0) == 9 && kmeans_restart_seed(9, 1) != kmeans_restart_seed(9, 2));
+  free(x);
+  free(c);
+  free(c1);
+  free(cbest);
+  free(lab);
+  free(lab1);
+  free(labbest);
+}
+
+/* Fewer distinct points than k: greedy seeding runs out of weight and must
+** still end (inertia 0, every distinct point a centre). */
+static void test_greedy_duplicates(void) {
+  int n = 40, d = 3, k = 12;
+  float *x = malloc((size_t)n * d * sizeof(float));
+  for (int i = 0; i < n; i++)
+    for (int t = 0; t < d; t++) x[i * d + t] = (float)((i % 5) * 10 + t);
+  float *c = malloc((size_t)k * d * sizeof(float));
+  KmeansConfig cfg = {.k = k, .max_iter = 10, .seed = 4};
+  KmeansResult res;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_OK && res.inertia == 0.0,
+            "5 distinct points, k = 12: inertia %g, want 0", res.inertia);
+  cfg.seeding = 7;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG,
+            "an unknown seeding must be refused");
+  cfg.seeding = KMEANS_SEED_PLAIN;
+  cfg.n_init = -1;
+  CHECK_MSG(kmeans_fit(x, n, d, &cfg, c, NULL, NULL, &res) == KMEANS_BADARG,
+            "n_init < 0 must be refused");
+  free(x);
+  free(c);
+}
+
 int main(void) {
   test_blobs();
   test_monotone_and_assign(3000, 16, 40, 100);
@@ -343,5 +409,8 @@ int main(void) {
   test_block_sparse_fit();
   test_near_ties();
   test_edges();
+  test_restarts(KMEANS_SEED_GREEDY);
+  test_restarts(KMEANS_SEED_PLAIN);
+  test_greedy_duplicates();
   return check_report();
 }

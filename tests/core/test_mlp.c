@@ -259,9 +259,9 @@ static double train_synthetic(uint64_t seed, int epochs, Mlp *net, double *first
     for (int o = 0; o < 8; o++) ss += T[i * 8 + o] * T[i * 8 + o];
     for (int o = 0; o < 8; o++) T[i * 8 + o] /= (float)sqrt(ss);
   }
-  mlp_init(net, 3, dims, seed);
-  mlp_set_input_blocks(net, 4, 3);
+  CHECK_MSG(mlp_init(net, 3, dims, seed) == 0 && mlp_set_input_blocks(net, 4, 3) == 0, "init");
   MlpTrainer *tr = mlp_trainer_new(net, B, 3e-3f, 1e-4f);
+  CHECK_MSG(tr != NULL, "trainer");
   uint32_t idx[N];
   for (int i = 0; i < N; i++) idx[i] = (uint32_t)i;
   Rng sh;
@@ -276,7 +276,7 @@ static double train_synthetic(uint64_t seed, int epochs, Mlp *net, double *first
   mlp_trainer_free(tr);
   /* Evaluate in inference mode on the training rows. */
   static float out[N * 8];
-  mlp_forward(net, X, N, out);
+  CHECK_MSG(mlp_forward(net, X, N, out) == 0, "forward");
   double loss = 0;
   for (int i = 0; i < N * 8; i++) loss += (out[i] - T[i]) * (out[i] - T[i]);
   return loss / (N * 8);
@@ -301,9 +301,9 @@ static void test_learning_and_determinism(void) {
   Rng r;
   rng_seed(&r, 3, 4);
   for (int i = 0; i < 4 * 16; i++) X[i] = (float)rng_normal(&r);
-  mlp_forward(&a, X, 4, batch);
-  mlp_forward(&a, X + 2 * 16, 1, one);
-  mlp_forward(&a, X + 3 * 16, 1, other);
+  CHECK_MSG(mlp_forward(&a, X, 4, batch) == 0 && mlp_forward(&a, X + 2 * 16, 1, one) == 0 &&
+                mlp_forward(&a, X + 3 * 16, 1, other) == 0,
+            "forward");
   double md = 0, diff = 0, norm = 0;
   for (int o = 0; o < 8; o++) {
     md = fmax(md, fabs(one[o] - batch[2 * 8 + o]));
@@ -327,8 +327,7 @@ static double train_threads(int threads, int separate, float *out) {
   enum { N = 300, B = 64, STEPS = 12 };
   static float X[N * 29], T[N * 20];
   Mlp net;
-  mlp_init(&net, 4, dims, 21);
-  mlp_set_input_blocks(&net, 8, 3);
+  CHECK_MSG(mlp_init(&net, 4, dims, 21) == 0 && mlp_set_input_blocks(&net, 8, 3) == 0, "init");
   Rng r;
   rng_seed(&r, 17, 1);
   random_inputs(&r, &net, X, N);
@@ -376,7 +375,7 @@ static void test_threads_identical(void) {
   CHECK_MSG(ls == l1 && memcmp(one, many, (np + ns) * sizeof(float)) == 0,
         "loss_grad + adam_step differs from train_step");
   Mlp net;
-  mlp_init(&net, 4, dims, 1);
+  CHECK_MSG(mlp_init(&net, 4, dims, 1) == 0, "init");
   MlpTrainer *tr = mlp_trainer_new(&net, 8, 1e-3f, 0);
   CHECK_MSG(mlp_trainer_threads(tr) >= 1, "default threads %d", mlp_trainer_threads(tr));
   CHECK_MSG(mlp_trainer_set_threads(tr, -1) == -2 && mlp_trainer_set_threads(tr, MLP_MAX_THREADS + 1) == -2,

@@ -166,7 +166,7 @@ for user in $busiest $idle; do
     fail "online (user $user): segment differs from cold_segments"
   for method in semi full; do
     q "SELECT track_id FROM recommendations WHERE user_id = $user
-         AND method = '${method}_personalized' ORDER BY rank" >"$dir/pipe.list"
+         AND method = '${method}_personalized' AND rank <= 50 ORDER BY rank" >"$dir/pipe.list"
     same "online (user $user): $method list differs from the pipeline's" \
       "$dir/c.$method" "$dir/pipe.list"
   done

@@ -110,3 +110,9 @@ SELECT * FROM v;
 .print '-- a deleted model is not served from the cache'
 DELETE FROM semiperso_models WHERE name = 'm';
 SELECT embed_user('m', f) FROM d WHERE rowid = 1;
+
+.print '-- the summary is JSON text with subtype J, like every JSON result'
+SELECT json_type(json_array(train_embedder('j', 'SELECT f, t FROM d',
+  '{"hidden":[4],"epochs":1,"quiet":true}')), '$[0]');
+SELECT json_type(json_array(json_extract(train_embedder('j', 'SELECT f, t FROM d',
+  '{"hidden":[4],"epochs":1,"quiet":true}'), '$.hidden')), '$[0]');

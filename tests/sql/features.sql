@@ -1,5 +1,5 @@
 -- sql/features.sql on a tiny hand-built dataset (d = 2): every group of
--- DESIGN.md section 3 checked against values worked out by hand.
+-- the layout sql/features.sql states, checked against values worked out by hand.
 .bail off
 .headers off
 .mode list

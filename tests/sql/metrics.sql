@@ -1,4 +1,4 @@
--- Ranking metrics (DESIGN.md section 5), expected values worked by hand.
+-- Ranking metrics (docs/ARCHITECTURE.md, Metrics), expected values worked by hand.
 -- Gains: 1/log2(2) = 1, 1/log2(3) = 0.630930, 1/log2(4) = 0.5.
 .bail off
 .mode list

@@ -39,8 +39,8 @@ INSERT INTO future_listens VALUES
   (1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4), (2, 4), (3, 3), (4, 3), (4, 2),
   (11, 1), (11, 3), (11, 4), (12, 3), (12, 2), (13, 2);
 INSERT INTO settings VALUES ('segments', 2), ('input_segments', 2), ('top_k', 3),
-  ('hidden', '[8]'), ('batch_size', 4), ('epochs', 300), ('learning_rate', 0.01),
-  ('kmeans_iterations', 10), ('quiet', 1);
+  ('eval_ks', '[3]'), ('hidden', '[8]'), ('batch_size', 4), ('epochs', 300),
+  ('learning_rate', 0.01), ('kmeans_iterations', 10), ('quiet', 1);
 .output /dev/null
 .read sql/pipeline.sql
 .output stdout

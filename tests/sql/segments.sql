@@ -1,5 +1,19 @@
 -- segments.sql - train_segments / assign_segment, checked by hand and by
--- brute force in SQL.
+-- brute force in plain SQL: points and centroids decoded by lib/f32.sql
+-- (not the extension's functions), squared distances summed coordinate by
+-- coordinate in order, which is kmeans.h's exact distance for d <= 3.
+.read lib/f32.sql
+-- xy: the decoded vectors, up to 3 coordinates (missing ones 0).
+CREATE TEMP VIEW decoded(kind, id, x0, x1, x2) AS
+  SELECT kind, id, max(CASE j WHEN 0 THEN x END), coalesce(max(CASE j WHEN 1 THEN x END), 0),
+         coalesce(max(CASE j WHEN 2 THEN x END), 0)
+  FROM f32_components GROUP BY kind, id;
+CREATE TEMP TABLE xy(kind TEXT, id INTEGER, x0, x1, x2);
+-- Squared distances from points (kind 'p:TABLE') to centroids ('c:NAME').
+CREATE TEMP VIEW sqdist(pkind, point, ckind, segment, d) AS
+  SELECT P.kind, P.id, C.kind, C.id,
+         ((P.x0 - C.x0) * (P.x0 - C.x0) + (P.x1 - C.x1) * (P.x1 - C.x1)) + (P.x2 - C.x2) * (P.x2 - C.x2)
+  FROM xy AS P, xy AS C WHERE P.kind LIKE 'p:%' AND C.kind LIKE 'c:%';
 CREATE TABLE pts(id INTEGER PRIMARY KEY, v BLOB);
 -- Two blobs of three points: means (1/3, 1/3) and (31/3, 31/3); each blob's
 -- squared distances to its mean are 2/9 + 5/9 + 5/9 = 4/3: inertia 8/3.
@@ -12,15 +26,19 @@ SELECT name, k, dims, train_rows, printf('%.6f', inertia), converged, options
   FROM semiperso_segmentations;
 SELECT size, vec_to_json(centroid) FROM semiperso_segments
   WHERE segmentation = 'blobs' ORDER BY size, vec_to_json(centroid);
--- assign_segment is the nearest centroid, by brute force in SQL.
+-- assign_segment is the nearest centroid (ties to the smaller id), by
+-- brute force.
+INSERT INTO f32_input SELECT 'p:pts', id, v FROM pts;
+INSERT INTO f32_input SELECT 'c:blobs', segment_id, centroid FROM semiperso_segments
+  WHERE segmentation = 'blobs';
+INSERT INTO xy SELECT * FROM decoded;
+DELETE FROM f32_input;
+CREATE TEMP TABLE d_blobs AS SELECT point, segment, d FROM sqdist
+  WHERE pkind = 'p:pts' AND ckind = 'c:blobs';
 SELECT 'assign = brute force', count(*) FROM pts AS p
-  JOIN semiperso_segments AS a
-    ON a.segmentation = 'blobs' AND a.segment_id = assign_segment('blobs', p.v)
-  WHERE NOT EXISTS (SELECT 1 FROM semiperso_segments AS b
-    WHERE b.segmentation = 'blobs'
-      AND (vec_distance_l2(b.centroid, p.v) < vec_distance_l2(a.centroid, p.v)
-        OR (vec_distance_l2(b.centroid, p.v) = vec_distance_l2(a.centroid, p.v)
-            AND b.segment_id < a.segment_id)));
+  JOIN d_blobs AS a ON a.point = p.id AND a.segment = assign_segment('blobs', p.v)
+  WHERE NOT EXISTS (SELECT 1 FROM d_blobs AS b WHERE b.point = p.id
+                    AND (b.d < a.d OR (b.d = a.d AND b.segment < a.segment)));
 SELECT 'blobs apart', count(DISTINCT assign_segment('blobs', v)) FROM pts GROUP BY id > 3;
 SELECT 'two segments', count(DISTINCT assign_segment('blobs', v)) FROM pts;
 -- History: iteration 0 is k-means++; inertia never increases.
@@ -39,21 +57,24 @@ INSERT INTO rnd SELECT n, vec_f32(json_array((n * 7919) % 101 / 10.0,
   (n * 104729) % 97 / 10.0, (n * 1299709) % 89 / 10.0)) FROM i;
 SELECT json_extract(train_segments('rnd', 'SELECT v FROM rnd', '{"k": 12, "seed": 5,
   "max_iter": 50, "quiet": true}'), '$.k');
+INSERT INTO f32_input SELECT 'p:rnd', id, v FROM rnd;
+INSERT INTO f32_input SELECT 'c:rnd', segment_id, centroid FROM semiperso_segments
+  WHERE segmentation = 'rnd';
+INSERT INTO xy SELECT * FROM decoded;
+DELETE FROM f32_input;
+CREATE TEMP TABLE d_rnd AS SELECT point, segment, d FROM sqdist
+  WHERE pkind = 'p:rnd' AND ckind = 'c:rnd';
+CREATE INDEX d_rnd_point ON d_rnd(point);
 SELECT 'rnd assign = brute force', count(*) FROM rnd AS p
-  JOIN semiperso_segments AS a
-    ON a.segmentation = 'rnd' AND a.segment_id = assign_segment('rnd', p.v)
-  WHERE NOT EXISTS (SELECT 1 FROM semiperso_segments AS b
-    WHERE b.segmentation = 'rnd'
-      AND (vec_distance_l2(b.centroid, p.v) < vec_distance_l2(a.centroid, p.v)
-        OR (vec_distance_l2(b.centroid, p.v) = vec_distance_l2(a.centroid, p.v)
-            AND b.segment_id < a.segment_id)));
+  JOIN d_rnd AS a ON a.point = p.id AND a.segment = assign_segment('rnd', p.v)
+  WHERE NOT EXISTS (SELECT 1 FROM d_rnd AS b WHERE b.point = p.id
+                    AND (b.d < a.d OR (b.d = a.d AND b.segment < a.segment)));
 SELECT 'sizes = assignments', count(*) FROM semiperso_segments AS s
   WHERE segmentation = 'rnd'
     AND size = (SELECT count(*) FROM rnd WHERE assign_segment('rnd', v) = s.segment_id);
-SELECT 'inertia = brute force', abs(inertia - (SELECT sum(d * d) FROM
-  (SELECT vec_distance_l2(v, (SELECT centroid FROM semiperso_segments
-     WHERE segmentation = 'rnd' AND segment_id = assign_segment('rnd', v))) AS d FROM rnd)))
-  < 1e-6 * inertia FROM semiperso_segmentations WHERE name = 'rnd';
+SELECT 'inertia = brute force', abs(inertia - (SELECT sum(a.d) FROM rnd AS p
+  JOIN d_rnd AS a ON a.point = p.id AND a.segment = assign_segment('rnd', p.v)))
+  < 1e-9 * inertia FROM semiperso_segmentations WHERE name = 'rnd';
 CREATE TEMP TABLE first AS SELECT segment_id, centroid FROM semiperso_segments
   WHERE segmentation = 'rnd';
 SELECT json_extract(train_segments('rnd', 'SELECT v FROM rnd', '{"k": 12, "seed": 5,
@@ -80,8 +101,12 @@ SELECT json_extract(train_segments('dirs', 'SELECT v FROM pts WHERE id IN (2, 3)
   '{"k": 2, "normalize": true, "quiet": true}'), '$.k');
 SELECT 'normalized', assign_segment('dirs', '[0, 100]') = assign_segment('dirs', '[0, 1]'),
   assign_segment('dirs', '[5, 0]') <> assign_segment('dirs', '[0, 5]');
-SELECT 'centroid norms', group_concat(printf('%.4f', vec_distance_l2(centroid, '[0, 0]')))
-  FROM semiperso_segments WHERE segmentation = 'dirs';
+INSERT INTO f32_input SELECT 'c:dirs', segment_id, centroid FROM semiperso_segments
+  WHERE segmentation = 'dirs';
+INSERT INTO xy SELECT * FROM decoded;
+DELETE FROM f32_input;
+SELECT 'centroid norms', group_concat(printf('%.4f', sqrt(x0 * x0 + x1 * x1)))
+  FROM xy WHERE kind = 'c:dirs';
 SELECT 'listed', group_concat(name, ',') FROM
   (SELECT name FROM semiperso_segmentations ORDER BY name);
 
@@ -110,3 +135,13 @@ CREATE VIEW trains AS SELECT train_segments('y', 'SELECT v FROM pts', '{"k": 1}'
 SELECT * FROM trains;
 SELECT 'failed trainings left nothing', group_concat(name, ',') FROM
   (SELECT name FROM semiperso_segmentations ORDER BY name);
+-- The summary is JSON (subtype J): json_array() nests it as an object.
+SELECT json_type(json_array(train_segments('j', 'SELECT v FROM pts', '{"k": 1, "quiet": true}')),
+                 '$[0]');
+-- Generations are drawn as the embedder's are: random and non-negative
+-- (before, half of them were negative: 24 in a row has odds 2^-24).
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 24)
+SELECT 'trained', count(json_extract(train_segments('g' || n, 'SELECT v FROM pts',
+                                                    '{"k": 1, "quiet": true}'), '$.k')) FROM i;
+SELECT 'generations >= 0', count(*), count(DISTINCT generation)
+  FROM semiperso_segmentations WHERE name GLOB 'g*' AND generation >= 0;

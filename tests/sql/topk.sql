@@ -11,9 +11,20 @@ INSERT INTO q SELECT n, vec_f32(json_array((n * 7) % 5 - 2, (n * 11) % 7 - 3.5,
   (n * 5) % 3 - 1, (n * 13) % 9 - 4, n % 4 - 1.5)) FROM i;
 INSERT INTO q SELECT 100 + qid, embedding FROM q, tracks WHERE qid <= 3 AND track_id = 27;
 
--- Brute force: every (query, track) cosine in double, from the raw vectors.
+-- Brute force: every (query, track) cosine in double, from the raw vectors
+-- decoded in plain SQL (lib/f32.sql), not by the extension; a zero vector
+-- scores 0.
+.read lib/f32.sql
+INSERT INTO f32_input SELECT 'q', qid, e FROM q;
+INSERT INTO f32_input SELECT 't', track_id, embedding FROM tracks;
+CREATE TEMP TABLE comp AS SELECT * FROM f32_components;
 CREATE TEMP TABLE ref AS
-  SELECT qid, track_id, 1 - vec_distance_cosine(e, embedding) AS s FROM q, tracks;
+  SELECT a.id AS qid, b.id AS track_id,
+         coalesce(sum(a.x * b.x) / sqrt(sum(a.x * a.x) * sum(b.x * b.x)), 0) AS s
+  FROM comp AS a JOIN comp AS b ON a.kind = 'q' AND b.kind = 't' AND b.j = a.j
+  GROUP BY a.id, b.id;
+SELECT 'reference rows', count(*) = (SELECT count(*) FROM q) * (SELECT count(*) FROM tracks)
+  FROM ref;
 CREATE TEMP TABLE got AS SELECT q.qid, t.* FROM q, topk_tracks(q.e, 10) AS t;
 CREATE TEMP TABLE got_all AS SELECT q.qid, t.* FROM q, topk_tracks(q.e, 1000) AS t;
 
@@ -109,3 +120,13 @@ SELECT * FROM topk_tracks_batch('SELECT qid, vec_f32(''[1, 2]'') FROM q', 3);
 CREATE VIEW unsafe AS SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 3);
 SELECT count(*) FROM unsafe;
 SELECT 'tracks intact', count(*) FROM tracks;
+-- Arguments are read as by every other function: the same checks and
+-- messages as vec_f32 and sp_int_arg (a float out of range is refused,
+-- not read as a shorter vector), with the argument named.
+SELECT * FROM topk_tracks('[1e40, 0, 0, 0, 0]', 2);
+SELECT vec_f32('[1e40, 0, 0, 0, 0]');
+SELECT * FROM topk_tracks(X'0000803F000000000000C07F0000000000000000', 2);
+SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 2.5);
+SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 'three');
+SELECT * FROM topk_tracks_batch(NULL, 3);
+SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 3, 42);

@@ -1,5 +1,6 @@
 /*
-** top_items.c - the aggregate behind every "most popular" list:
+** item_count.c - the aggregate behind every "most popular" list, on
+** ext/core/item_count.h:
 **
 **   top_items(user_id, item_id, k) -> JSON [[item_id, users], ...]
 **
@@ -10,6 +11,7 @@
 ** future_listens; hashing instead of GROUP BY keeps it one pass, no sort.
 */
 #include "../core/item_count.h"
+#include "args.h"
 #include "common.h"
 #include "modules.h"
 
@@ -73,15 +75,13 @@ static void top_items_final(sqlite3_context *ctx) {
   }
   sqlite3_str_appendchar(s, 1, ']');
   sqlite3_free(items);
-  sp_result_json_str(ctx, s);
+  sp_result_json(ctx, s);
 }
 
-static const SpFunction top_items_functions[] = {
-    {"top_items", 3, SP_PURE, NULL, NULL, top_items_step, top_items_final, NULL, NULL},
+static const SpFunction item_count_functions[] = {
+    {"top_items", 3, SP_PURE | SP_SUBTYPED, NULL, NULL, top_items_step, top_items_final, NULL,
+     NULL},
 };
 
-int sp_register_top_items(sqlite3 *db, char **pzErrMsg) {
-  return sp_register_functions(db, top_items_functions,
-                               (int)(sizeof top_items_functions / sizeof *top_items_functions),
-                               pzErrMsg);
-}
+const SpBinding sp_item_count_binding = {item_count_functions, SP_COUNT(item_count_functions),
+                                         NULL, 0, 0, NULL};

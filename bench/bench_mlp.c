@@ -1,13 +1,16 @@
 /*
-** bench_embedder.c - training epochs of the user embedder at the paper's
+** bench_mlp.c - training epochs of the user embedder at the paper's
 ** scale (70 000 warm users x 2579 inputs -> 400 -> 300 -> 200 -> 128,
 ** batch 512), next to this machine's own sgemm rate measured in the same
-** run.  The inputs have the reference layout (20 groups of 128 floats, then
+** run.  The epochs run through mlp_fit(), the very loop train_embedder()
+** runs, so this times what users get.  The inputs have the reference layout (20 groups of 128 floats, then
 ** 19 scalars) and are block-sparse like registration-day features: age and
 ** country always set, each interaction group present with its own
 ** probability (streams ~77 % of users, bans ~8 %).
 **
-**   make build/bench_embedder && build/bench_embedder [rows epochs dense threads]
+**   make build/bench_mlp    (or: cc -O2 -Iext/core bench/bench_mlp.c ext/core/[a-z]*.c
+**                            with OpenBLAS, -lm -lpthread)
+**   build/bench_mlp [rows epochs dense threads]
 **     dense = 1 turns the block skipping off; threads 0 (default) = one
 **     per CPU.  Per epoch it prints wall and CPU seconds; the load average
 **     is printed before and after, since a shared machine skews both.
@@ -23,6 +26,7 @@
 
 #include "bench_common.h"
 #include "mlp.h"
+#include "mlp_fit.h"
 #include "rng.h"
 
 #define GROUPS 20
@@ -36,12 +40,29 @@ static double cpu_seconds(void) {
          1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* Per-epoch figures, printed as each epoch ends. */
+typedef struct {
+  double best, sum, cpu;
+} Epochs;
+
+static int epoch_done(void *arg, const Mlp *net, int epoch, double loss, double seconds) {
+  (void)net;
+  Epochs *ep = arg;
+  double cpu = cpu_seconds();
+  printf("epoch %d: %.3f s (cpu %.3f s)  loss %.6f\n", epoch, seconds, cpu - ep->cpu, loss);
+  ep->cpu = cpu;
+  ep->sum += seconds;
+  if (seconds < ep->best) ep->best = seconds;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int64_t rows = argc > 1 ? atoll(argv[1]) : 70000;
   int epochs = argc > 2 ? atoi(argv[2]) : 3;
   int dense = argc > 3 ? atoi(argv[3]) : 0;
   int threads = argc > 4 ? atoi(argv[4]) : 0;
-  /* Presence probability of each group (DESIGN.md section 3 order). */
+  /* Presence probability of each group (in the order of
+  ** docs/ARCHITECTURE.md, "Input features"). */
   static const double presence[GROUPS] = {1, 1, .15, .15, .15, .15, .3, .35, .35, .35,
                                           .77, .77, .77, .08, .08, .08, .2, .2, .2, .2};
   int in = GROUPS * DIM + SCALARS, out = DIM;
@@ -77,18 +98,6 @@ int main(int argc, char **argv) {
   Mlp net;
   if (mlp_init(&net, 4, dims, 0) != 0) return 1;
   if (!dense) mlp_set_input_blocks(&net, DIM, GROUPS);
-  uint64_t *masks = malloc((size_t)rows * sizeof *masks);
-  double tm = bench_now();
-  mlp_block_masks(&net, X, rows, masks);
-  tm = bench_now() - tm;
-  MlpTrainer *tr = mlp_trainer_new(&net, 513, 1e-5f, 0.0f);
-  if (tr == NULL || mlp_trainer_set_threads(tr, threads) != 0) return 1;
-  printf("training threads: %d\n", mlp_trainer_threads(tr));
-  mlp_trainer_plan(tr, &net, mlp_always_blocks(&net, masks, rows));
-  uint32_t *order = malloc((size_t)rows * sizeof *order);
-  for (int64_t i = 0; i < rows; i++) order[i] = (uint32_t)i;
-  Rng sh;
-  rng_seed(&sh, 0, 2);
 
   /* Dense FLOPs of one epoch: forward and weight gradient of every layer,
   ** input gradient of every layer but the first. */
@@ -97,27 +106,20 @@ int main(int argc, char **argv) {
   double dense_first = 4.0 * rows * in * 400;
   double executed = flops - dense_first * (1 - ((density * GROUPS * DIM + SCALARS) / in));
 
-  double best = 1e30, sum = 0;
-  for (int e = 0; e < epochs; e++) {
-    double t = bench_now(), c = cpu_seconds(), loss = 0;
-    rng_shuffle(&sh, order, (uint32_t)rows);
-    for (int64_t b = 0; b < rows;) {
-      int B = (int)(rows - b < 512 ? rows - b : 512);
-      if (rows - b - B == 1) B++;
-      loss += mlp_train_step(tr, &net, X, masks, T, order + b, B) * B;
-      b += B;
-    }
-    t = bench_now() - t;
-    c = cpu_seconds() - c;
-    sum += t;
-    if (t < best) best = t;
-    printf("epoch %d: %.3f s (cpu %.3f s)  loss %.6f\n", e + 1, t, c, loss / rows);
+  Epochs ep = {1e30, 0, cpu_seconds()};
+  MlpFitConfig cfg = {epochs, 512, 1e-5f, 0.0f, 0, threads, NULL, epoch_done, &ep};
+  MlpFitResult res;
+  int rc = mlp_fit(&net, X, T, rows, &cfg, &res);
+  if (rc != MLP_FIT_OK) {
+    fprintf(stderr, "mlp_fit failed: %d\n", rc);
+    return 1;
   }
+  double best = ep.best, sum = ep.sum;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   bench_print_load("after");
-  printf("mode: %s, group density %.3f, masks %.3f s once\n", dense ? "dense" : "block-sparse",
-         density, tm);
+  printf("mode: %s, group density %.3f, training threads %d\n",
+         dense ? "dense" : "block-sparse", density, res.threads);
   printf("per epoch: best %.3f s, mean %.3f s\n", best, sum / epochs);
   printf("dense-equivalent: %.0f GFLOP/epoch -> %.1f GFLOP/s = %.2f x sgemm rate\n", flops / 1e9,
          flops / best / 1e9, flops / best / 1e9 / rate);
@@ -125,11 +127,8 @@ int main(int argc, char **argv) {
          executed / best / 1e9, executed / best / 1e9 / rate);
   printf("dense limit at sgemm rate: %.3f s/epoch; peak RSS %.0f MiB\n", flops / 1e9 / rate,
          ru.ru_maxrss / 1024.0);
-  mlp_trainer_free(tr);
   mlp_free(&net);
   free(X);
   free(T);
-  free(masks);
-  free(order);
   return 0;
 }

@@ -1,6 +1,6 @@
 /*
-** vectors.c - SQL vector functions over float32 BLOBs (DESIGN.md section 4),
-** with sqlite-vec's semantics where the name is shared:
+** vec.c - SQL vector functions over float32 BLOBs, on ext/core/vec.h, with
+** sqlite-vec's semantics where the name is shared (README.md, "Vectors"):
 **   vec_f32(v) vec_to_json(v) vec_length(v) vec_normalize(v)
 **   vec_distance_cosine(a, b) vec_distance_l2(a, b)
 **   vec_avg(v)              aggregate and window function; NULLs skipped
@@ -9,31 +9,32 @@
 #include <string.h>
 
 #include "../core/vec.h"
+#include "args.h"
 #include "common.h"
 #include "modules.h"
 
-static void vec_f32_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+/* The one-vector functions: each gets its argument parsed and checked
+** (v, n floats, sqlite3_malloc'd) and owns it. */
+typedef struct {
+  void (*of)(sqlite3_context *ctx, float *v, int n);
+} VecUnary;
+
+static void unary_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   float *v;
   int n;
   if (sp_vector_arg(ctx, argv[0], 1, &v, &n) != SQLITE_OK) return;
-  sp_result_vector(ctx, v, n);
+  ((const VecUnary *)sp_user_data(ctx))->of(ctx, v, n);
 }
 
-static void vec_length_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  float *v;
-  int n;
-  if (sp_vector_arg(ctx, argv[0], 1, &v, &n) != SQLITE_OK) return;
+static void vec_f32_of(sqlite3_context *ctx, float *v, int n) { sp_result_vector(ctx, v, n); }
+
+static void vec_length_of(sqlite3_context *ctx, float *v, int n) {
   sqlite3_free(v);
   sqlite3_result_int(ctx, n);
 }
 
-static void vec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  float *v;
-  int n;
-  if (sp_vector_arg(ctx, argv[0], 1, &v, &n) != SQLITE_OK) return;
+static void vec_to_json_of(sqlite3_context *ctx, float *v, int n) {
   sqlite3_str *s = sqlite3_str_new(sqlite3_context_db_handle(ctx));
   sqlite3_str_appendchar(s, 1, '[');
   for (int i = 0; i < n; i++) {
@@ -42,17 +43,16 @@ static void vec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
   }
   sqlite3_str_appendchar(s, 1, ']');
   sqlite3_free(v);
-  sp_result_json_str(ctx, s);
+  sp_result_json(ctx, s);
 }
 
-static void vec_normalize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  float *v;
-  int n;
-  if (sp_vector_arg(ctx, argv[0], 1, &v, &n) != SQLITE_OK) return;
+static void vec_normalize_of(sqlite3_context *ctx, float *v, int n) {
   vec_normalize(v, (size_t)n);
   sp_result_vector(ctx, v, n);
 }
+
+static const VecUnary f32 = {vec_f32_of}, length = {vec_length_of}, to_json = {vec_to_json_of},
+                      normalize = {vec_normalize_of};
 
 /* Parses both arguments of a two-vector function and checks dimensions. */
 static int two_vectors(sqlite3_context *ctx, sqlite3_value **argv, float **a,
@@ -74,14 +74,19 @@ static int two_vectors(sqlite3_context *ctx, sqlite3_value **argv, float **a,
   return SQLITE_OK;
 }
 
+/* The distance a vec_distance_* entry computes (its user data). */
+typedef struct {
+  double (*of)(const float *, const float *, size_t);
+} VecDistance;
+static const VecDistance cosine = {vec_distance_cosine}, l2 = {vec_distance_l2};
+
 static void vec_distance_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
-  double (*distance)(const float *, const float *, size_t) =
-      ((const SpFunction *)sqlite3_user_data(ctx))->user_data;
+  const VecDistance *distance = sp_user_data(ctx);
   float *a, *b;
   int n;
   if (two_vectors(ctx, argv, &a, &b, &n) != SQLITE_OK) return;
-  sqlite3_result_double(ctx, distance(a, b, (size_t)n));
+  sqlite3_result_double(ctx, distance->of(a, b, (size_t)n));
   sqlite3_free(a);
   sqlite3_free(b);
 }
@@ -110,7 +115,7 @@ static void vec_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     }
     if (pass == 0) {
       total = at;
-      if (total > sp_max_vector_len(ctx)) {
+      if (total > sp_max_vector_len(sqlite3_context_db_handle(ctx))) {
         sp_result_errorf(ctx, "vec_concat(): result too long (%lld floats)", total);
         sqlite3_result_error_code(ctx, SQLITE_TOOBIG);
         return;
@@ -128,7 +133,7 @@ static void vec_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
 static void vec_zeros_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   sqlite3_int64 n;
-  if (sp_int_arg(ctx, argv[0], 1, 1, sp_max_vector_len(ctx), &n) != SQLITE_OK) return;
+  if (sp_int_arg(ctx, argv[0], 1, 1, sp_max_vector_len(sqlite3_context_db_handle(ctx)), &n) != SQLITE_OK) return;
   float *v = sqlite3_malloc64((sqlite3_uint64)n * sizeof(float));
   if (v == NULL) {
     sqlite3_result_error_nomem(ctx);
@@ -212,23 +217,17 @@ static void vec_avg_final(sqlite3_context *ctx) {
   }
 }
 
-static const SpFunction vector_functions[] = {
-    {"vec_f32", 1, SP_PURE, NULL, vec_f32_func, NULL, NULL, NULL, NULL},
-    {"vec_to_json", 1, SP_PURE, NULL, vec_to_json_func, NULL, NULL, NULL, NULL},
-    {"vec_length", 1, SP_PURE, NULL, vec_length_func, NULL, NULL, NULL, NULL},
-    {"vec_normalize", 1, SP_PURE, NULL, vec_normalize_func, NULL, NULL, NULL, NULL},
-    {"vec_distance_cosine", 2, SP_PURE, (void *)vec_distance_cosine,
-     vec_distance_func, NULL, NULL, NULL, NULL},
-    {"vec_distance_l2", 2, SP_PURE, (void *)vec_distance_l2, vec_distance_func,
-     NULL, NULL, NULL, NULL},
-    {"vec_concat", -1, SP_PURE, NULL, vec_concat_func, NULL, NULL, NULL, NULL},
-    {"vec_zeros", 1, SP_PURE, NULL, vec_zeros_func, NULL, NULL, NULL, NULL},
-    {"vec_avg", 1, SP_PURE, NULL, NULL, vec_avg_step, vec_avg_final,
-     vec_avg_value, vec_avg_inverse},
+static const SpFunction vec_functions[] = {
+    {"vec_f32", 1, SP_PURE | SP_SUBTYPED, &f32, unary_func, NULL, NULL, NULL, NULL},
+    {"vec_to_json", 1, SP_PURE | SP_SUBTYPED, &to_json, unary_func, NULL, NULL, NULL, NULL},
+    {"vec_length", 1, SP_PURE, &length, unary_func, NULL, NULL, NULL, NULL},
+    {"vec_normalize", 1, SP_PURE | SP_SUBTYPED, &normalize, unary_func, NULL, NULL, NULL, NULL},
+    {"vec_distance_cosine", 2, SP_PURE, &cosine, vec_distance_func, NULL, NULL, NULL, NULL},
+    {"vec_distance_l2", 2, SP_PURE, &l2, vec_distance_func, NULL, NULL, NULL, NULL},
+    {"vec_concat", -1, SP_PURE | SP_SUBTYPED, NULL, vec_concat_func, NULL, NULL, NULL, NULL},
+    {"vec_zeros", 1, SP_PURE | SP_SUBTYPED, NULL, vec_zeros_func, NULL, NULL, NULL, NULL},
+    {"vec_avg", 1, SP_PURE | SP_SUBTYPED, NULL, NULL, vec_avg_step, vec_avg_final, vec_avg_value,
+     vec_avg_inverse},
 };
 
-int sp_register_vectors(sqlite3 *db, char **pzErrMsg) {
-  return sp_register_functions(db, vector_functions,
-                               (int)(sizeof vector_functions / sizeof *vector_functions),
-                               pzErrMsg);
-}
+const SpBinding sp_vec_binding = {vec_functions, SP_COUNT(vec_functions), NULL, 0, 0, NULL};

@@ -1,5 +1,5 @@
 /*
-** parallel.h - a small team of threads for data-parallel passes with
+** team.h - a small team of threads for data-parallel passes with
 ** barriers.  Plain C11 + pthreads; no SQLite here.
 **
 ** Contract:
@@ -24,8 +24,8 @@
 ** Waiting members spin briefly, then sleep (futex on Linux, else yield),
 ** so idle workers cost no CPU between passes.
 */
-#ifndef SEMIPERSO_PARALLEL_H
-#define SEMIPERSO_PARALLEL_H
+#ifndef SEMIPERSO_TEAM_H
+#define SEMIPERSO_TEAM_H
 
 #include <stddef.h>
 

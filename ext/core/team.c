@@ -1,5 +1,5 @@
-/* parallel.c - a small team of threads with barriers (see parallel.h). */
-#include "parallel.h"
+/* team.c - a small team of threads with barriers (see team.h). */
+#include "team.h"
 
 #include <limits.h>
 #include <pthread.h>

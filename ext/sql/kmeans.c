@@ -1,0 +1,418 @@
+/*
+** kmeans.c - segmentations from SQL, on ext/core/kmeans.h.
+**
+**   train_segments(name TEXT, query TEXT [, options JSON]) -> JSON summary
+**       query yields one float32 vector per row.  Options: k (1000),
+**       max_iter (20), seed (0), normalize (false: true L2-normalises every
+**       row first, and assign_segment() then normalises its argument),
+**       quiet (false: progress per iteration on stderr).  SQLITE_DIRECTONLY.
+**   assign_segment(name TEXT, embedding) -> INTEGER segment id
+**       the nearest centroid (squared Euclidean, ties by smaller id): the
+**       id k-means gave a training row at convergence.
+**
+** What a training leaves, replaced atomically under its name by the model
+** store (store.h), written only after the fit succeeded:
+**   semiperso_segmentations(name PRIMARY KEY, k, dims, train_rows,
+**       iterations, converged, inertia, reseeded, options JSON, seconds,
+**       trained_at, generation)
+**   semiperso_segments(segmentation, segment_id, size, centroid BLOB)
+**   semiperso_segmentation_history(segmentation, iteration, inertia,
+**       changed, seconds)      iteration 0 is the k-means++ assignment
+**
+** assign_segment() serves the centroids (and their norms) from the
+** per-connection model cache of store.h, which checks the stored
+** generation once per statement: a retrain or drop, by this connection or
+** another, is never served stale.  Edit these tables only through
+** train_segments(), or give the row a new generation yourself.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/kmeans.h"
+#include "../core/vec.h"
+#include "args.h"
+#include "common.h"
+#include "modules.h"
+#include "options.h"
+#include "query.h"
+#include "store.h"
+
+#define TRAIN_FN "train_segments"
+
+static const SpModelKind segmentations_kind = {
+    "segmentation",
+    "CREATE TABLE IF NOT EXISTS semiperso_segmentations("
+    " name TEXT PRIMARY KEY, k INTEGER NOT NULL, dims INTEGER NOT NULL,"
+    " train_rows INTEGER NOT NULL, iterations INTEGER NOT NULL,"
+    " converged INTEGER NOT NULL, inertia REAL NOT NULL,"
+    " reseeded INTEGER NOT NULL, options TEXT NOT NULL, seconds REAL NOT NULL,"
+    " trained_at TEXT NOT NULL, generation INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS semiperso_segments("
+    " segmentation TEXT NOT NULL, segment_id INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, centroid BLOB NOT NULL,"
+    " PRIMARY KEY (segmentation, segment_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS semiperso_segmentation_history("
+    " segmentation TEXT NOT NULL, iteration INTEGER NOT NULL,"
+    " inertia REAL NOT NULL, changed INTEGER NOT NULL, seconds REAL NOT NULL,"
+    " PRIMARY KEY (segmentation, iteration)) WITHOUT ROWID;",
+    {{"semiperso_segmentations", "name"},
+     {"semiperso_segments", "segmentation"},
+     {"semiperso_segmentation_history", "segmentation"}},
+    3,
+};
+
+/* ---- train_segments: parse, load, fit, persist, summarise ---------------- */
+
+typedef struct {
+  sqlite3 *db;
+  const char *name;
+  sqlite3_int64 k, max_iter, seed;
+  int quiet, normalize;
+  SpMatrix rows;
+  float *centroids;
+  int64_t *sizes;
+  KmeansResult result;
+  /* per iteration (0: k-means++), max_iter + 1 of each */
+  int n_hist;
+  double *inertia, *seconds;
+  int64_t *changed;
+  double started, last, fit_seconds;
+} Segmenting;
+
+static void segmenting_free(Segmenting *t) {
+  sp_matrix_free(&t->rows);
+  sqlite3_free(t->centroids);
+  sqlite3_free(t->sizes);
+  sqlite3_free(t->inertia);
+  sqlite3_free(t->seconds);
+  sqlite3_free(t->changed);
+}
+
+/* Arguments and options, over the defaults. */
+static int parse_segmenting(int argc, sqlite3_value **argv, Segmenting *t, const char **sql,
+                            char **err) {
+  t->k = 1000;
+  t->max_iter = 20;
+  const SpOption spec[] = {
+      {"k", SP_OPT_INT, 1, 1000000, 0, &t->k, NULL},
+      {"max_iter", SP_OPT_INT, 0, 1000000, 0, &t->max_iter, NULL},
+      {"seed", SP_OPT_INT, 0, 9.2e18, 0, &t->seed, NULL},
+      {"normalize", SP_OPT_BOOL, 0, 0, 0, &t->normalize, NULL},
+      {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->quiet, NULL},
+  };
+  int rc = sp_read_text((SpArg){TRAIN_FN, 1, "name"}, argv[0], "a non-empty TEXT", 1, &t->name,
+                        err);
+  if (rc == SQLITE_OK)
+    rc = sp_read_text((SpArg){TRAIN_FN, 2, "query"}, argv[1],
+                      "TEXT, a SELECT yielding one vector per row", 0, sql, err);
+  if (rc == SQLITE_OK)
+    rc = sp_parse_options(t->db, TRAIN_FN, 3, argc > 2 ? argv[2] : NULL, spec, SP_COUNT(spec),
+                          err);
+  return rc;
+}
+
+/* The rows, normalised when asked. */
+static int load_segmenting(Segmenting *t, const char *sql, char **err) {
+  static const char *const cols[] = {"vector"};
+  int rc = sp_query_matrices(t->db, TRAIN_FN, sql, 1, cols, &t->rows, err);
+  if (rc != SQLITE_OK) return rc;
+  if (t->k > t->rows.rows) {
+    *err = sqlite3_mprintf(TRAIN_FN "(): k = %lld is larger than the number of rows of the "
+                           "query (%lld); lower option \"k\"", t->k, (long long)t->rows.rows);
+    return SQLITE_ERROR;
+  }
+  if (t->normalize)
+    for (int64_t i = 0; i < t->rows.rows; i++)
+      vec_normalize(t->rows.data + i * t->rows.dims, (size_t)t->rows.dims);
+  return SQLITE_OK;
+}
+
+static int fit_should_stop(void *arg) {
+  return sp_check_interrupt(((Segmenting *)arg)->db) != SQLITE_OK;
+}
+
+/* After k-means++ (iteration 0) and each Lloyd iteration: history, progress. */
+static int fit_progress(void *arg, int it, double inertia, int64_t changed) {
+  Segmenting *t = arg;
+  double now = sp_now();
+  t->inertia[t->n_hist] = inertia;
+  t->changed[t->n_hist] = changed;
+  t->seconds[t->n_hist] = now - t->last;
+  t->n_hist++;
+  if (!t->quiet && it == 0) {
+    fprintf(stderr, TRAIN_FN "(%s): k-means++ done, inertia %.6g (%.2f s)\n", t->name, inertia,
+            now - t->last);
+  } else if (!t->quiet) {
+    fprintf(stderr, TRAIN_FN "(%s): iteration %d/%d, inertia %.6g, %lld changed (%.2f s)\n",
+            t->name, it, (int)t->max_iter, inertia, (long long)changed, now - t->last);
+  }
+  t->last = now;
+  return fit_should_stop(arg);
+}
+
+static int fit(Segmenting *t, char **err) {
+  sqlite3_uint64 k = (sqlite3_uint64)t->k, iters = (sqlite3_uint64)t->max_iter + 1;
+  t->centroids = sqlite3_malloc64(k * (sqlite3_uint64)t->rows.dims * sizeof(float));
+  t->sizes = sqlite3_malloc64(k * sizeof *t->sizes);
+  t->inertia = sqlite3_malloc64(iters * sizeof(double));
+  t->seconds = sqlite3_malloc64(iters * sizeof(double));
+  t->changed = sqlite3_malloc64(iters * sizeof(int64_t));
+  if (!t->centroids || !t->sizes || !t->inertia || !t->seconds || !t->changed)
+    return SQLITE_NOMEM;
+  if (!t->quiet)
+    fprintf(stderr, TRAIN_FN "(%s): k-means, k = %lld on %lld x %d rows\n", t->name, t->k,
+            (long long)t->rows.rows, t->rows.dims);
+  KmeansConfig cfg = {.k = (int)t->k, .max_iter = (int)t->max_iter, .seed = (uint64_t)t->seed,
+                      .should_stop = fit_should_stop, .progress = fit_progress, .arg = t};
+  t->started = t->last = sp_now();
+  int rc = kmeans_fit(t->rows.data, t->rows.rows, t->rows.dims, &cfg, t->centroids, NULL,
+                      t->sizes, &t->result);
+  t->fit_seconds = sp_now() - t->started;
+  switch (rc) {
+    case KMEANS_OK:
+      return SQLITE_OK;
+    case KMEANS_ABORTED:
+      *err = sp_interrupted(TRAIN_FN, "the previous segmentation is kept");
+      return SQLITE_INTERRUPT;
+    case KMEANS_NOMEM:
+      return SQLITE_NOMEM;
+    default:
+      *err = sqlite3_mprintf(TRAIN_FN "(): invalid k-means arguments");
+      return SQLITE_ERROR;
+  }
+}
+
+/* The options in effect as JSON (stored with the segmentation). */
+static char *options_json(const Segmenting *t) {
+  sqlite3_str *s = sqlite3_str_new(t->db);
+  sp_json_open(s, '{');
+  sp_json_int(s, "k", t->k);
+  sp_json_int(s, "max_iter", t->max_iter);
+  sp_json_int(s, "seed", t->seed);
+  sp_json_bool(s, "normalize", t->normalize);
+  sp_json_bool(s, "quiet", t->quiet);
+  sp_json_close(s, '}');
+  return sqlite3_str_finish(s);
+}
+
+typedef struct {
+  const Segmenting *t;
+  const char *options;
+  sqlite3_int64 generation;
+} SegmentationRow;
+
+static int bind_segmentation(sqlite3_stmt *st, int64_t i, const void *arg) {
+  (void)i;
+  const SegmentationRow *r = arg;
+  const Segmenting *t = r->t;
+  sqlite3_bind_int64(st, 2, t->k);
+  sqlite3_bind_int(st, 3, t->rows.dims);
+  sqlite3_bind_int64(st, 4, t->rows.rows);
+  sqlite3_bind_int(st, 5, t->result.iterations);
+  sqlite3_bind_int(st, 6, t->result.converged);
+  sqlite3_bind_double(st, 7, t->result.inertia);
+  sqlite3_bind_int64(st, 8, t->result.reseeded);
+  sqlite3_bind_text(st, 9, r->options, -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 10, t->fit_seconds);
+  return sqlite3_bind_int64(st, 11, r->generation);
+}
+
+static int bind_segment(sqlite3_stmt *st, int64_t j, const void *arg) {
+  const Segmenting *t = arg;
+  sqlite3_bind_int64(st, 2, j);
+  sqlite3_bind_int64(st, 3, t->sizes[j]);
+  return sqlite3_bind_blob64(st, 4, t->centroids + j * t->rows.dims,
+                             (sqlite3_uint64)t->rows.dims * sizeof(float), SQLITE_STATIC);
+}
+
+static int bind_iteration(sqlite3_stmt *st, int64_t i, const void *arg) {
+  const Segmenting *t = arg;
+  sqlite3_bind_int64(st, 2, i);
+  sqlite3_bind_double(st, 3, t->inertia[i]);
+  sqlite3_bind_int64(st, 4, t->changed[i]);
+  return sqlite3_bind_double(st, 5, t->seconds[i]);
+}
+
+/* Replaces the stored segmentation of that name by the fitted one. */
+static int persist(const Segmenting *t, char **err) {
+  char *options = options_json(t);
+  SpStore s;
+  sp_store_begin(&s, t->db, TRAIN_FN, &segmentations_kind, t->name);
+  SegmentationRow row = {t, options, s.generation};
+  if (options == NULL) s.rc = SQLITE_NOMEM;
+  sp_store_rows(&s,
+                "INSERT INTO semiperso_segmentations VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                "?10, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?11)",
+                1, bind_segmentation, &row);
+  sp_store_rows(&s, "INSERT INTO semiperso_segments VALUES (?1, ?2, ?3, ?4)", t->k, bind_segment,
+                t);
+  sp_store_rows(&s, "INSERT INTO semiperso_segmentation_history VALUES (?1, ?2, ?3, ?4, ?5)",
+                t->n_hist, bind_iteration, t);
+  int rc = sp_store_end(&s, err);
+  sqlite3_free(options);
+  return rc;
+}
+
+static void summarise(sqlite3_context *ctx, const Segmenting *t) {
+  sqlite3_str *s = sqlite3_str_new(t->db);
+  sp_json_open(s, '{');
+  sp_json_text(s, "name", t->name);
+  sp_json_int(s, "k", t->k);
+  sp_json_int(s, "dims", t->rows.dims);
+  sp_json_int(s, "rows", t->rows.rows);
+  sp_json_int(s, "iterations", t->result.iterations);
+  sp_json_bool(s, "converged", t->result.converged);
+  sp_json_real(s, "inertia", t->result.inertia);
+  sp_json_int(s, "reseeded", t->result.reseeded);
+  sp_json_seconds(s, "seconds", t->fit_seconds);
+  sp_json_close(s, '}');
+  sp_result_json(ctx, s);
+}
+
+static void train_segments_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  Segmenting t;
+  memset(&t, 0, sizeof t);
+  t.db = sqlite3_context_db_handle(ctx);
+  const char *sql = NULL;
+  char *err = NULL;
+  int rc = parse_segmenting(argc, argv, &t, &sql, &err);
+  if (rc == SQLITE_OK) rc = load_segmenting(&t, sql, &err);
+  if (rc == SQLITE_OK) rc = fit(&t, &err);
+  if (rc == SQLITE_OK) rc = persist(&t, &err);
+  if (rc == SQLITE_OK) {
+    sp_cache_saved(sp_state(ctx));
+    summarise(ctx, &t);
+  } else {
+    sp_result_error_rc(ctx, rc, err);
+  }
+  segmenting_free(&t);
+}
+
+/* ---- assign_segment ------------------------------------------------------ */
+
+/* A segmentation as served. */
+typedef struct {
+  int k, d, normalize;
+  float *centroids, *norms;
+} Segmentation;
+
+static void free_segmentation(void *p) {
+  Segmentation *g = p;
+  sqlite3_free(g->centroids);
+  sqlite3_free(g->norms);
+  sqlite3_free(g);
+}
+
+/* Reads segmentation name (the loader of the model cache). */
+static int load_segmentation(sqlite3 *db, const char *fn, const char *name, void **model,
+                             char **err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT s.k, s.dims, json_extract(s.options, '$.normalize'),"
+                              " (SELECT count(*) FROM semiperso_segments WHERE segmentation = ?1),"
+                              " (SELECT sum(length(centroid)) FROM semiperso_segments"
+                              "  WHERE segmentation = ?1)"
+                              " FROM semiperso_segmentations AS s WHERE s.name = ?1",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+  }
+  int k = 0, d = 0, normalize = 0;
+  sqlite3_int64 rows = 0, bytes = 0;
+  if (rc == SQLITE_ROW) {
+    k = sqlite3_column_int(st, 0);
+    d = sqlite3_column_int(st, 1);
+    normalize = sqlite3_column_int(st, 2);
+    rows = sqlite3_column_int64(st, 3);
+    bytes = sqlite3_column_int64(st, 4);
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) return SQLITE_NOTFOUND;
+  if (rc != SQLITE_ROW) {
+    *err = sqlite3_mprintf("%s(): %s", fn, sqlite3_errmsg(db));
+    return rc;
+  }
+  if (k < 1 || d < 1) {
+    *err = sqlite3_mprintf("%s(): segmentation '%s' is damaged", fn, name);
+    return SQLITE_CORRUPT;
+  }
+  /* k rows of d floats must be stored, checked before allocating them. */
+  if (rows != k || bytes != (sqlite3_int64)k * d * (sqlite3_int64)sizeof(float)) {
+    *err = sqlite3_mprintf("%s(): segmentation '%s' is damaged: semiperso_segmentations says "
+                           "k = %d of %d floats, semiperso_segments holds %lld rows of %lld "
+                           "bytes in all (retrain it with train_segments())", fn, name, k, d,
+                           rows, bytes);
+    return SQLITE_CORRUPT;
+  }
+  Segmentation *g = sqlite3_malloc(sizeof *g);
+  if (g == NULL) return SQLITE_NOMEM;
+  *g = (Segmentation){k, d, normalize, NULL, NULL};
+  SpMatrix m = {NULL, NULL, 0, 0, d};
+  SpColumn centroid = {fn, "semiperso_segments", 1, 0, "centroid"};
+  int64_t seen = 0;
+  rc = sqlite3_prepare_v2(db, "SELECT segment_id, centroid FROM semiperso_segments"
+                          " WHERE segmentation = ?1 ORDER BY segment_id", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sp_matrix_read(&m, st, &centroid, k + 1, &seen, NULL);
+  }
+  sqlite3_finalize(st);
+  g->centroids = m.data;
+  g->norms = sqlite3_malloc64((sqlite3_uint64)k * sizeof(float));
+  for (int64_t j = 0; rc == SQLITE_DONE && j < m.rows; j++) {
+    if (m.ids[j] != j) rc = SQLITE_CORRUPT;
+  }
+  sqlite3_free(m.ids);
+  if (rc == SQLITE_DONE && m.rows == k && g->norms) {
+    kmeans_centroid_norms(g->centroids, k, d, g->norms);
+    *model = g;
+    return SQLITE_OK;
+  }
+  free_segmentation(g);
+  if (rc == SQLITE_NOMEM || (rc == SQLITE_DONE && m.rows == k)) return SQLITE_NOMEM;
+  *err = sqlite3_mprintf("%s(): segmentation '%s' is damaged in semiperso_segments (retrain it "
+                         "with train_segments())", fn, name);
+  return SQLITE_CORRUPT;
+}
+
+static const SpModelLoader segmentation_loader = {
+    &segmentations_kind,
+    "no segmentation named '%s' (see SELECT name FROM semiperso_segmentations)",
+    load_segmentation, free_segmentation};
+
+static void assign_segment_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const char *name;
+  float *x = NULL;
+  int n;
+  if (sp_text_arg(ctx, argv[0], 1, NULL, "the TEXT name of a segmentation made by "
+                  "train_segments()", 0, &name) != SQLITE_OK)
+    return;
+  const Segmentation *g = sp_cache_get(ctx, sp_state(ctx), &segmentation_loader, name);
+  if (g == NULL || sp_vector_arg(ctx, argv[1], 2, &x, &n) != SQLITE_OK) return;
+  int32_t label;
+  if (n != g->d) {
+    sp_result_errorf(ctx, "assign_segment(): argument 2 has %d floats, segmentation '%s' has %d",
+                     n, name, g->d);
+  } else {
+    if (g->normalize) vec_normalize(x, (size_t)n);
+    if (kmeans_assign(x, 1, n, g->centroids, g->norms, g->k, &label, NULL) == KMEANS_OK)
+      sqlite3_result_int(ctx, label);
+    else
+      sqlite3_result_error_nomem(ctx);
+  }
+  sqlite3_free(x);
+}
+
+static void clear_segmentations(void *state) { sp_cache_clear(state, &segmentation_loader); }
+
+static const SpFunction kmeans_functions[] = {
+    {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, NULL, train_segments_func, NULL, NULL, NULL, NULL},
+    {TRAIN_FN, 3, SP_DIRECT | SP_SUBTYPED, NULL, train_segments_func, NULL, NULL, NULL, NULL},
+    /* Reads tables, so not deterministic; no side effects, so innocuous. */
+    {"assign_segment", 2, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL, assign_segment_func, NULL, NULL,
+     NULL, NULL},
+};
+
+const SpBinding sp_kmeans_binding = {kmeans_functions, SP_COUNT(kmeans_functions), NULL, 0,
+                                     sizeof(SpModelCache), clear_segmentations};
