@@ -104,13 +104,26 @@ static void tower_init(DnetTower *t, Rng *r) {
   }
 }
 
+/* Trainable floats (*np) and statistics (*ns) of a model of shape s. */
+static void model_counts(const DropoutNetShape *s, size_t *np, size_t *ns) {
+  *np = *ns = 0;
+  tower_counts(s, s->pref_dim + s->content_dim, np, ns);
+  tower_counts(s, s->pref_dim, np, ns);
+  *ns += 4 * (size_t)s->pref_dim + 2 * (size_t)s->content_scalars;
+}
+
+size_t dropoutnet_count_floats(const DropoutNetShape *s) {
+  if (!shape_ok(s)) return 0;
+  size_t np, ns;
+  model_counts(s, &np, &ns);
+  return np + ns;
+}
+
 int dropoutnet_init(DropoutNet *m, const DropoutNetShape *s, uint64_t seed) {
   memset(m, 0, sizeof *m);
   if (!shape_ok(s)) return TRAIN_BADARG;
-  size_t np = 0, ns = 0;
-  tower_counts(s, s->pref_dim + s->content_dim, &np, &ns);
-  tower_counts(s, s->pref_dim, &np, &ns);
-  ns += 4 * (size_t)s->pref_dim + 2 * (size_t)s->content_scalars;
+  size_t np, ns;
+  model_counts(s, &np, &ns);
   m->params = malloc(np * sizeof(float));
   m->stats = malloc(ns * sizeof(float));
   if (m->params == NULL || m->stats == NULL) {

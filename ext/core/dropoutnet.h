@@ -136,6 +136,11 @@ typedef struct {
 int dropoutnet_init(DropoutNet *m, const DropoutNetShape *s, uint64_t seed);
 void dropoutnet_free(DropoutNet *m);
 
+/* The floats a model of shape s holds (every tensor of
+** dropoutnet_tensors()), computed without allocating, so a stored model's
+** sizes can be checked first; 0 for a shape dropoutnet_init() refuses. */
+size_t dropoutnet_count_floats(const DropoutNetShape *s);
+
 /* Trains a new model on data into *m (left zeroed on any failure, so the
 ** caller's previous model, kept elsewhere, is untouched).  Returns a
 ** TRAIN_* code; rep (optional) is filled on success.  Rows must be finite

@@ -65,14 +65,29 @@ static void decision_dims(const MeluShape *s, int *dims) {
 
 static size_t n_decision(const Melu *m) { return m->n_params - m->decision; }
 
+/* Embedding floats (*np) and decision-layer floats (*dec) of shape s. */
+static void model_counts(const MeluShape *s, size_t *np, size_t *dec) {
+  int dims[MELU_MAX_HIDDEN + 2];
+  decision_dims(s, dims);
+  *np = (size_t)s->embed_dim * ((size_t)s->n_fields * s->field_dim + s->n_scalars + s->item_dim);
+  *dec = 0;
+  for (int l = 0; l <= s->n_hidden; l++) *dec += ((size_t)dims[l] + 1) * dims[l + 1];
+}
+
+size_t melu_count_floats(const MeluShape *s) {
+  if (!shape_ok(s)) return 0;
+  size_t np, dec;
+  model_counts(s, &np, &dec);
+  return np + dec + 2 * (size_t)s->n_scalars;
+}
+
 int melu_init(Melu *m, const MeluShape *s, uint64_t seed) {
   memset(m, 0, sizeof *m);
   if (!shape_ok(s)) return TRAIN_BADARG;
   int e = s->embed_dim, dims[MELU_MAX_HIDDEN + 2];
   decision_dims(s, dims);
-  size_t np = (size_t)e * ((size_t)s->n_fields * s->field_dim + s->n_scalars + s->item_dim);
-  size_t dec = 0;
-  for (int l = 0; l <= s->n_hidden; l++) dec += ((size_t)dims[l] + 1) * dims[l + 1];
+  size_t np, dec;
+  model_counts(s, &np, &dec);
   m->params = malloc((np + dec) * sizeof(float));
   m->stats = malloc((2 * (size_t)s->n_scalars + 1) * sizeof(float));
   if (m->params == NULL || m->stats == NULL) {

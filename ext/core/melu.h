@@ -141,6 +141,11 @@ typedef struct {
 int melu_init(Melu *m, const MeluShape *s, uint64_t seed);
 void melu_free(Melu *m);
 
+/* The floats of every tensor of melu_tensors() for shape s, computed
+** without allocating (to check a stored model first); 0 for a shape
+** melu_init() refuses. */
+size_t melu_count_floats(const MeluShape *s);
+
 /* Trains a new model into *m (zeroed on any failure).  Returns a TRAIN_*
 ** code; rep (optional) filled on success.  Inputs must be finite (not
 ** checked here); support entries must index support.vectors. */

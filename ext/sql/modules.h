@@ -19,5 +19,9 @@ extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
 extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
 extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */
 extern const SpBinding sp_hash_binding;       /* hash.c: stable_hash */
+extern const SpBinding sp_dropoutnet_binding; /* dropoutnet.c: train_dropoutnet, dropoutnet_user,
+                                                 dropoutnet_recommend */
+extern const SpBinding sp_melu_binding;       /* melu.c: train_melu, melu_support, melu_user,
+                                                 melu_recommend */
 
 #endif

@@ -38,4 +38,10 @@ typedef struct {
 int sp_parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *json,
                      const SpOption *opts, int n_opts, char **err);
 
+/* Layer widths from the JSON text of an SP_OPT_ARRAY option: 1 .. max
+** integers (max <= SP_MAX_WIDTHS), each in [1, max_width].  Returns how
+** many, or -1 (json NULL included). */
+#define SP_MAX_WIDTHS 64
+int sp_parse_widths(const char *json, int *widths, int max, int max_width);
+
 #endif

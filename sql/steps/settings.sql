@@ -32,6 +32,10 @@ INSERT INTO run_settings(name, value)
           || '"skips":[0,1,2,4,8],"interactions":[0,1]}'  -- the bins of each count
         UNION ALL SELECT 'popularity_bins', 10      -- recommended_popularity: rank bins
         UNION ALL SELECT 'top_countries', 5         -- ... and the countries shown apart
+        UNION ALL SELECT 'baselines', 0             -- 1: also DropoutNet and MeLU
+                                                    -- (steps/baselines.sql)
+        UNION ALL SELECT 'dropoutnet_options', '{}' -- their options (JSON objects,
+        UNION ALL SELECT 'melu_options', '{}'       -- README.md "DropoutNet and MeLU")
         UNION ALL SELECT 'seed', 0
         UNION ALL SELECT 'quiet', 0) AS d
   LEFT JOIN settings AS s ON s.name = d.name;
@@ -74,6 +78,15 @@ WHERE s.name = 'activity_bins'
                         WHERE b.type <> 'integer' OR (b.key = 0 AND b.value <> 0)
                            OR (b.key > 0 AND b.value <= a.value ->> (b.key - 1)))) END, 0);
 
+-- baselines: 0 or 1; the baselines' options: JSON objects.
+SELECT raise_error('setting "baselines" must be 0 or 1, got ' || quote(value))
+FROM run_settings WHERE name = 'baselines' AND value NOT IN (0, 1);
+SELECT raise_error('setting "' || name || '" must be a JSON object, e.g. ''{"epochs": 5}'', got '
+                   || quote(value))
+FROM run_settings
+WHERE name IN ('dropoutnet_options', 'melu_options')
+  AND NOT coalesce(json_valid(value) AND json_type(value) = 'object', 0);
+
 -- popularity_bins and top_countries: integers >= 1.
 SELECT raise_error('setting "' || name || '" must be an integer >= 1, got ' || quote(value))
 FROM run_settings
@@ -106,7 +119,10 @@ CREATE VIEW run_config AS
          max(value) FILTER (WHERE name = 'activity_bins')     AS activity_bins,
          max(value) FILTER (WHERE name = 'popularity_bins')   AS popularity_bins,
          max(value) FILTER (WHERE name = 'top_countries')     AS top_countries,
-         max(value) FILTER (WHERE name = 'list_length')       AS list_length
+         max(value) FILTER (WHERE name = 'list_length')       AS list_length,
+         max(value) FILTER (WHERE name = 'baselines')         AS baselines,
+         max(value) FILTER (WHERE name = 'dropoutnet_options') AS dropoutnet_options,
+         max(value) FILTER (WHERE name = 'melu_options')      AS melu_options
   FROM run_settings;
 
 -- The view must name every key (one added above and forgotten there would
