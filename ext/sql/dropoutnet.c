@@ -23,6 +23,10 @@
 **     statistics).  Without an embedding (or NULL) the user is cold: the
 **     preference input is zero, as dropout trained it to be.
 **
+**   dropoutnet_item(name, embedding) -> float32 BLOB of output_dim floats:
+**     the item tower's output for a track vector of d floats (scores are
+**     dot products of user and item outputs).
+**
 **   dropoutnet_recommend(name, features, k) -> JSON array of the k track
 **     ids of the model's catalog with the largest score for a cold user
 **     (user output . item output), best first, ties by catalog order.
@@ -412,6 +416,26 @@ static void dropoutnet_user_func(sqlite3_context *ctx, int argc, sqlite3_value *
   if (out) sp_result_vector(ctx, out, s->m.shape.output_dim);
 }
 
+static void dropoutnet_item_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const Served *s = served_arg(ctx, argv);
+  float *x = NULL, *out = NULL;
+  int n = 0;
+  if (s == NULL || sp_vector_arg(ctx, argv[1], 2, &x, &n) != SQLITE_OK) return;
+  if (n != s->m.shape.pref_dim) {
+    sp_result_errorf(ctx, "dropoutnet_item(): argument 2 (embedding) has %d floats, the model "
+                     "expects %d", n, s->m.shape.pref_dim);
+  } else if ((out = sqlite3_malloc64((sqlite3_uint64)s->m.shape.output_dim * sizeof(float))) &&
+             dropoutnet_item_vectors(&s->m, x, 1, 1, out) == TRAIN_OK) {
+    sp_result_vector(ctx, out, s->m.shape.output_dim);
+    out = NULL;
+  } else {
+    sqlite3_result_error_nomem(ctx);
+  }
+  sqlite3_free(out);
+  sqlite3_free(x);
+}
+
 static void dropoutnet_recommend_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   sqlite3_int64 k;
@@ -444,6 +468,8 @@ static const SpFunction dropoutnet_functions[] = {
     {"dropoutnet_user", 2, SQLITE_UTF8 | SP_SUBTYPED, NULL, dropoutnet_user_func, NULL, NULL, NULL,
      NULL},
     {"dropoutnet_user", 3, SQLITE_UTF8 | SP_SUBTYPED, NULL, dropoutnet_user_func, NULL, NULL, NULL,
+     NULL},
+    {"dropoutnet_item", 2, SQLITE_UTF8 | SP_SUBTYPED, NULL, dropoutnet_item_func, NULL, NULL, NULL,
      NULL},
     {"dropoutnet_recommend", 3, SQLITE_UTF8 | SP_SUBTYPED, NULL, dropoutnet_recommend_func, NULL,
      NULL, NULL, NULL},

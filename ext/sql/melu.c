@@ -76,8 +76,8 @@ static void melu_support_step(sqlite3_context *ctx, int argc, sqlite3_value **ar
   int lt = sqlite3_value_numeric_type(argv[1]);
   double label = sqlite3_value_double(argv[1]);
   if (a->d != 0 && d != a->d) {
-    sp_result_errorf(ctx, "melu_support(): argument 1 (vector) has %d floats, the earlier rows "
-                     "of the group %d", d, a->d);
+    sp_result_errorf(ctx, "melu_support(): argument 1 (vector) has %d floats, the group's "
+                     "earlier rows have %d", d, a->d);
   } else if ((lt != SQLITE_INTEGER && lt != SQLITE_FLOAT) || !(label >= 0.0 && label <= 1.0)) {
     sp_result_errorf(ctx, "melu_support(): argument 2 (label) must be a number between 0 and 1");
   } else if (sp_grow((void **)&a->rows, &a->cap, (a->n + 1) * (1 + (int64_t)d), sizeof(float)) !=
@@ -296,7 +296,8 @@ static int read_training_row(Training *t, sqlite3_stmt *st, int64_t row, char **
   int64_t n = support_count(support, d), need = t->n_support + n;
   if (n < 0) {
     *err = sqlite3_mprintf(TRAIN_FN "(): row %lld, column 4 (support): expected NULL or a "
-                           "melu_support() BLOB of vectors of %d floats", (long long)row, d);
+                           "melu_support() BLOB (rows of a label in [0, 1] and %d finite "
+                           "floats)", (long long)row, d);
     return SQLITE_MISMATCH;
   }
   if (need > INT32_MAX) return SQLITE_TOOBIG;
@@ -506,8 +507,8 @@ static int serve(sqlite3_context *ctx, const Served *s, sqlite3_value **argv, in
     sp_result_errorf(ctx, "%s(): argument 3 (features) has %d floats, the model expects %d", fn,
                      n, s->st.input_dim);
   } else if (S < 0) {
-    sp_result_errorf(ctx, "%s(): argument 4 (support) must be NULL or a melu_support() BLOB of "
-                     "vectors of %d floats", fn, d);
+    sp_result_errorf(ctx, "%s(): argument 4 (support) must be NULL or a melu_support() BLOB "
+                     "(rows of a label in [0, 1] and %d finite floats)", fn, d);
   } else {
     labels = sqlite3_malloc64((sqlite3_uint64)(S + 1) * sizeof(float));
     vectors = sqlite3_malloc64((sqlite3_uint64)(S + 1) * d * sizeof(float));

@@ -20,7 +20,7 @@ extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
 extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */
 extern const SpBinding sp_hash_binding;       /* hash.c: stable_hash */
 extern const SpBinding sp_dropoutnet_binding; /* dropoutnet.c: train_dropoutnet, dropoutnet_user,
-                                                 dropoutnet_recommend */
+                                                 dropoutnet_item, dropoutnet_recommend */
 extern const SpBinding sp_melu_binding;       /* melu.c: train_melu, melu_support, melu_user,
                                                  melu_recommend */
 
