@@ -248,6 +248,14 @@ static void test_inference(void) {
   ParamTensor t[64];
   int nt = dropoutnet_tensors(&m, t);
   CHECK_MSG(nt <= dropoutnet_max_tensors() && nt == 2 * (5 * 2 + 2) + 6, "%d tensors", nt);
+  /* The count a stored model is checked against: every float of the tensors. */
+  size_t floats = 0;
+  for (int i = 0; i < nt; i++) floats += (size_t)t[i].rows * t[i].cols;
+  CHECK_MSG(dropoutnet_count_floats(&m.shape) == floats, "count %zu, tensors %zu",
+            dropoutnet_count_floats(&m.shape), floats);
+  DropoutNetShape wide = m.shape;
+  wide.output_dim = 0;
+  CHECK(dropoutnet_count_floats(&wide) == 0);
   DropoutNet copy;
   const char *bad = "unset";
   CHECK_MSG(dropoutnet_load(&copy, &m.shape, t, nt, &bad) == TRAIN_OK && bad == NULL, "load");

@@ -512,6 +512,14 @@ static void test_training(void) {
   ParamTensor t[128];
   int nt = melu_tensors(&a, t);
   CHECK_MSG(nt == 2 + 1 + 1 + 6 + 2 && nt <= melu_max_tensors(), "%d tensors", nt);
+  /* The count a stored model is checked against: every float of the tensors. */
+  size_t floats = 0;
+  for (int i = 0; i < nt; i++) floats += (size_t)t[i].rows * t[i].cols;
+  CHECK_MSG(melu_count_floats(&a.shape) == floats, "count %zu, tensors %zu",
+            melu_count_floats(&a.shape), floats);
+  MeluShape bad_shape = a.shape;
+  bad_shape.embed_dim = 0;
+  CHECK(melu_count_floats(&bad_shape) == 0);
   const char *bad = "unset";
   CHECK(melu_load(&b, &a.shape, t, nt, &bad) == TRAIN_OK && bad == NULL);
   CHECK(memcmp(a.params, b.params, a.n_params * sizeof(float)) == 0 &&
