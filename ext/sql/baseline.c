@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "common.h"
 #include "query.h"
 
@@ -79,12 +80,7 @@ int sp_baseline_read_items(sqlite3 *db, const char *fn, const char *table, int d
 
 /* ---- a training run ---------------------------------------------------------- */
 
-int sp_train_run_begin(SpTrainRun *r, sqlite3 *db, const char *fn, const char *name, int epochs,
-                       int quiet) {
-  memset(r, 0, sizeof *r);
-  r->db = db;
-  r->fn = fn;
-  r->name = name;
+int sp_train_run_begin(SpTrainRun *r, int epochs, int quiet) {
   r->epochs = epochs;
   r->quiet = quiet;
   r->loss = sqlite3_malloc64((sqlite3_uint64)epochs * 2 * sizeof(double));
@@ -92,11 +88,6 @@ int sp_train_run_begin(SpTrainRun *r, sqlite3 *db, const char *fn, const char *n
   r->seconds = r->loss + epochs;
   r->started = r->last_print = sp_now();
   return SQLITE_OK;
-}
-
-void sp_train_run_free(SpTrainRun *r) {
-  sqlite3_free(r->loss);
-  r->loss = r->seconds = NULL;
 }
 
 static int run_should_stop(void *arg) {
@@ -137,6 +128,37 @@ int sp_train_run_error(const SpTrainRun *r, int rc, char **err) {
     default:
       return SQLITE_NOMEM;
   }
+}
+
+void sp_baseline_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const SpBaselineTrainer *tr = sp_user_data(ctx);
+  SpTrainRun *run = sqlite3_malloc64(tr->state_size);
+  if (run == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  memset(run, 0, tr->state_size);
+  run->db = sqlite3_context_db_handle(ctx);
+  run->fn = tr->fn;
+  const char *sql = NULL;
+  char *err = NULL;
+  int rc = sp_read_text((SpArg){tr->fn, 1, "name"}, argv[0], "a non-empty TEXT model name", 1,
+                        &run->name, &err);
+  if (rc == SQLITE_OK)
+    rc = sp_read_text((SpArg){tr->fn, 2, "query"}, argv[1], "the TEXT of a SELECT", 0, &sql, &err);
+  if (rc == SQLITE_OK) rc = tr->parse(run, argc > 2 ? argv[2] : NULL, &err);
+  if (rc == SQLITE_OK) rc = tr->load(run, sql, &err);
+  if (rc == SQLITE_OK) rc = tr->train(run, &err);
+  if (rc == SQLITE_OK) rc = tr->persist(run, &err);
+  if (rc == SQLITE_OK) {
+    sp_cache_saved(sp_state(ctx));
+    tr->summarise(ctx, run);
+  } else {
+    sp_result_error_rc(ctx, rc, err);
+  }
+  tr->free(run);
+  sqlite3_free(run->loss);
+  sqlite3_free(run);
 }
 
 /* ---- saving ------------------------------------------------------------------- */
@@ -220,6 +242,12 @@ int sp_baseline_save(sqlite3 *db, const char *fn, const char *name, const SpBase
 int sp_baseline_corrupt(const char *fn, const char *name, const char *why, char **err) {
   *err = sqlite3_mprintf("%s(): model \"%s\" is corrupt (%s)", fn, name, why);
   return SQLITE_CORRUPT;
+}
+
+int sp_baseline_options_read(int rc, const char *fn, const char *name, char **err) {
+  if (rc == SQLITE_OK || rc == SQLITE_NOMEM) return rc;
+  sqlite3_free(*err);
+  return sp_baseline_corrupt(fn, name, "bad options in semiperso_baselines", err);
 }
 
 static int read_failed(sqlite3 *db, const char *fn, const char *name, char **err) {
@@ -401,4 +429,23 @@ void sp_baseline_stored_free(SpBaselineStored *s) {
   sqlite3_free(s->block);
   sqlite3_free(s->items.ids);
   memset(s, 0, sizeof *s);
+}
+
+/* ---- serving ----------------------------------------------------------------------- */
+
+const void *sp_baseline_model_arg(sqlite3_context *ctx, sqlite3_value **argv,
+                                  const SpModelLoader *loader) {
+  const char *name;
+  if (sp_text_arg(ctx, argv[0], 1, "model", "a TEXT model name", 0, &name) != SQLITE_OK)
+    return NULL;
+  return sp_cache_get(ctx, sp_state(ctx), loader, name);
+}
+
+void sp_baseline_result_ids(sqlite3_context *ctx, const sqlite3_int64 *ids, const int32_t *idx,
+                            int m) {
+  sqlite3_str *json = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  sp_json_open(json, '[');
+  for (int j = 0; j < m; j++) sp_json_int(json, NULL, ids[idx[j]]);
+  sp_json_close(json, ']');
+  sp_result_json(ctx, json);
 }

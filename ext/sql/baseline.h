@@ -34,7 +34,8 @@ extern const SpModelKind sp_baselines_kind;
 int sp_baseline_read_items(sqlite3 *db, const char *fn, const char *table, int dims,
                            SpMatrix *items, char **err);
 
-/* One training run: the per-epoch history and the progress lines. */
+/* One training run: who trains what, the per-epoch history and the
+** progress lines. */
 typedef struct {
   sqlite3 *db;
   const char *fn, *name;
@@ -43,10 +44,9 @@ typedef struct {
   double started, last_print;
 } SpTrainRun;
 
-/* Allocates the history; SQLITE_OK or SQLITE_NOMEM. */
-int sp_train_run_begin(SpTrainRun *r, sqlite3 *db, const char *fn, const char *name, int epochs,
-                       int quiet);
-void sp_train_run_free(SpTrainRun *r);
+/* Allocates the history of r (db, fn and name set); SQLITE_OK or
+** SQLITE_NOMEM. */
+int sp_train_run_begin(SpTrainRun *r, int epochs, int quiet);
 
 /* Callbacks for the core: stop on sqlite3_interrupt(), record each epoch
 ** and print progress on stderr unless quiet. */
@@ -54,6 +54,26 @@ TrainCallbacks sp_train_run_callbacks(SpTrainRun *r);
 
 /* The SQL result of a failed core training (TRAIN_* code rc). */
 int sp_train_run_error(const SpTrainRun *r, int rc, char **err);
+
+/* The steps of a training function train_X(name, query [, options]), on
+** the binding's state: state_size bytes, zeroed, whose first member is an
+** SpTrainRun with db, fn and name set.  Each step returns an SQLite code
+** and sets *err on failure; free releases what the state holds. */
+typedef struct {
+  const char *fn;
+  size_t state_size;
+  int (*parse)(void *state, sqlite3_value *options, char **err);
+  int (*load)(void *state, const char *query, char **err);
+  int (*train)(void *state, char **err);
+  int (*persist)(void *state, char **err);
+  void (*summarise)(sqlite3_context *ctx, const void *state);
+  void (*free)(void *state);
+} SpBaselineTrainer;
+
+/* The SQL function of a trainer (its SpFunction's user_data): reads the
+** name and the query, runs the steps, returns the summary or the first
+** error; a saved model voids the binding's SpModelCache answers. */
+void sp_baseline_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* A trained model, as saved. */
 typedef struct {
@@ -98,6 +118,21 @@ int sp_baseline_read_tensors(sqlite3 *db, const char *fn, const char *name, size
 
 /* "<fn>(): model "<name>" is corrupt (<why>)", SQLITE_CORRUPT. */
 int sp_baseline_corrupt(const char *fn, const char *name, const char *why, char **err);
+
+/* The code of reading a stored model's options: rc from the binding's
+** option parser; any failure but memory is a corrupt model. */
+int sp_baseline_options_read(int rc, const char *fn, const char *name, char **err);
+
+/* ---- serving ------------------------------------------------------------- */
+
+/* The model named by argument 1 of the running function, from the
+** binding's SpModelCache; NULL with the error set on ctx. */
+const void *sp_baseline_model_arg(sqlite3_context *ctx, sqlite3_value **argv,
+                                  const SpModelLoader *loader);
+
+/* Returns the JSON array of ids[idx[0..m-1]]: recommended track ids. */
+void sp_baseline_result_ids(sqlite3_context *ctx, const sqlite3_int64 *ids, const int32_t *idx,
+                            int m);
 
 void sp_baseline_stored_free(SpBaselineStored *s);
 

@@ -174,30 +174,34 @@ static DropoutNetShape model_shape(const Options *o, int d) {
 /* ---- train_dropoutnet ------------------------------------------------------------ */
 
 typedef struct {
-  sqlite3 *db;
-  const char *name;
+  SpTrainRun run; /* first: see SpBaselineTrainer */
   Options o;
   SpMatrix data[2]; /* features, embeddings */
   SpMatrix items;
   float *content;
   DropoutNet m;
   TrainReport rep;
-  SpTrainRun run;
 } Training;
 
-static void training_free(Training *t) {
+static void training_free(void *state) {
+  Training *t = state;
   sqlite3_free(t->o.items);
   sp_matrix_free(&t->data[0]);
   sp_matrix_free(&t->data[1]);
   sp_matrix_free(&t->items);
   sqlite3_free(t->content);
   dropoutnet_free(&t->m);
-  sp_train_run_free(&t->run);
 }
 
-static int load_training(Training *t, const char *sql, char **err) {
+static int parse_training(void *state, sqlite3_value *options, char **err) {
+  Training *t = state;
+  return parse_options(t->run.db, TRAIN_FN, 3, options, &t->o, err);
+}
+
+static int load_training(void *state, const char *sql, char **err) {
   static const char *const col_names[2] = {"features", "embedding"};
-  int rc = sp_query_matrices(t->db, TRAIN_FN, sql, 2, col_names, t->data, err);
+  Training *t = state;
+  int rc = sp_query_matrices(t->run.db, TRAIN_FN, sql, 2, col_names, t->data, err);
   if (rc != SQLITE_OK) return rc;
   int64_t n = t->data[0].rows;
   int d = t->data[1].dims;
@@ -212,7 +216,7 @@ static int load_training(Training *t, const char *sql, char **err) {
                            t->data[0].dims, feature_dim(d), d, d);
     return SQLITE_ERROR;
   }
-  rc = sp_baseline_read_items(t->db, TRAIN_FN, t->o.items, d, &t->items, err);
+  rc = sp_baseline_read_items(t->run.db, TRAIN_FN, t->o.items, d, &t->items, err);
   if (rc != SQLITE_OK) return rc;
   t->content = sqlite3_malloc64((sqlite3_uint64)n * feature_positive_dim(d) * sizeof(float));
   if (t->content == NULL) return SQLITE_NOMEM;
@@ -220,7 +224,8 @@ static int load_training(Training *t, const char *sql, char **err) {
   return SQLITE_OK;
 }
 
-static int train(Training *t, char **err) {
+static int train(void *state, char **err) {
+  Training *t = state;
   DropoutNetOptions c;
   core_options(&t->o, &c);
   const char *bad = dropoutnet_check_options(&c, t->data[0].rows, t->items.rows);
@@ -228,7 +233,7 @@ static int train(Training *t, char **err) {
     *err = sqlite3_mprintf(TRAIN_FN "(): options: %s", bad);
     return SQLITE_ERROR;
   }
-  int rc = sp_train_run_begin(&t->run, t->db, TRAIN_FN, t->name, c.epochs, t->o.quiet);
+  int rc = sp_train_run_begin(&t->run, c.epochs, t->o.quiet);
   if (rc != SQLITE_OK) return rc;
   int d = t->data[1].dims;
   DropoutNetData data = {t->data[0].rows, t->data[1].data, t->content, t->items.rows,
@@ -238,8 +243,9 @@ static int train(Training *t, char **err) {
   return rc == TRAIN_OK ? SQLITE_OK : sp_train_run_error(&t->run, rc, err);
 }
 
-static int persist(Training *t, char **err) {
-  char *options = options_json(t->db, &t->o);
+static int persist(void *state, char **err) {
+  Training *t = state;
+  char *options = options_json(t->run.db, &t->o);
   ParamTensor *tensors = sqlite3_malloc64((sqlite3_uint64)dropoutnet_max_tensors() *
                                           sizeof *tensors);
   int rc = SQLITE_NOMEM;
@@ -248,17 +254,18 @@ static int persist(Training *t, char **err) {
     SpBaselineModel b = {MODEL, feature_dim(d), d, (int)t->o.output_dim, options,
                          t->data[0].rows, &t->items, tensors, dropoutnet_tensors(&t->m, tensors),
                          &t->run, t->rep.loss, t->rep.prep_seconds + t->rep.train_seconds};
-    rc = sp_baseline_save(t->db, TRAIN_FN, t->name, &b, err);
+    rc = sp_baseline_save(t->run.db, TRAIN_FN, t->run.name, &b, err);
   }
   sqlite3_free(options);
   sqlite3_free(tensors);
   return rc;
 }
 
-static void summarise(sqlite3_context *ctx, const Training *t) {
-  sqlite3_str *s = sqlite3_str_new(t->db);
+static void summarise(sqlite3_context *ctx, const void *state) {
+  const Training *t = state;
+  sqlite3_str *s = sqlite3_str_new(t->run.db);
   sp_json_open(s, '{');
-  sp_json_text(s, "model", t->name);
+  sp_json_text(s, "model", t->run.name);
   sp_json_int(s, "rows", t->data[0].rows);
   sp_json_int(s, "items", t->items.rows);
   sp_json_int(s, "input_dim", t->data[0].dims);
@@ -271,30 +278,9 @@ static void summarise(sqlite3_context *ctx, const Training *t) {
   sp_result_json(ctx, s);
 }
 
-static void train_dropoutnet_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  Training t;
-  memset(&t, 0, sizeof t);
-  t.db = sqlite3_context_db_handle(ctx);
-  const char *sql = NULL;
-  char *err = NULL;
-  int rc = sp_read_text((SpArg){TRAIN_FN, 1, "name"}, argv[0], "a non-empty TEXT model name", 1,
-                        &t.name, &err);
-  if (rc == SQLITE_OK)
-    rc = sp_read_text((SpArg){TRAIN_FN, 2, "query"}, argv[1], "the TEXT of a SELECT", 0, &sql,
-                      &err);
-  if (rc == SQLITE_OK)
-    rc = parse_options(t.db, TRAIN_FN, 3, argc > 2 ? argv[2] : NULL, &t.o, &err);
-  if (rc == SQLITE_OK) rc = load_training(&t, sql, &err);
-  if (rc == SQLITE_OK) rc = train(&t, &err);
-  if (rc == SQLITE_OK) rc = persist(&t, &err);
-  if (rc == SQLITE_OK) {
-    sp_cache_saved(sp_state(ctx));
-    summarise(ctx, &t);
-  } else {
-    sp_result_error_rc(ctx, rc, err);
-  }
-  training_free(&t);
-}
+static const SpBaselineTrainer trainer = {TRAIN_FN, sizeof(Training), parse_training,
+                                          load_training, train, persist, summarise,
+                                          training_free};
 
 /* ---- serving ------------------------------------------------------------------- */
 
@@ -320,11 +306,8 @@ static int load_served(sqlite3 *db, const char *fn, const char *name, void **mod
   Options o;
   memset(&o, 0, sizeof o);
   int rc = sp_baseline_read_row(db, fn, name, MODEL, &st, err);
-  if (rc == SQLITE_OK && (rc = parse_options(db, fn, 0, st.options, &o, err)) != SQLITE_OK &&
-      rc != SQLITE_NOMEM) {
-    sqlite3_free(*err);
-    rc = sp_baseline_corrupt(fn, name, "bad options in semiperso_baselines", err);
-  }
+  if (rc == SQLITE_OK)
+    rc = sp_baseline_options_read(parse_options(db, fn, 0, st.options, &o, err), fn, name, err);
   DropoutNetShape shape = model_shape(&o, st.item_dim);
   if (rc == SQLITE_OK && st.input_dim != feature_dim(st.item_dim))
     rc = sp_baseline_corrupt(fn, name, "bad sizes in semiperso_baselines", err);
@@ -404,10 +387,7 @@ static float *user_output(sqlite3_context *ctx, const Served *s, int argc, sqlit
 }
 
 static const Served *served_arg(sqlite3_context *ctx, sqlite3_value **argv) {
-  const char *name;
-  if (sp_text_arg(ctx, argv[0], 1, "model", "a TEXT model name", 0, &name) != SQLITE_OK)
-    return NULL;
-  return sp_cache_get(ctx, sp_state(ctx), &loader, name);
+  return sp_baseline_model_arg(ctx, argv, &loader);
 }
 
 static void dropoutnet_user_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -447,11 +427,7 @@ static void dropoutnet_recommend_func(sqlite3_context *ctx, int argc, sqlite3_va
   int32_t *idx = sqlite3_malloc64((sqlite3_uint64)m * sizeof(int32_t));
   if (idx && topk_dot(u, 1, s->item_out, s->n_items, s->m.shape.output_dim, s->item_norm_max, m,
                       idx, NULL) == 0) {
-    sqlite3_str *json = sqlite3_str_new(sqlite3_context_db_handle(ctx));
-    sp_json_open(json, '[');
-    for (int j = 0; j < m; j++) sp_json_int(json, NULL, s->ids[idx[j]]);
-    sp_json_close(json, ']');
-    sp_result_json(ctx, json);
+    sp_baseline_result_ids(ctx, s->ids, idx, m);
   } else {
     sqlite3_result_error_nomem(ctx);
   }
@@ -462,8 +438,10 @@ static void dropoutnet_recommend_func(sqlite3_context *ctx, int argc, sqlite3_va
 static void clear_served(void *state) { sp_cache_clear(state, &loader); }
 
 static const SpFunction dropoutnet_functions[] = {
-    {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, NULL, train_dropoutnet_func, NULL, NULL, NULL, NULL},
-    {TRAIN_FN, 3, SP_DIRECT | SP_SUBTYPED, NULL, train_dropoutnet_func, NULL, NULL, NULL, NULL},
+    {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, &trainer, sp_baseline_train_func, NULL, NULL, NULL,
+     NULL},
+    {TRAIN_FN, 3, SP_DIRECT | SP_SUBTYPED, &trainer, sp_baseline_train_func, NULL, NULL, NULL,
+     NULL},
     /* These read tables, so they are not deterministic. */
     {"dropoutnet_user", 2, SQLITE_UTF8 | SP_SUBTYPED, NULL, dropoutnet_user_func, NULL, NULL, NULL,
      NULL},

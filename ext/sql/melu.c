@@ -250,8 +250,7 @@ static MeluCatalog catalog(const SpMatrix *items) {
 /* ---- train_melu --------------------------------------------------------------------- */
 
 typedef struct {
-  sqlite3 *db;
-  const char *name;
+  SpTrainRun run; /* first: see SpBaselineTrainer */
   Options o;
   SpMatrix features, prefs, items;
   sqlite3_int64 *user_ids;
@@ -262,10 +261,10 @@ typedef struct {
   int64_t id_cap, off_cap, entry_cap, label_cap, vec_cap; /* of the arrays above */
   Melu m;
   TrainReport rep;
-  SpTrainRun run;
 } Training;
 
-static void training_free(Training *t) {
+static void training_free(void *state) {
+  Training *t = state;
   sqlite3_free(t->o.items);
   sp_matrix_free(&t->features);
   sp_matrix_free(&t->prefs);
@@ -276,7 +275,11 @@ static void training_free(Training *t) {
   sqlite3_free(t->s_label);
   sqlite3_free(t->s_vec);
   melu_free(&t->m);
-  sp_train_run_free(&t->run);
+}
+
+static int parse_training(void *state, sqlite3_value *options, char **err) {
+  Training *t = state;
+  return parse_options(t->run.db, TRAIN_FN, 3, options, &t->o, err);
 }
 
 /* One row of the training query: the user, their vectors, their support. */
@@ -315,15 +318,16 @@ static int read_training_row(Training *t, sqlite3_stmt *st, int64_t row, char **
   return SQLITE_OK;
 }
 
-static int load_training(Training *t, const char *sql, char **err) {
+static int load_training(void *state, const char *sql, char **err) {
+  Training *t = state;
   sqlite3_stmt *st = NULL;
   int64_t row = 0;
-  int rc = sp_prepare_user_query(t->db, TRAIN_FN, sql, 4, &st, err);
+  int rc = sp_prepare_user_query(t->run.db, TRAIN_FN, sql, 4, &st, err);
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
     rc = read_training_row(t, st, ++row, err);
   if (rc != SQLITE_DONE && rc != SQLITE_OK && *err == NULL && rc != SQLITE_NOMEM &&
       rc != SQLITE_TOOBIG)
-    *err = sqlite3_mprintf(TRAIN_FN "(): query: %s", sqlite3_errmsg(t->db));
+    *err = sqlite3_mprintf(TRAIN_FN "(): query: %s", sqlite3_errmsg(t->run.db));
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return rc;
   int d = t->prefs.dims;
@@ -338,10 +342,11 @@ static int load_training(Training *t, const char *sql, char **err) {
                            t->features.dims, feature_dim(d), d, d);
     return SQLITE_ERROR;
   }
-  return sp_baseline_read_items(t->db, TRAIN_FN, t->o.items, d, &t->items, err);
+  return sp_baseline_read_items(t->run.db, TRAIN_FN, t->o.items, d, &t->items, err);
 }
 
-static int train(Training *t, char **err) {
+static int train(void *state, char **err) {
+  Training *t = state;
   MeluOptions c;
   core_options(&t->o, &c);
   const char *bad = melu_check_options(&c, t->features.rows, t->items.rows);
@@ -349,7 +354,7 @@ static int train(Training *t, char **err) {
     *err = sqlite3_mprintf(TRAIN_FN "(): options: %s", bad);
     return SQLITE_ERROR;
   }
-  int rc = sp_train_run_begin(&t->run, t->db, TRAIN_FN, t->name, c.epochs, t->o.quiet);
+  int rc = sp_train_run_begin(&t->run, c.epochs, t->o.quiet);
   if (rc != SQLITE_OK) return rc;
   MeluUsers users = {t->features.rows, t->features.data, t->prefs.data,
                      {t->s_off, t->s_entry, t->s_label, t->s_vec, t->n_support},
@@ -360,25 +365,27 @@ static int train(Training *t, char **err) {
   return rc == TRAIN_OK ? SQLITE_OK : sp_train_run_error(&t->run, rc, err);
 }
 
-static int persist(Training *t, char **err) {
-  char *options = options_json(t->db, &t->o);
+static int persist(void *state, char **err) {
+  Training *t = state;
+  char *options = options_json(t->run.db, &t->o);
   ParamTensor *tensors = sqlite3_malloc64((sqlite3_uint64)melu_max_tensors() * sizeof *tensors);
   int rc = SQLITE_NOMEM;
   if (options && tensors) {
     SpBaselineModel b = {MODEL, t->features.dims, t->prefs.dims, t->o.hidden[0], options,
                          t->features.rows, &t->items, tensors, melu_tensors(&t->m, tensors),
                          &t->run, t->rep.loss, t->rep.prep_seconds + t->rep.train_seconds};
-    rc = sp_baseline_save(t->db, TRAIN_FN, t->name, &b, err);
+    rc = sp_baseline_save(t->run.db, TRAIN_FN, t->run.name, &b, err);
   }
   sqlite3_free(options);
   sqlite3_free(tensors);
   return rc;
 }
 
-static void summarise(sqlite3_context *ctx, const Training *t) {
-  sqlite3_str *s = sqlite3_str_new(t->db);
+static void summarise(sqlite3_context *ctx, const void *state) {
+  const Training *t = state;
+  sqlite3_str *s = sqlite3_str_new(t->run.db);
   sp_json_open(s, '{');
-  sp_json_text(s, "model", t->name);
+  sp_json_text(s, "model", t->run.name);
   sp_json_int(s, "rows", t->features.rows);
   sp_json_int(s, "support_events", t->n_support);
   sp_json_int(s, "items", t->items.rows);
@@ -392,30 +399,9 @@ static void summarise(sqlite3_context *ctx, const Training *t) {
   sp_result_json(ctx, s);
 }
 
-static void train_melu_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  Training t;
-  memset(&t, 0, sizeof t);
-  t.db = sqlite3_context_db_handle(ctx);
-  const char *sql = NULL;
-  char *err = NULL;
-  int rc = sp_read_text((SpArg){TRAIN_FN, 1, "name"}, argv[0], "a non-empty TEXT model name", 1,
-                        &t.name, &err);
-  if (rc == SQLITE_OK)
-    rc = sp_read_text((SpArg){TRAIN_FN, 2, "query"}, argv[1], "the TEXT of a SELECT", 0, &sql,
-                      &err);
-  if (rc == SQLITE_OK)
-    rc = parse_options(t.db, TRAIN_FN, 3, argc > 2 ? argv[2] : NULL, &t.o, &err);
-  if (rc == SQLITE_OK) rc = load_training(&t, sql, &err);
-  if (rc == SQLITE_OK) rc = train(&t, &err);
-  if (rc == SQLITE_OK) rc = persist(&t, &err);
-  if (rc == SQLITE_OK) {
-    sp_cache_saved(sp_state(ctx));
-    summarise(ctx, &t);
-  } else {
-    sp_result_error_rc(ctx, rc, err);
-  }
-  training_free(&t);
-}
+static const SpBaselineTrainer trainer = {TRAIN_FN, sizeof(Training), parse_training,
+                                          load_training, train, persist, summarise,
+                                          training_free};
 
 /* ---- serving ---------------------------------------------------------------------- */
 
@@ -440,11 +426,9 @@ static int load_served(sqlite3 *db, const char *fn, const char *name, void **mod
   Options o;
   memset(&o, 0, sizeof o);
   int rc = sp_baseline_read_row(db, fn, name, MODEL, &s->st, err);
-  if (rc == SQLITE_OK && (rc = parse_options(db, fn, 0, s->st.options, &o, err)) != SQLITE_OK &&
-      rc != SQLITE_NOMEM) {
-    sqlite3_free(*err);
-    rc = sp_baseline_corrupt(fn, name, "bad options in semiperso_baselines", err);
-  }
+  if (rc == SQLITE_OK)
+    rc = sp_baseline_options_read(parse_options(db, fn, 0, s->st.options, &o, err), fn, name,
+                                  err);
   MeluShape shape = model_shape(&o, s->st.item_dim);
   if (rc == SQLITE_OK &&
       (s->st.input_dim != feature_dim(s->st.item_dim) || s->st.output_dim != o.hidden[0]))
@@ -477,12 +461,8 @@ static const SpModelLoader loader = {
     &sp_baselines_kind, "no MeLU model named \"%s\" (train one with train_melu())", load_served,
     free_served};
 
-/* The model named by argument 1, or NULL with the error set on ctx. */
 static const Served *served_arg(sqlite3_context *ctx, sqlite3_value **argv) {
-  const char *name;
-  if (sp_text_arg(ctx, argv[0], 1, "model", "a TEXT model name", 0, &name) != SQLITE_OK)
-    return NULL;
-  return sp_cache_get(ctx, sp_state(ctx), &loader, name);
+  return sp_baseline_model_arg(ctx, argv, &loader);
 }
 
 /* Serves the user of argv (name, user_id, features, support) with model
@@ -555,11 +535,7 @@ static void melu_recommend_func(sqlite3_context *ctx, int argc, sqlite3_value **
   if (idx == NULL) {
     sqlite3_result_error_nomem(ctx);
   } else if (serve(ctx, s, argv, m, idx, NULL) == SQLITE_OK) {
-    sqlite3_str *json = sqlite3_str_new(sqlite3_context_db_handle(ctx));
-    sp_json_open(json, '[');
-    for (int j = 0; j < m; j++) sp_json_int(json, NULL, s->st.items.ids[idx[j]]);
-    sp_json_close(json, ']');
-    sp_result_json(ctx, json);
+    sp_baseline_result_ids(ctx, s->st.items.ids, idx, m);
   }
   sqlite3_free(idx);
 }
@@ -568,8 +544,10 @@ static void clear_served(void *state) { sp_cache_clear(state, &loader); }
 
 static const SpFunction melu_functions[] = {
     {"melu_support", 2, SP_PURE, NULL, NULL, melu_support_step, melu_support_final, NULL, NULL},
-    {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, NULL, train_melu_func, NULL, NULL, NULL, NULL},
-    {TRAIN_FN, 3, SP_DIRECT | SP_SUBTYPED, NULL, train_melu_func, NULL, NULL, NULL, NULL},
+    {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, &trainer, sp_baseline_train_func, NULL, NULL, NULL,
+     NULL},
+    {TRAIN_FN, 3, SP_DIRECT | SP_SUBTYPED, &trainer, sp_baseline_train_func, NULL, NULL, NULL,
+     NULL},
     /* These read tables, so they are not deterministic. */
     {"melu_user", 4, SQLITE_UTF8 | SP_SUBTYPED, NULL, melu_user_func, NULL, NULL, NULL, NULL},
     {"melu_recommend", 5, SQLITE_UTF8 | SP_SUBTYPED, NULL, melu_recommend_func, NULL, NULL, NULL,
