@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "common.h"
+#include "options.h"
 #include "query.h"
 
 const SpModelKind sp_baselines_kind = {
@@ -242,6 +243,32 @@ int sp_baseline_save(sqlite3 *db, const char *fn, const char *name, const SpBase
 int sp_baseline_corrupt(const char *fn, const char *name, const char *why, char **err) {
   *err = sqlite3_mprintf("%s(): model \"%s\" is corrupt (%s)", fn, name, why);
   return SQLITE_CORRUPT;
+}
+
+int sp_baseline_options_end(const char *fn, int rc, const char *items, const char *hidden,
+                            int *widths, int *n_hidden, int max_hidden, int max_width,
+                            char **err) {
+  if (rc == SQLITE_OK && items == NULL) {
+    *err = sqlite3_mprintf("%s(): option \"items\" must be a table name", fn);
+    rc = SQLITE_ERROR;
+  }
+  if (rc == SQLITE_OK && hidden != NULL &&
+      (*n_hidden = sp_parse_widths(hidden, widths, max_hidden, max_width)) < 0) {
+    *err = sqlite3_mprintf("%s(): option \"hidden\" must be a non-empty array of at most %d "
+                           "positive integers (widths up to %d)", fn, max_hidden, max_width);
+    rc = SQLITE_ERROR;
+  }
+  return rc;
+}
+
+int sp_baseline_load_error(int rc, const char *bad, const char *fn, const char *name,
+                           char **err) {
+  if (rc == TRAIN_OK) return SQLITE_OK;
+  if (rc == TRAIN_NOMEM) return SQLITE_NOMEM;
+  char *why = sqlite3_mprintf("tensor %s does not fit", bad ? bad : "(shape)");
+  rc = why ? sp_baseline_corrupt(fn, name, why, err) : SQLITE_NOMEM;
+  sqlite3_free(why);
+  return rc;
 }
 
 int sp_baseline_options_read(int rc, const char *fn, const char *name, char **err) {

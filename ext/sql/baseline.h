@@ -119,6 +119,20 @@ int sp_baseline_read_tensors(sqlite3 *db, const char *fn, const char *name, size
 /* "<fn>(): model "<name>" is corrupt (<why>)", SQLITE_CORRUPT. */
 int sp_baseline_corrupt(const char *fn, const char *name, const char *why, char **err);
 
+/* After sp_parse_options() returned rc for a baseline's options: the
+** options every baseline has are checked, `items` (a table name, not null)
+** and `hidden` (its JSON text, or NULL when not given: the widths are left
+** as they are) parsed into widths[0..*n_hidden - 1], at most max_hidden
+** widths up to max_width.  Returns the first error. */
+int sp_baseline_options_end(const char *fn, int rc, const char *items, const char *hidden,
+                            int *widths, int *n_hidden, int max_hidden, int max_width,
+                            char **err);
+
+/* The SQL code of a core model's load (TRAIN_* code rc, bad the tensor at
+** fault): memory, or a corrupt model naming the tensor. */
+int sp_baseline_load_error(int rc, const char *bad, const char *fn, const char *name,
+                           char **err);
+
 /* The code of reading a stored model's options: rc from the binding's
 ** option parser; any failure but memory is a corrupt model. */
 int sp_baseline_options_read(int rc, const char *fn, const char *name, char **err);

@@ -183,16 +183,8 @@ static int parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *
       {"items", SP_OPT_TEXT, 0, 0, 0, &o->items, "a table name"},
   };
   int rc = sp_parse_options(db, fn, argno, json, spec, SP_COUNT(spec), err);
-  if (rc == SQLITE_OK && o->items == NULL) {
-    *err = sqlite3_mprintf("%s(): option \"items\" must be a table name", fn);
-    rc = SQLITE_ERROR;
-  }
-  if (rc == SQLITE_OK && hidden != NULL &&
-      (o->n_hidden = sp_parse_widths(hidden, o->hidden, MELU_MAX_HIDDEN, MAX_WIDTH)) < 0) {
-    *err = sqlite3_mprintf("%s(): option \"hidden\" must be a non-empty array of at most %d "
-                           "positive integers (widths up to %d)", fn, MELU_MAX_HIDDEN, MAX_WIDTH);
-    rc = SQLITE_ERROR;
-  }
+  rc = sp_baseline_options_end(fn, rc, o->items, hidden, o->hidden, &o->n_hidden, MELU_MAX_HIDDEN,
+                               MAX_WIDTH, err);
   sqlite3_free(hidden);
   return rc;
 }
@@ -438,13 +430,7 @@ static int load_served(sqlite3 *db, const char *fn, const char *name, void **mod
   if (rc == SQLITE_OK) {
     const char *bad = NULL;
     int lrc = melu_load(&s->m, &shape, s->st.tensors, s->st.n_tensors, &bad);
-    if (lrc == TRAIN_NOMEM) {
-      rc = SQLITE_NOMEM;
-    } else if (lrc != TRAIN_OK) {
-      char *why = sqlite3_mprintf("tensor %s does not fit", bad ? bad : "(shape)");
-      rc = why ? sp_baseline_corrupt(fn, name, why, err) : SQLITE_NOMEM;
-      sqlite3_free(why);
-    }
+    rc = sp_baseline_load_error(lrc, bad, fn, name, err);
   }
   core_options(&o, &s->o);
   s->o.threads = 1; /* one user a call */
