@@ -277,9 +277,12 @@ int sp_baseline_options_read(int rc, const char *fn, const char *name, char **er
   return sp_baseline_corrupt(fn, name, "bad options in semiperso_baselines", err);
 }
 
-static int read_failed(sqlite3 *db, const char *fn, const char *name, char **err) {
-  *err = sqlite3_mprintf("%s(): cannot read model \"%s\": %s", fn, name, sqlite3_errmsg(db));
-  return sqlite3_errcode(db);
+/* Reading model name failed with rc: rc, with the database's message
+** unless memory ran out. */
+static int read_failed(sqlite3 *db, const char *fn, const char *name, int rc, char **err) {
+  if (rc != SQLITE_NOMEM)
+    *err = sqlite3_mprintf("%s(): cannot read model \"%s\": %s", fn, name, sqlite3_errmsg(db));
+  return rc;
 }
 
 int sp_baseline_read_row(sqlite3 *db, const char *fn, const char *name, const char *model,
@@ -298,7 +301,9 @@ int sp_baseline_read_row(sqlite3 *db, const char *fn, const char *name, const ch
     s->item_dim = sqlite3_column_int(st, 2);
     s->output_dim = sqlite3_column_int(st, 3);
     s->n_items = sqlite3_column_int64(st, 4);
-    if (kind == NULL || strcmp(kind, model) != 0) {
+    if (kind == NULL && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      rc = SQLITE_NOMEM;
+    } else if (kind == NULL || strcmp(kind, model) != 0) {
       *err = sqlite3_mprintf("%s(): model \"%s\" is a %s model, not %s", fn, name,
                              kind ? kind : "NULL", model);
       rc = SQLITE_ERROR;
@@ -312,7 +317,7 @@ int sp_baseline_read_row(sqlite3 *db, const char *fn, const char *name, const ch
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_NOTFOUND;
   } else {
-    rc = read_failed(db, fn, name, err);
+    rc = read_failed(db, fn, name, rc, err);
   }
   sqlite3_finalize(st);
   return rc;
@@ -331,6 +336,10 @@ static int read_shapes(sqlite3 *db, const char *fn, const char *name, SpTensor *
   if (rc == SQLITE_OK) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *kind = (const char *)sqlite3_column_text(st, 2);
+    if (kind == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
     if (*n >= MAX_TENSORS || kind == NULL || sqlite3_column_int64(st, 0) < 1 ||
         sqlite3_column_int64(st, 1) < 1 || sqlite3_column_int64(st, 0) > INT32_MAX ||
         sqlite3_column_int64(st, 1) > INT32_MAX) {
@@ -350,21 +359,29 @@ static int read_shapes(sqlite3 *db, const char *fn, const char *name, SpTensor *
     sqlite3_reset(st);
     char *p = *names;
     for (int i = 0; rc == SQLITE_OK && i < *n; i++) {
-      if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = read_failed(db, fn, name, err);
+      if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE
+                 ? sp_baseline_corrupt(fn, name, "its tensors changed while read", err)
+                 : read_failed(db, fn, name, rc, err);
         break;
       }
-      size_t len = strlen((const char *)sqlite3_column_text(st, 2));
+      const char *kind = (const char *)sqlite3_column_text(st, 2);
+      if (kind == NULL) { /* TEXT in the first pass: memory */
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      rc = SQLITE_OK;
+      size_t len = strlen(kind);
       if (p + len + 1 > *names + name_bytes) { /* changed since the first pass */
         rc = sp_baseline_corrupt(fn, name, "its tensors changed while read", err);
         break;
       }
-      memcpy(p, sqlite3_column_text(st, 2), len + 1);
+      memcpy(p, kind, len + 1);
       (*out)[i].kind = p;
       p += len + 1;
     }
-  } else if (rc != SQLITE_CORRUPT && rc != SQLITE_NOMEM && *err == NULL) {
-    rc = read_failed(db, fn, name, err);
+  } else if (rc != SQLITE_CORRUPT && *err == NULL) {
+    rc = read_failed(db, fn, name, rc, err);
   }
   sqlite3_finalize(st);
   return rc;
@@ -387,14 +404,14 @@ static int read_item_ids(sqlite3 *db, const char *fn, const char *name, SpMatrix
   if (rc == SQLITE_DONE || rc == SQLITE_ROW)
     return sp_baseline_corrupt(fn, name, "semiperso_baseline_items does not match its catalog",
                                err);
-  return read_failed(db, fn, name, err);
+  return read_failed(db, fn, name, rc, err);
 }
 
 int sp_baseline_read_tensors(sqlite3 *db, const char *fn, const char *name, size_t model_floats,
                              SpBaselineStored *s, char **err) {
   sqlite3_int64 stored;
   int rc = sp_stored_tensor_bytes(db, &sp_baselines_kind, name, &stored);
-  if (rc != SQLITE_OK) return read_failed(db, fn, name, err);
+  if (rc != SQLITE_OK) return read_failed(db, fn, name, rc, err);
   uint64_t catalog = (uint64_t)s->n_items * (uint64_t)s->item_dim;
   if (model_floats == 0 || stored < 0 ||
       (uint64_t)stored != ((uint64_t)model_floats + catalog) * sizeof(float))
@@ -427,10 +444,10 @@ int sp_baseline_read_tensors(sqlite3 *db, const char *fn, const char *name, size
     if (rc == SQLITE_CORRUPT)
       sp_baseline_corrupt(fn, name, "semiperso_baseline_params holds bad rows, NaN or Inf", err);
     else if (rc != SQLITE_OK)
-      rc = read_failed(db, fn, name, err);
+      rc = read_failed(db, fn, name, rc, err);
   }
   if (rc == SQLITE_OK) {
-    /* The catalog's block is the last: items.data owns the whole block. */
+    /* The catalog is the last tensor; block owns every tensor's data. */
     for (int i = 0; i < n - 1; i++)
       s->tensors[i] = (ParamTensor){t[i].kind, t[i].rows, t[i].cols, t[i].data};
     s->n_tensors = n - 1;

@@ -152,8 +152,9 @@ int sp_parse_widths(const char *json, int *widths, int max, int max_width) {
   int64_t w[SP_MAX_WIDTHS];
   size_t n = 0;
   const char *jerr;
-  if (json == NULL || max > SP_MAX_WIDTHS || json_array_ids(json, strlen(json), NULL, 0, &n, &jerr) ||
-      n < 1 || n > (size_t)max || json_array_ids(json, strlen(json), w, n, &n, &jerr))
+  if (json == NULL || max > SP_MAX_WIDTHS ||
+      json_array_ids(json, strlen(json), NULL, 0, &n, &jerr) || n < 1 || n > (size_t)max ||
+      json_array_ids(json, strlen(json), w, n, &n, &jerr))
     return -1;
   for (size_t i = 0; i < n; i++) {
     if (w[i] < 1 || w[i] > max_width) return -1;
