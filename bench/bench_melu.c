@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
          (long long)users, (long long)items, DIM, b.width, o.embed_dim, o.hidden[0], o.hidden[1],
          o.epochs, o.batch_users, o.query_positives, o.query_negatives, o.support_negatives);
   MeluUsers us = {users, b.features, b.user_pref, {off, ent, lab, b.item_pref, items}, NULL};
-  MeluCatalog cat = {FEATURE_GROUPS, DIM, FEATURE_SCALARS, DIM, items, b.item_pref};
+  MeluCatalog cat = {FEATURE_GROUPS, DIM, FEATURE_SCALARS, DIM, items, b.item_pref, NULL};
   TrainCallbacks cb = {NULL, bench_on_epoch, NULL};
   Melu m;
   TrainReport rep;

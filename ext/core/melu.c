@@ -347,6 +347,13 @@ static void item_embed(const Melu *m, const float *V, int P, float *ie) {
               s->item_dim, m->E_item, s->item_dim, 0.0f, ie, s->embed_dim);
 }
 
+int melu_item_embeddings(const Melu *m, const MeluCatalog *cat, float *out) {
+  if (cat->item_dim != m->shape.item_dim || cat->n_items < 1 || cat->n_items > INT32_MAX)
+    return TRAIN_BADARG;
+  item_embed(m, cat->items, (int)cat->n_items, out);
+  return TRAIN_OK;
+}
+
 /* The decision layers, local part loc and user part w->q, on P item
 ** embeddings ie: predictions into w->yhat, and the sum of squared errors
 ** against y when y is not NULL.  With g: the gradient of scale * that sum
@@ -1045,17 +1052,24 @@ int melu_recommend(const Melu *m, const MeluUsers *us, const MeluCatalog *cat,
   if (threads > us->n_users) threads = (int)us->n_users;
   int km = k < cat->n_items ? k : (int)cat->n_items;
   int P = (int)(Smax > SCORE_BLOCK ? Smax : SCORE_BLOCK);
-  Serve sv = {m, us, cat, o, NULL, k, out_idx, out_score, vecs, NULL, NULL, NULL, NULL};
-  float *ie_all = malloc((size_t)cat->n_items * s->embed_dim * sizeof(float));
+  Serve sv = {m, us, cat, o, cat->item_embeddings, k, out_idx, out_score, vecs,
+              NULL, NULL, NULL, NULL};
+  /* The catalog's item embeddings, unless the caller keeps them (or only
+  ** vectors are asked for). */
+  float *ie_all = k > 0 && sv.ie_all == NULL
+                      ? malloc((size_t)cat->n_items * s->embed_dim * sizeof(float))
+                      : NULL;
   sv.work = calloc((size_t)threads, sizeof(Work));
   sv.scores = calloc((size_t)threads, sizeof(float *));
   sv.heap_s = calloc((size_t)threads, sizeof(float *));
   sv.heap_i = calloc((size_t)threads, sizeof(int32_t *));
   Team *team = NULL;
   int rc = TRAIN_OK, made = 0;
-  if (!ie_all || !sv.work || !sv.scores || !sv.heap_s || !sv.heap_i) rc = TRAIN_NOMEM;
+  if ((k > 0 && !sv.ie_all && !ie_all) || !sv.work || !sv.scores || !sv.heap_s || !sv.heap_i)
+    rc = TRAIN_NOMEM;
   for (; made < threads && rc == TRAIN_OK; made++) {
     if (work_new(&sv.work[made], m, P) != 0) rc = TRAIN_NOMEM;
+    if (k == 0) continue;
     sv.scores[made] = malloc((size_t)cat->n_items * sizeof(float));
     sv.heap_s[made] = malloc(((size_t)km + 1) * sizeof(float));
     sv.heap_i[made] = malloc(((size_t)km + 1) * sizeof(int32_t));
@@ -1063,8 +1077,10 @@ int melu_recommend(const Melu *m, const MeluUsers *us, const MeluCatalog *cat,
   }
   if (rc == TRAIN_OK && threads > 1 && (team = team_new(threads)) == NULL) rc = TRAIN_NOMEM;
   if (rc == TRAIN_OK) {
-    item_embed(m, cat->items, (int)cat->n_items, ie_all);
-    sv.ie_all = ie_all;
+    if (ie_all) {
+      item_embed(m, cat->items, (int)cat->n_items, ie_all);
+      sv.ie_all = ie_all;
+    }
     tiles_run(team, serve_member, &sv);
   }
   team_free(team);

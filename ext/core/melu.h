@@ -136,6 +136,10 @@ typedef struct {
   int n_fields, field_dim, n_scalars, item_dim;
   int64_t n_items;
   const float *items; /* n_items x item_dim: the tracks */
+  /* Serving: the tracks' item embeddings (n_items x embed_dim) as
+  ** melu_item_embeddings() gives them, kept by a caller that serves many
+  ** calls; NULL: each melu_recommend() call computes them. */
+  const float *item_embeddings;
 } MeluCatalog;
 
 int melu_init(Melu *m, const MeluShape *s, uint64_t seed);
@@ -163,6 +167,11 @@ int melu_load(Melu *m, const MeluShape *s, const ParamTensor *t, int n, const ch
 ** S = 0 leaves them as they are.  features: one row. */
 int melu_local_update(const Melu *m, const float *features, const float *support, const float *labels,
                       int S, double local_lr, int local_steps, float *fast);
+
+/* The item embeddings of the catalog's tracks (n_items x embed_dim floats
+** into out), for MeluCatalog.item_embeddings.  TRAIN_OK or TRAIN_BADARG
+** (a catalog of another width). */
+int melu_item_embeddings(const Melu *m, const MeluCatalog *cat, float *out);
 
 /* Serves n users: the local update on each user's support set (as given,
 ** plus sampled negatives keyed by o->seed and the user's key), then the k

@@ -234,9 +234,10 @@ static MeluShape model_shape(const Options *o, int d) {
   return s;
 }
 
-static MeluCatalog catalog(const SpMatrix *items) {
+/* The catalog of items; ie: their item embeddings when kept, or NULL. */
+static MeluCatalog catalog(const SpMatrix *items, const float *ie) {
   return (MeluCatalog){FEATURE_GROUPS, items->dims, FEATURE_SCALARS, items->dims, items->rows,
-                       items->data};
+                       items->data, ie};
 }
 
 /* ---- train_melu --------------------------------------------------------------------- */
@@ -351,7 +352,7 @@ static int train(void *state, char **err) {
   MeluUsers users = {t->features.rows, t->features.data, t->prefs.data,
                      {t->s_off, t->s_entry, t->s_label, t->s_vec, t->n_support},
                      (const uint64_t *)t->user_ids};
-  MeluCatalog cat = catalog(&t->items);
+  MeluCatalog cat = catalog(&t->items, NULL);
   TrainCallbacks cb = sp_train_run_callbacks(&t->run);
   rc = melu_train(&users, &cat, &c, &cb, &t->m, &t->rep);
   return rc == TRAIN_OK ? SQLITE_OK : sp_train_run_error(&t->run, rc, err);
@@ -400,7 +401,8 @@ static const SpBaselineTrainer trainer = {TRAIN_FN, sizeof(Training), parse_trai
 typedef struct {
   Melu m;
   MeluOptions o;
-  SpBaselineStored st; /* the catalog */
+  SpBaselineStored st;     /* the catalog */
+  float *item_embeddings; /* the catalog's, computed once at load */
 } Served;
 
 static void free_served(void *p) {
@@ -408,6 +410,7 @@ static void free_served(void *p) {
   if (s == NULL) return;
   melu_free(&s->m);
   sp_baseline_stored_free(&s->st);
+  sqlite3_free(s->item_embeddings);
   sqlite3_free(s);
 }
 
@@ -431,6 +434,13 @@ static int load_served(sqlite3 *db, const char *fn, const char *name, void **mod
     const char *bad = NULL;
     int lrc = melu_load(&s->m, &shape, s->st.tensors, s->st.n_tensors, &bad);
     rc = sp_baseline_load_error(lrc, bad, fn, name, err);
+  }
+  if (rc == SQLITE_OK) {
+    MeluCatalog cat = catalog(&s->st.items, NULL);
+    s->item_embeddings = sqlite3_malloc64((sqlite3_uint64)s->st.n_items * shape.embed_dim *
+                                          sizeof(float));
+    if (s->item_embeddings == NULL || melu_item_embeddings(&s->m, &cat, s->item_embeddings))
+      rc = SQLITE_NOMEM;
   }
   core_options(&o, &s->o);
   s->o.threads = 1; /* one user a call */
@@ -485,7 +495,7 @@ static int serve(sqlite3_context *ctx, const Served *s, sqlite3_value **argv, in
       for (int64_t i = 0; i < S; i++) entries[i] = (int32_t)i;
       int64_t off[2] = {0, S};
       MeluUsers u = {1, x, NULL, {off, entries, labels, vectors, S}, &key};
-      MeluCatalog cat = catalog(&s->st.items);
+      MeluCatalog cat = catalog(&s->st.items, s->item_embeddings);
       if (melu_recommend(&s->m, &u, &cat, &s->o, k, idx, NULL, vec) == TRAIN_OK) rc = SQLITE_OK;
     }
     if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);

@@ -418,7 +418,7 @@ static void test_training(void) {
   synth(&s, 500, 150, 2);
   int n_train = 400;
   MeluUsers us = synth_users(&s, 0, n_train);
-  MeluCatalog cat = {2, s.d, 2, s.d, s.n_items, s.items};
+  MeluCatalog cat = {2, s.d, 2, s.d, s.n_items, s.items, NULL};
   MeluOptions o;
   small_options(&o);
   o.epochs = 25;
@@ -493,6 +493,18 @@ static void test_training(void) {
   CHECK(melu_recommend(&a, &cold, &cat, &o, k, idx3, sc3, v3) == TRAIN_OK);
   CHECK(memcmp(idx1, idx3, sizeof idx1) == 0 && memcmp(sc1, sc3, sizeof sc1) == 0 &&
         memcmp(v1, v3, sizeof v1) == 0);
+  /* Item embeddings kept by the caller, and vectors alone (k = 0): the same. */
+  float *ie = malloc((size_t)cat.n_items * a.shape.embed_dim * sizeof(float));
+  CHECK(melu_item_embeddings(&a, &cat, ie) == TRAIN_OK);
+  MeluCatalog kept = cat;
+  kept.item_embeddings = ie;
+  CHECK(melu_recommend(&a, &cold, &kept, &o, k, idx3, sc3, v3) == TRAIN_OK);
+  CHECK(memcmp(idx1, idx3, sizeof idx1) == 0 && memcmp(sc1, sc3, sizeof sc1) == 0 &&
+        memcmp(v1, v3, sizeof v1) == 0);
+  memset(v3, 0, sizeof v3);
+  CHECK(melu_recommend(&a, &cold, &cat, &o, 0, NULL, NULL, v3) == TRAIN_OK);
+  CHECK(memcmp(v1, v3, sizeof v1) == 0);
+  free(ie);
   /* Sampled negatives follow the keys, not the position in the batch. */
   o.support_negatives = 2;
   o.threads = 1;
@@ -615,7 +627,7 @@ static void test_bad_arguments(void) {
   int32_t idx[2] = {0, 3};
   float lab[2] = {1, 1};
   MeluUsers us = {2, feat, pref, {off, idx, lab, items, 3}, NULL};
-  MeluCatalog cat = {2, 4, 1, 4, 3, items};
+  MeluCatalog cat = {2, 4, 1, 4, 3, items, NULL};
   memset(&m, 1, sizeof m);
   CHECK(melu_train(&us, &cat, &o, NULL, &m, NULL) == TRAIN_BADARG && m.params == NULL);
   idx[1] = 2;
