@@ -6,6 +6,7 @@
 #   make figures  the README's figures (docs/figures) from build/demo.db
 #   make bench    the pipeline at the paper's scale, timed per stage
 #   make bench-components   the embedder, k-means and top-k alone
+#   make bench-serve  online serving latency and throughput (paper scale)
 #   make fuzz     libFuzzer on SQL text for FUZZ_SECONDS (needs clang)
 #   make memcheck the SQL golden tests under valgrind memcheck
 #   make install  the library, the SQL scripts and semiperso-pipeline under
@@ -13,6 +14,9 @@
 #   make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]
 #                 the public Deezer release (parquet) into deezer_<space>.db
 #   make bench-import   the importer on a release-sized synthetic copy
+#   make table1 RELEASE=DIR [SPACE=svd|mf] [OUT_DIR=.]
+#                 one half of the paper's Table 1 on the release, with the
+#                 reference code's settings: import, settings, pipeline
 #   make nomem-full  every allocation of every statement failed in turn
 #   make regression-golden  re-pin tests/regression/pipeline.golden (intended changes only)
 #   make mutants  plant the bugs of tests/mutants/mutants.txt one by one, report survivors
@@ -28,8 +32,8 @@ SQL_SRC := $(wildcard ext/sql/*.c)
 SRC := ext/semiperso.c $(CORE_SRC) $(SQL_SRC)
 HDR := $(wildcard ext/core/*.h ext/sql/*.h) build/gen/schema_sql.h
 
-.PHONY: all test test-plain test-sanitize demo figures bench bench-components clean deps fuzz \
-	memcheck install import-release bench-import nomem-full regression-golden mutants
+.PHONY: all test test-plain test-sanitize demo figures bench bench-components bench-serve clean \
+	deps fuzz memcheck install import-release bench-import table1 nomem-full regression-golden mutants
 
 all: semiperso.so
 
@@ -102,6 +106,15 @@ bench-components: build/bench_mlp build/bench_kmeans build/bench_topk \
 	build/bench_dropoutnet
 	build/bench_melu
 
+# Online serving at the paper's scale: latency of recommend_cold_user() on
+# one connection, throughput of 1, 2 and 4 server processes, on a bundle.
+bench-serve: semiperso.so build/bench_serve build/sgemm_rate
+	sh bench/bench_serve.sh
+
+build/bench_serve: bench/bench_serve.c | .deps-ok
+	@mkdir -p build
+	$(CC) -O2 -std=c11 -Wall -Wextra -o $@ $< -lsqlite3
+
 build/bench_%: bench/bench_%.c bench/bench_common.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
@@ -116,6 +129,12 @@ OUT_DIR ?= .
 import-release: $(NODE_DEPS)
 	@test -n "$(RELEASE)" || { echo "usage: make import-release RELEASE=DIR [SPACE=svd|mf|both] [OUT_DIR=.]"; exit 1; }
 	node tools/import_release.mjs "$(RELEASE)" --space "$(SPACE)" --out-dir "$(OUT_DIR)"
+
+# Table 1 of the paper on the release, as the reference code computes it
+# (sql/reference_settings.sql), for SPACE: svd (TT-SVD) or mf (UT-ALS).
+table1: semiperso.so $(NODE_DEPS)
+	@test -n "$(RELEASE)" || { echo "usage: make table1 RELEASE=DIR [SPACE=svd|mf] [OUT_DIR=.]"; exit 1; }
+	sh tools/reproduce_table1.sh "$(RELEASE)" "$(SPACE)" "$(OUT_DIR)"
 
 # The importer on a synthetic copy of the release at its size (100 000
 # users, 50 000 songs, both spaces) in a scratch directory: seconds and
@@ -171,7 +190,8 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
 SQLDIR = $(PREFIX)/share/semiperso/sql
-SQL_SCRIPTS = sql/schema.sql sql/features.sql $(wildcard sql/steps/*.sql)
+SQL_SCRIPTS = sql/schema.sql sql/features.sql sql/reference_settings.sql \
+	$(wildcard sql/steps/*.sql)
 
 install: semiperso.so
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SQLDIR)/steps

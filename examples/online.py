@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """online.py - serve ONE new user online from Python's sqlite3 module: the
-same flow, and the same output, as examples/online.c.
+same flow, and the same output, as examples/online.c.  Read-only.
 
     python3 examples/online.py [-k N] EXTENSION DATABASE [COUNTRY AGE [ACTION:ENTITY:ID ...]]
     python3 examples/online.py ./semiperso music.db FR 27 stream:track:123 onboarding_like:artist:45
 
 EXTENSION is the path of semiperso.so (the suffix may be left out); DATABASE
-a database on which sql/pipeline.sql has run.  COUNTRY and AGE may be "-"
-when unknown; each event is action:entity:id (the (action, entity) pairs of
+a database on which sql/pipeline.sql has run, or a serving bundle written by
+export_bundle(); it is opened read-only.  COUNTRY and AGE may be "-" when
+unknown; each event is action:entity:id (the (action, entity) pairs of
 sql/features.sql).  With no COUNTRY, a built-in example user is served.
 -k N: length of both lists (default 10).
 
@@ -15,23 +16,23 @@ It needs a Python whose sqlite3 module can load extensions: Debian's
 /usr/bin/python3 can; some self-built ones (pyenv's by default) cannot.
 
 How the user is served (see online.c for the reasoning):
-  1. inside a SAVEPOINT, insert the user (split 'test') and their events,
-     compute their input features with the view user_feature_vectors (the
-     logic that built the training features) and their vector with
-     embed_user(); then roll the savepoint back: the database is unchanged;
-  2. assign_segment() -> that segment's rows of segment_top_tracks;
-  3. for comparison, topk_tracks(): the tracks nearest the vector.
+  1. the events become a JSON array; a pair that is no feature group is
+     refused, an entity without a vector only warned about;
+  2. user_input_features(): the input vector, by the function that built
+     the training features;
+  3. recommend_cold_user(): the segment's top tracks (semi-personalized),
+     then the tracks nearest the predicted vector (method "full").
 """
 import argparse
+import json
 import sqlite3
 import sys
 
-MODEL = "user_embedder"
 SEGMENTATION = "warm_users"
 EXAMPLE_USER = ["FR", "27", "onboarding_like:artist:1", "onboarding_like:artist:2",
                 "stream:track:1", "stream:track:2", "stream:album:1", "skip:track:3",
                 "search:artist:1"]
-NEEDED = ["user_feature_vectors", "segment_top_tracks", "semiperso_models",
+NEEDED = ["feature_groups", "feature_entity_vectors", "segment_top_tracks", "semiperso_models",
           "semiperso_segmentations", "semiperso_segments"]
 
 
@@ -52,11 +53,9 @@ def parse_event(arg):
 
 
 def connect(extension, path):
-    # mode=rw: the served database must exist; never create an empty one.
+    # mode=ro: the served file must exist and is never written.
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True,
-                               isolation_level=None,  # we control transactions
-                               timeout=5.0)           # wait for other writers' locks
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     except sqlite3.Error as e:
         raise ServeError(f"cannot open {path}: {e}") from e
     if not hasattr(conn, "enable_load_extension"):
@@ -79,72 +78,47 @@ def connect(extension, path):
     return conn
 
 
-def embed_new_user(conn, country, age, events):
-    """Step 1: the new user's predicted vector (float32 bytes).  Their rows
-    exist only inside a savepoint that is always rolled back."""
-    conn.execute("SAVEPOINT serve_new_user")
-    try:
-        # The rowid SQLite picks is a fresh user id.
-        user_id = conn.execute("INSERT INTO users(split, country, age) VALUES ('test', ?, ?)",
-                               (country, age)).lastrowid
-        for arg, (action, entity, entity_id) in events:
-            row = conn.execute(
-                """SELECT EXISTS (SELECT 1 FROM feature_entity_vectors AS v
-                                  WHERE v.entity = ?2 AND v.entity_id = ?3)
-                     FROM feature_groups WHERE action = ?1 AND entity = ?2""",
-                (action, entity, entity_id)).fetchone()
-            if row is None:  # the model would silently ignore it
-                raise ServeError(f'event "{arg}": ({action}, {entity}) is not one of the '
-                                 "feature groups (see the table feature_groups)")
-            if not row[0]:
-                print(f"online: warning: {entity} {entity_id} is unknown: "
-                      "the event counts but adds no vector", file=sys.stderr)
-            conn.execute("INSERT INTO registration_events(user_id, action, entity, entity_id) "
-                         "VALUES (?, ?, ?, ?)", (user_id, action, entity, entity_id))
-        # Features (only this user's rows are read) and the forward pass.
-        row = conn.execute("SELECT embed_user(?, features), vec_length(features) "
-                           "FROM user_feature_vectors WHERE user_id = ?",
-                           (MODEL, user_id)).fetchone()
-        if row is None or row[0] is None:
-            raise ServeError("no vector for the new user")
-        embedding, n_features = row
-    finally:
-        conn.execute("ROLLBACK TO serve_new_user")
-        conn.execute("RELEASE serve_new_user")
-    n = len(events)
+def events_json(conn, events):
+    """Step 1: the events as a JSON array, each checked to be a feature."""
+    for arg, (action, entity, entity_id) in events:
+        row = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM feature_entity_vectors AS v
+                              WHERE v.entity = ?2 AND v.entity_id = ?3)
+                 FROM feature_groups WHERE action = ?1 AND entity = ?2""",
+            (action, entity, entity_id)).fetchone()
+        if row is None:  # the model would silently ignore it
+            raise ServeError(f'event "{arg}": ({action}, {entity}) is not one of the '
+                             "feature groups (see the table feature_groups)")
+        if not row[0]:
+            print(f"online: warning: {entity} {entity_id} is unknown: "
+                  "the event counts but adds no vector", file=sys.stderr)
+    return json.dumps([list(ev) for _, ev in events])
+
+
+def recommend(conn, country, age, events, k):
+    """Steps 2 and 3: the features' width, then both lists."""
+    (n_features,) = conn.execute("SELECT length(features) / 4 FROM user_input_features(?, ?, ?)",
+                                 (country, age, events)).fetchone()
+    n = len(json.loads(events))
     print(f"New user: country {country or 'unknown'}, age {'unknown' if age is None else age}, "
           f"{n} registration-day event{'' if n == 1 else 's'}, {n_features} input features")
-    return embedding
-
-
-def recommend(conn, embedding, k):
-    """Steps 2 and 3: the segment's top tracks, then the nearest tracks."""
-    (segment,) = conn.execute("SELECT assign_segment(?, ?)", (SEGMENTATION, embedding)).fetchone()
-    about = conn.execute(
+    query = """SELECT rank, track_id, score, segment_id
+                 FROM recommend_cold_user(?, ?, ?, json_object('method', ?, 'k', ?))"""
+    semi = conn.execute(query, (country, age, events, "semi", k)).fetchall()
+    segment = semi[0][3]
+    size, n_segments = conn.execute(
         """SELECT size, (SELECT k FROM semiperso_segmentations WHERE name = ?1)
              FROM semiperso_segments WHERE segmentation = ?1 AND segment_id = ?2""",
         (SEGMENTATION, segment)).fetchone()
-    if about is None:
-        raise ServeError(f"segment {segment} is missing from semiperso_segments")
-    size, n_segments = about
     print(f"Segment {segment} of '{SEGMENTATION}' ({n_segments} segments), {size} warm users")
-
-    # Semi-personalized: what the segment's warm users listened to most.
     print(f"\nSemi-personalized top {k}: the segment's most listened tracks")
-    rows = conn.execute(
-        """SELECT rank, track_id, listeners FROM segment_top_tracks
-            WHERE segmentation = ? AND segment_id = ? AND rank <= ? ORDER BY rank""",
-        (SEGMENTATION, segment, k)).fetchall()
-    for rank, track_id, listeners in rows:
+    for rank, track_id, listeners, _ in semi:
         print(f"  semi {rank:3d}  track {track_id:6d}  listeners {listeners}")
-    if len(rows) < k:
-        print(f"online: warning: segment_top_tracks holds only {len(rows)} tracks "
+    if len(semi) < k:
+        print(f"online: warning: segment_top_tracks holds only {len(semi)} tracks "
               "per segment (the pipeline's top_k setting)", file=sys.stderr)
-
-    # Fully personalized: the tracks most cosine-similar to the vector.
     print(f"\nFully personalized top {k}: the tracks nearest the user's vector")
-    for rank, track_id, score in conn.execute(
-            "SELECT rank, track_id, score FROM topk_tracks(?, ?)", (embedding, k)):
+    for rank, track_id, score, _ in conn.execute(query, (country, age, events, "full", k)):
         print(f"  full {rank:3d}  track {track_id:6d}  cosine {score:.6f}")
 
 
@@ -169,8 +143,7 @@ def main():
         events = [(arg, parse_event(arg)) for arg in user[2:]]
         conn = connect(args.extension, args.database)
         try:
-            embedding = embed_new_user(conn, country, age, events)
-            recommend(conn, embedding, args.k)
+            recommend(conn, country, age, events_json(conn, events), args.k)
         finally:
             conn.close()
     except UsageError as e:

@@ -19,7 +19,8 @@ static const SpBinding *const bindings[] = {
     &sp_vec_binding,        &sp_features_binding, &sp_metrics_binding,
     &sp_item_count_binding, &sp_mlp_binding,      &sp_kmeans_binding,
     &sp_topk_binding,       &sp_synth_binding,    &sp_scripting_binding,
-    &sp_stats_binding,      &sp_hash_binding,     &sp_dropoutnet_binding,
+    &sp_stats_binding,      &sp_hash_binding,     &sp_serve_binding,
+    &sp_bundle_binding,     &sp_onnx_binding,     &sp_dropoutnet_binding,
     &sp_melu_binding,
 };
 

@@ -17,14 +17,58 @@
 -- An album's, artist's or playlist's vector is the mean of its tracks'.
 -- Missing data gives zeros: a group without events, an event whose entity
 -- has no vector (it still counts), a NULL age or country (age scalar 0).
--- Age classes: <18, 18-24, 25-34, 35-49, 50+ (0..4).
+-- Age classes: <18, 18-24, 25-34, 35-49, 50+ (0..4), as age_class()
+-- gives them; an age must be NULL or a number in [0, 150].
 --
 -- Helper tables (kept, so their vectors can be inspected): feature_groups,
 -- feature_entity_vectors, feature_age_vectors, feature_country_vectors;
 -- and the view user_feature_vectors, which computes any user's vector.
 -- Re-running replaces them and user_features, all
 -- inside one savepoint (so it also works inside an open transaction).
+--
+-- Features given: when the setting "features" is 'given' (the settings
+-- table, else dataset_info, as steps/settings.sql resolves it), e.g. for
+-- the public Deezer release, which ships them ready-made and has no
+-- registration events, user_features is the data itself: this script then
+-- checks that every user has a vector of this layout and leaves
+-- user_features as it is.  Asked to compute features where dataset_info
+-- says there are no registration events, it stops with an error.
 
+DROP TABLE IF EXISTS temp.feature_source;
+CREATE TEMP TABLE feature_source AS
+  SELECT coalesce((SELECT value FROM settings WHERE name = 'features'),
+                  (SELECT value FROM dataset_info WHERE name = 'features'),
+                  'events') AS features,
+         (SELECT vec_length(embedding) FROM tracks LIMIT 1) AS d;
+
+SELECT raise_error('features.sql: dataset_info says registration_events are absent, so there '
+                   || 'is nothing to compute features from; keep the given user_features '
+                   || 'with INSERT OR REPLACE INTO settings VALUES (''features'', ''given'')')
+FROM temp.feature_source AS s
+WHERE s.features = 'events'
+  AND EXISTS (SELECT 1 FROM dataset_info
+              WHERE name = 'registration_events' AND value = 'absent');
+
+-- Given: every user has a vector, of 20 d + 19 floats (the steps read
+-- groups and counts by position).
+SELECT raise_error(printf('features.sql: the features are given, but %d users have no row in '
+                          || 'user_features (e.g. user %d); import them, or compute them from '
+                          || 'registration events with the setting features = ''events''',
+                          count(*), min(u.user_id)))
+FROM users AS u, temp.feature_source AS s
+WHERE s.features = 'given'
+  AND NOT EXISTS (SELECT 1 FROM user_features AS f WHERE f.user_id = u.user_id)
+HAVING count(*) > 0;
+SELECT raise_error(printf('features.sql: the features are given, but user %d has %d floats in '
+                          || 'user_features where the layout above has 20 d + 19 = %d (d = %d, '
+                          || 'the tracks'' dimension)',
+                          f.user_id, length(f.features) / 4, 20 * s.d + 19, s.d))
+FROM user_features AS f, temp.feature_source AS s
+WHERE s.features = 'given' AND length(f.features) <> 4 * (20 * s.d + 19)
+LIMIT 1;
+
+-- The checks above only read, so they run before the savepoint: an
+-- interrupted or failing read inside it would leave it open.
 SAVEPOINT features;
 
 -- The 18 interaction groups: group_index is the position of
@@ -75,9 +119,7 @@ CREATE TABLE IF NOT EXISTS feature_age_vectors(
 );
 DELETE FROM feature_age_vectors;
 INSERT INTO feature_age_vectors(age_class, embedding)
-  SELECT CASE WHEN age < 18 THEN 0 WHEN age < 25 THEN 1 WHEN age < 35 THEN 2
-              WHEN age < 50 THEN 3 ELSE 4 END,
-         vec_avg(embedding)
+  SELECT age_class(age), vec_avg(embedding)
   FROM users WHERE split = 'warm' AND embedding IS NOT NULL AND age IS NOT NULL
   GROUP BY 1;
 
@@ -93,42 +135,30 @@ INSERT INTO feature_country_vectors(country, embedding)
   GROUP BY country;
 
 -- Every user's vector: age, country, the 18 interaction groups, the 18
--- counts, the age.  Groups 2..19 and their counts come from the user's
--- events in one indexed pass each (vec_group_avg / vec_group_count: the 18
--- group means, or counts, laid end to end, zeros for groups without
--- events); events of other (action, entity) pairs are not features.
--- A view, so that one user's vector can also be computed online, once the
--- helper tables exist:  SELECT features FROM user_feature_vectors
---                       WHERE user_id = ?;   (indexed: only that user)
+-- counts, the age, computed by user_input_features() from the user's
+-- country, age and events (a JSON array, in rowid order: the means are
+-- summed in that order).  Events of other (action, entity) pairs are not
+-- features.  Online serving calls the same function with a new user's
+-- data (recommend_cold_user), so the two can never differ.  A view, so
+-- that one user's vector can also be computed on its own, once the helper
+-- tables exist:  SELECT features FROM user_feature_vectors
+--                WHERE user_id = ?;   (indexed: only that user)
 DROP VIEW IF EXISTS user_feature_vectors;
 CREATE VIEW user_feature_vectors(user_id, features) AS
-  SELECT u.user_id,
-         vec_concat(
-           coalesce(a.embedding, vec_zeros((SELECT vec_length(embedding) FROM tracks LIMIT 1))),
-           coalesce(c.embedding, vec_zeros((SELECT vec_length(embedding) FROM tracks LIMIT 1))),
-           coalesce((SELECT vec_group_avg(g.group_index - 2, v.embedding, 18)
-                     FROM registration_events AS e
-                     JOIN feature_groups AS g ON g.action = e.action AND g.entity = e.entity
-                     LEFT JOIN feature_entity_vectors AS v
-                            ON v.entity = e.entity AND v.entity_id = e.entity_id
-                     WHERE e.user_id = u.user_id),
-                    vec_zeros(18 * (SELECT vec_length(embedding) FROM tracks LIMIT 1))),
-           coalesce((SELECT vec_group_count(g.group_index - 2, 18)
-                     FROM registration_events AS e
-                     JOIN feature_groups AS g ON g.action = e.action AND g.entity = e.entity
-                     WHERE e.user_id = u.user_id),
-                    vec_zeros(18)),
-           vec_f32(json_array(coalesce(u.age, 0))))
-  FROM users AS u
-  LEFT JOIN feature_age_vectors AS a
-         ON a.age_class = CASE WHEN u.age IS NULL THEN NULL
-                               WHEN u.age < 18 THEN 0 WHEN u.age < 25 THEN 1
-                               WHEN u.age < 35 THEN 2 WHEN u.age < 50 THEN 3
-                               ELSE 4 END
-  LEFT JOIN feature_country_vectors AS c ON c.country = u.country;
+  SELECT u.user_id, f.features
+  FROM users AS u,
+       user_input_features(
+         u.country, u.age,
+         (SELECT json_group_array(json_array(e.action, e.entity, e.entity_id))
+          FROM (SELECT action, entity, entity_id FROM registration_events
+                WHERE user_id = u.user_id ORDER BY rowid) AS e)) AS f;
 
-DELETE FROM user_features;
+-- Computed from events unless given.
+DELETE FROM user_features
+WHERE (SELECT features FROM temp.feature_source) = 'events';
 INSERT INTO user_features(user_id, features)
-  SELECT user_id, features FROM user_feature_vectors;
+  SELECT user_id, features FROM user_feature_vectors
+  WHERE (SELECT features FROM temp.feature_source) = 'events';
 
+DROP TABLE temp.feature_source;
 RELEASE features;

@@ -10,8 +10,13 @@
 -- PREFIX/share/semiperso/sql reads them by absolute path and runs from any
 -- directory (also as `semiperso-pipeline music.db`).
 -- Hyperparameters come from the `settings` table (see steps/settings.sql);
--- each step replaces what an earlier run of it produced.  Outputs:
---   user_features         input feature vectors        (features.sql)
+-- each step replaces what an earlier run of it produced.  On a database
+-- without registration events whose features are given (the public Deezer
+-- release, imported by tools/import_release.mjs), the steps read what they
+-- need from the features instead, and say so in run_notes, printed last.
+-- Outputs:
+--   user_features         input feature vectors        (features.sql; kept
+--                         as they are when given)
 --   semiperso_models ...  the trained embedder          (steps/train.sql)
 --   semiperso_segments... the two segmentations         (steps/segments.sql)
 --   baseline_vectors ...  DropoutNet and MeLU, with the setting baselines = 1
@@ -35,3 +40,6 @@
 .read sql/steps/evaluate.sql
 .read sql/steps/describe.sql
 .read sql/steps/analyze.sql
+-- What this run did differently for want of data (nothing on a complete
+-- dataset).
+SELECT step || ': ' || note AS note FROM run_notes;

@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS user_features(
   features BLOB NOT NULL
 );
 
+-- What the data is and what it lacks, as name/value pairs, written by
+-- whoever loads it (tools/import_release.mjs: features 'given' when
+-- user_features came ready-made, registration_events, countries,
+-- track_metadata, listens 'absent' when the source has none).  Empty
+-- means everything is there and features come from events; the pipeline
+-- reads it to skip or adapt the steps that need what is absent.
+CREATE TABLE IF NOT EXISTS dataset_info(
+  name  TEXT PRIMARY KEY,
+  value
+);
+
 -- Optional hyperparameter overrides read by the pipeline scripts.
 CREATE TABLE IF NOT EXISTS settings(
   name  TEXT PRIMARY KEY,

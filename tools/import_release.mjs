@@ -20,8 +20,9 @@
 //   future_listens  (user_id, track_id) for each distinct song of
 //                   d1d30_songs (repeats counted in dataset_info)
 // registration_events, playlist_tracks and settings stay empty, and the
-// table dataset_info(name, value) records what was imported and what the
-// release lacks (see the rows written by recordInfo below).
+// table dataset_info(name, value) of sql/schema.sql records what was
+// imported and what the release lacks (the rows written by recordInfo
+// below; the pipeline reads them).
 //
 // Columns are matched by name (any order), users joined on user_index.
 // Parquet is read by DuckDB (any codec: snappy, zstd, gzip, brotli, lz4,
@@ -325,7 +326,6 @@ async function codecs(con, file) {
 
 function recordInfo(ctx) {
   const { db, space } = ctx;
-  db.exec('CREATE TABLE dataset_info(name TEXT PRIMARY KEY, value)');
   const put = db.prepare('INSERT INTO dataset_info(name, value) VALUES (?, ?)');
   const rows = [
     ['source', SOURCE],

@@ -6,9 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Declared here too in case the cblas.h in use does not declare them. */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
+#include "blas_threads.h"
 
 void tiles_share(size_t len, size_t align, int id, int n, int *lo, int *hi) {
   size_t a, b;
@@ -78,8 +76,7 @@ int tiles_default_threads(void) {
 }
 
 void tiles_run(Team *team, TeamFn fn, void *arg) {
-  int prev = openblas_get_num_threads();
-  if (prev != 1) openblas_set_num_threads(1);
+  int prev = blas_threads_hold_one();
   team_run(team, fn, arg);
-  if (prev != 1) openblas_set_num_threads(prev);
+  blas_threads_restore(prev);
 }

@@ -258,6 +258,58 @@ static void *select_rows(void *arg) {
   return NULL;
 }
 
+/* One query against every item, the shape of an online request.  sgemm
+** would pack the whole item matrix for that one row, and OpenBLAS has no
+** fast kernel for it; this reads the matrix once, four items at a time in
+** independent sums the compiler vectorises (cloned for AVX-512 and AVX2
+** where the toolchain can dispatch at run time).  Its rounding differs
+** from sgemm's only within the bound select_exact() allows for any
+** summation order, so the answer is the same. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void score_one(const float *q, const float *items, int64_t n, int d, float *scores) {
+  enum { LANES = 16 };
+  int64_t i = 0;
+  int body = d / LANES * LANES;
+  for (; i + 4 <= n; i += 4) {
+    const float *x0 = items + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+    float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+    for (int j = 0; j < body; j += LANES) {
+      for (int l = 0; l < LANES; l++) {
+        float w = q[j + l];
+        a0[l] += x0[j + l] * w;
+        a1[l] += x1[j + l] * w;
+        a2[l] += x2[j + l] * w;
+        a3[l] += x3[j + l] * w;
+      }
+    }
+    for (int j = body; j < d; j++) {
+      a0[0] += x0[j] * q[j];
+      a1[0] += x1[j] * q[j];
+      a2[0] += x2[j] * q[j];
+      a3[0] += x3[j] * q[j];
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2) {
+      for (int l = 0; l < w; l++) {
+        a0[l] += a0[l + w];
+        a1[l] += a1[l + w];
+        a2[l] += a2[l + w];
+        a3[l] += a3[l + w];
+      }
+    }
+    scores[i] = a0[0];
+    scores[i + 1] = a1[0];
+    scores[i + 2] = a2[0];
+    scores[i + 3] = a3[0];
+  }
+  for (; i < n; i++) {
+    float t = 0;
+    for (int j = 0; j < d; j++) t += items[i * d + j] * q[j];
+    scores[i] = t;
+  }
+}
+
 #define TOPK_THREADS 2
 
 /* Both metrics: xmax 0 scores unit items against normalised copies of
@@ -289,8 +341,11 @@ static int topk_scored(const float *queries, int64_t nq, const float *items, int
     int64_t nb = nq - q0 < b ? nq - q0 : b;
     memcpy(q, queries + q0 * d, (size_t)nb * (size_t)d * sizeof(float));
     if (xmax == 0.0) topk_normalize_rows(q, nb, d);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d,
-                1.0f, q, d, items, d, 0.0f, scores, (int)n);
+    if (nb == 1)
+      score_one(q, items, n, d, scores);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d,
+                  1.0f, q, d, items, d, 0.0f, scores, (int)n);
     pthread_t th[TOPK_THREADS];
     int started[TOPK_THREADS] = {0};
     for (int t = 0; t < nt; t++) {

@@ -8,12 +8,13 @@
 ** (topk_dot, the reference code's ranking of Full-Pers. and Registration
 ** Day Streams) items and queries are used as they are.  Queries
 ** are scored in blocks with one sgemm per block, so memory stays bounded
-** whatever nq is.  For each query the k best item indices are written best
+** whatever nq is; a block of one query (an online request) in one pass
+** over the items of our own instead.  For each query the k best item indices are written best
 ** first; equal scores rank the smaller index first, so callers that keep
 ** items sorted by id get "ties by smaller id".  Selection is O(n log k).
 ** The ranking is that of the exact (double) dot product of the float
 ** vectors scored (the unit ones for cosine), rounded to the float score
-** reported: float sgemm scores shortlist the items within their rounding
+** reported: float scores shortlist the items within their rounding
 ** bound of the k-th (gamma_d |q| max|x|, so for raw vectors it needs a
 ** bound on the item norms), and only those are rescored.  So items with
 ** equal reported scores rank by smaller index, and a query's answer does

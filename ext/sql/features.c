@@ -1,8 +1,8 @@
 /*
-** features.c - aggregates that assemble grouped feature vectors in one
-** pass, so sql/features.sql builds the input vectors (the layout of
-** docs/ARCHITECTURE.md, "Input features") without one vec_avg per
-** (user, group) and a 20-way concatenation:
+** features.c - aggregates that assemble grouped mean vectors in one pass
+** (e.g. a user's mean vector per kind of event) without one vec_avg per
+** group and a concatenation.  sql/features.sql builds the input vectors
+** with user_input_features() (serve.c) instead, which serving shares:
 **
 **   vec_group_avg(group, vector, n_groups) -> blob of n_groups * d floats
 **       group-wise means laid end to end: floats [g*d, (g+1)*d) hold the

@@ -3,9 +3,13 @@
 **
 **   train_segments(name TEXT, query TEXT [, options JSON]) -> JSON summary
 **       query yields one float32 vector per row.  Options: k (1000),
-**       max_iter (20), seed (0), normalize (false: true L2-normalises every
-**       row first, and assign_segment() then normalises its argument),
-**       quiet (false: progress per iteration on stderr).  SQLITE_DIRECTONLY.
+**       max_iter (20), seed (0), n_init (1: starts, each seeded from its
+**       own seed, the lowest inertia kept; scikit-learn's KMeans makes
+**       10), seeding ('greedy': scikit-learn's k-means++, the best of
+**       2 + ln k candidates a step; 'plain': one candidate a step),
+**       normalize (false: true L2-normalises every row first, and
+**       assign_segment() then normalises its argument), quiet (false:
+**       progress per iteration on stderr).  SQLITE_DIRECTONLY.
 **   assign_segment(name TEXT, embedding) -> INTEGER segment id
 **       the nearest centroid (squared Euclidean, ties by smaller id): the
 **       id k-means gave a training row at convergence.
@@ -14,10 +18,13 @@
 ** store (store.h), written only after the fit succeeded:
 **   semiperso_segmentations(name PRIMARY KEY, k, dims, train_rows,
 **       iterations, converged, inertia, reseeded, options JSON, seconds,
-**       trained_at, generation)
+**       trained_at, generation, restart)
+**       iterations .. reseeded describe the start kept, restart is its
+**       number (0 .. n_init - 1); seconds covers every start
 **   semiperso_segments(segmentation, segment_id, size, centroid BLOB)
 **   semiperso_segmentation_history(segmentation, iteration, inertia,
-**       changed, seconds)      iteration 0 is the k-means++ assignment
+**       changed, seconds)      the start kept: iteration 0 is its k-means++
+**                              assignment (seconds: its seeding)
 **
 ** assign_segment() serves the centroids (and their norms) from the
 ** per-connection model cache of store.h, which checks the stored
@@ -46,7 +53,8 @@ static const SpModelKind segmentations_kind = {
     " train_rows INTEGER NOT NULL, iterations INTEGER NOT NULL,"
     " converged INTEGER NOT NULL, inertia REAL NOT NULL,"
     " reseeded INTEGER NOT NULL, options TEXT NOT NULL, seconds REAL NOT NULL,"
-    " trained_at TEXT NOT NULL, generation INTEGER NOT NULL);"
+    " trained_at TEXT NOT NULL, generation INTEGER NOT NULL,"
+    " restart INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS semiperso_segments("
     " segmentation TEXT NOT NULL, segment_id INTEGER NOT NULL,"
     " size INTEGER NOT NULL, centroid BLOB NOT NULL,"
@@ -64,40 +72,54 @@ static const SpModelKind segmentations_kind = {
 
 /* ---- train_segments: parse, load, fit, persist, summarise ---------------- */
 
+/* One progress report of the fit: iteration 0 is a start's k-means++. */
+typedef struct {
+  double inertia, seconds;
+  int64_t changed;
+} Iteration;
+
 typedef struct {
   sqlite3 *db;
   const char *name;
-  sqlite3_int64 k, max_iter, seed;
-  int quiet, normalize;
+  sqlite3_int64 k, max_iter, seed, n_init;
+  char *seeding_name; /* option "seeding" as given; NULL: greedy */
+  int seeding, quiet, normalize;
   SpMatrix rows;
   float *centroids;
   int64_t *sizes;
   KmeansResult result;
-  /* per iteration (0: k-means++), max_iter + 1 of each */
-  int n_hist;
-  double *inertia, *seconds;
-  int64_t *changed;
+  /* The reports of every start in turn, grown as they come (a start
+  ** stops early when it converges); start r's begin at start_at[r]. */
+  Iteration *hist;
+  int64_t n_hist, cap_hist;
+  int64_t *start_at;
+  int starts, hist_nomem;
   double started, last, fit_seconds;
 } Segmenting;
 
 static void segmenting_free(Segmenting *t) {
   sp_matrix_free(&t->rows);
+  sqlite3_free(t->seeding_name);
   sqlite3_free(t->centroids);
   sqlite3_free(t->sizes);
-  sqlite3_free(t->inertia);
-  sqlite3_free(t->seconds);
-  sqlite3_free(t->changed);
+  sqlite3_free(t->hist);
+  sqlite3_free(t->start_at);
 }
+
+static const char *const seeding_names[] = {"greedy", "plain"}; /* by KMEANS_SEED_* */
 
 /* Arguments and options, over the defaults. */
 static int parse_segmenting(int argc, sqlite3_value **argv, Segmenting *t, const char **sql,
                             char **err) {
   t->k = 1000;
   t->max_iter = 20;
+  t->n_init = 1;
   const SpOption spec[] = {
       {"k", SP_OPT_INT, 1, 1000000, 0, &t->k, NULL},
       {"max_iter", SP_OPT_INT, 0, 1000000, 0, &t->max_iter, NULL},
       {"seed", SP_OPT_INT, 0, 9.2e18, 0, &t->seed, NULL},
+      {"n_init", SP_OPT_INT, 1, 10000, 0, &t->n_init, NULL},
+      {"seeding", SP_OPT_TEXT, 0, 0, 0, &t->seeding_name, "'greedy' or 'plain'"},
       {"normalize", SP_OPT_BOOL, 0, 0, 0, &t->normalize, NULL},
       {"quiet", SP_OPT_BOOL, 0, 0, 0, &t->quiet, NULL},
   };
@@ -109,6 +131,17 @@ static int parse_segmenting(int argc, sqlite3_value **argv, Segmenting *t, const
   if (rc == SQLITE_OK)
     rc = sp_parse_options(t->db, TRAIN_FN, 3, argc > 2 ? argv[2] : NULL, spec, SP_COUNT(spec),
                           err);
+  t->seeding = KMEANS_SEED_GREEDY;
+  if (rc == SQLITE_OK && t->seeding_name) {
+    t->seeding = -1;
+    for (int i = 0; i < SP_COUNT(seeding_names); i++)
+      if (strcmp(t->seeding_name, seeding_names[i]) == 0) t->seeding = i;
+    if (t->seeding < 0) {
+      *err = sqlite3_mprintf(TRAIN_FN "(): option \"seeding\" must be 'greedy' or 'plain', "
+                             "got '%s'", t->seeding_name);
+      rc = SQLITE_ERROR;
+    }
+  }
   return rc;
 }
 
@@ -132,43 +165,49 @@ static int fit_should_stop(void *arg) {
   return sp_check_interrupt(((Segmenting *)arg)->db) != SQLITE_OK;
 }
 
-/* After k-means++ (iteration 0) and each Lloyd iteration: history, progress. */
+/* After each start's k-means++ (iteration 0) and each Lloyd iteration:
+** history, progress. */
 static int fit_progress(void *arg, int it, double inertia, int64_t changed) {
   Segmenting *t = arg;
   double now = sp_now();
-  t->inertia[t->n_hist] = inertia;
-  t->changed[t->n_hist] = changed;
-  t->seconds[t->n_hist] = now - t->last;
-  t->n_hist++;
-  if (!t->quiet && it == 0) {
-    fprintf(stderr, TRAIN_FN "(%s): k-means++ done, inertia %.6g (%.2f s)\n", t->name, inertia,
-            now - t->last);
-  } else if (!t->quiet) {
-    fprintf(stderr, TRAIN_FN "(%s): iteration %d/%d, inertia %.6g, %lld changed (%.2f s)\n",
-            t->name, it, (int)t->max_iter, inertia, (long long)changed, now - t->last);
+  if (it == 0 && t->starts < t->n_init) t->start_at[t->starts++] = t->n_hist;
+  if (sp_grow((void **)&t->hist, &t->cap_hist, t->n_hist + 1, sizeof *t->hist) != SQLITE_OK) {
+    t->hist_nomem = 1;
+    return 1;
+  }
+  t->hist[t->n_hist++] = (Iteration){inertia, now - t->last, changed};
+  if (!t->quiet) {
+    char start[48] = "";
+    if (t->n_init > 1) snprintf(start, sizeof start, "start %d/%d, ", t->starts, (int)t->n_init);
+    if (it == 0)
+      fprintf(stderr, TRAIN_FN "(%s): %sk-means++ done, inertia %.6g (%.2f s)\n", t->name,
+              start, inertia, now - t->last);
+    else
+      fprintf(stderr, TRAIN_FN "(%s): %siteration %d/%d, inertia %.6g, %lld changed (%.2f s)\n",
+              t->name, start, it, (int)t->max_iter, inertia, (long long)changed, now - t->last);
   }
   t->last = now;
   return fit_should_stop(arg);
 }
 
 static int fit(Segmenting *t, char **err) {
-  sqlite3_uint64 k = (sqlite3_uint64)t->k, iters = (sqlite3_uint64)t->max_iter + 1;
+  sqlite3_uint64 k = (sqlite3_uint64)t->k;
   t->centroids = sqlite3_malloc64(k * (sqlite3_uint64)t->rows.dims * sizeof(float));
   t->sizes = sqlite3_malloc64(k * sizeof *t->sizes);
-  t->inertia = sqlite3_malloc64(iters * sizeof(double));
-  t->seconds = sqlite3_malloc64(iters * sizeof(double));
-  t->changed = sqlite3_malloc64(iters * sizeof(int64_t));
-  if (!t->centroids || !t->sizes || !t->inertia || !t->seconds || !t->changed)
-    return SQLITE_NOMEM;
+  t->start_at = sqlite3_malloc64((sqlite3_uint64)t->n_init * sizeof *t->start_at);
+  if (!t->centroids || !t->sizes || !t->start_at) return SQLITE_NOMEM;
   if (!t->quiet)
-    fprintf(stderr, TRAIN_FN "(%s): k-means, k = %lld on %lld x %d rows\n", t->name, t->k,
-            (long long)t->rows.rows, t->rows.dims);
+    fprintf(stderr, TRAIN_FN "(%s): k-means, k = %lld on %lld x %d rows, %s seeding%s\n",
+            t->name, t->k, (long long)t->rows.rows, t->rows.dims, seeding_names[t->seeding],
+            t->n_init > 1 ? ", the best of several starts" : "");
   KmeansConfig cfg = {.k = (int)t->k, .max_iter = (int)t->max_iter, .seed = (uint64_t)t->seed,
+                      .n_init = (int)t->n_init, .seeding = t->seeding,
                       .should_stop = fit_should_stop, .progress = fit_progress, .arg = t};
   t->started = t->last = sp_now();
   int rc = kmeans_fit(t->rows.data, t->rows.rows, t->rows.dims, &cfg, t->centroids, NULL,
                       t->sizes, &t->result);
   t->fit_seconds = sp_now() - t->started;
+  if (rc == KMEANS_ABORTED && t->hist_nomem) rc = KMEANS_NOMEM;
   switch (rc) {
     case KMEANS_OK:
       return SQLITE_OK;
@@ -190,6 +229,8 @@ static char *options_json(const Segmenting *t) {
   sp_json_int(s, "k", t->k);
   sp_json_int(s, "max_iter", t->max_iter);
   sp_json_int(s, "seed", t->seed);
+  sp_json_int(s, "n_init", t->n_init);
+  sp_json_text(s, "seeding", seeding_names[t->seeding]);
   sp_json_bool(s, "normalize", t->normalize);
   sp_json_bool(s, "quiet", t->quiet);
   sp_json_close(s, '}');
@@ -215,6 +256,7 @@ static int bind_segmentation(sqlite3_stmt *st, int64_t i, const void *arg) {
   sqlite3_bind_int64(st, 8, t->result.reseeded);
   sqlite3_bind_text(st, 9, r->options, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 10, t->fit_seconds);
+  sqlite3_bind_int(st, 12, t->result.restart);
   return sqlite3_bind_int64(st, 11, r->generation);
 }
 
@@ -226,16 +268,48 @@ static int bind_segment(sqlite3_stmt *st, int64_t j, const void *arg) {
                              (sqlite3_uint64)t->rows.dims * sizeof(float), SQLITE_STATIC);
 }
 
+/* Iteration i of the start kept. */
 static int bind_iteration(sqlite3_stmt *st, int64_t i, const void *arg) {
   const Segmenting *t = arg;
+  const Iteration *h = t->hist + t->start_at[t->result.restart] + i;
   sqlite3_bind_int64(st, 2, i);
-  sqlite3_bind_double(st, 3, t->inertia[i]);
-  sqlite3_bind_int64(st, 4, t->changed[i]);
-  return sqlite3_bind_double(st, 5, t->seconds[i]);
+  sqlite3_bind_double(st, 3, h->inertia);
+  sqlite3_bind_int64(st, 4, h->changed);
+  return sqlite3_bind_double(st, 5, h->seconds);
+}
+
+/* Tables written before the column restart existed get it (0: they were
+** single starts), so retraining into an older database works. */
+static int add_restart_column(sqlite3 *db, char **err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT count(*) = 0 AND (SELECT count(*) FROM"
+                              " pragma_table_info('semiperso_segmentations')) > 0"
+                              " FROM pragma_table_info('semiperso_segmentations')"
+                              " WHERE name = 'restart'", -1, &st, NULL);
+  int missing = 0;
+  if (rc == SQLITE_OK) {
+    /* A failed step (out of memory) may have rolled the transaction back:
+    ** stop there rather than write outside it. */
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      missing = sqlite3_column_int(st, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK && missing)
+    rc = sqlite3_exec(db, "ALTER TABLE semiperso_segmentations"
+                      " ADD COLUMN restart INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL);
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+    *err = sqlite3_mprintf(TRAIN_FN "(): cannot update semiperso_segmentations: %s",
+                           sqlite3_errmsg(db));
+  return rc;
 }
 
 /* Replaces the stored segmentation of that name by the fitted one. */
 static int persist(const Segmenting *t, char **err) {
+  int rc = add_restart_column(t->db, err);
+  if (rc != SQLITE_OK) return rc;
   char *options = options_json(t);
   SpStore s;
   sp_store_begin(&s, t->db, TRAIN_FN, &segmentations_kind, t->name);
@@ -243,13 +317,13 @@ static int persist(const Segmenting *t, char **err) {
   if (options == NULL) s.rc = SQLITE_NOMEM;
   sp_store_rows(&s,
                 "INSERT INTO semiperso_segmentations VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                "?10, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?11)",
+                "?10, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?11, ?12)",
                 1, bind_segmentation, &row);
   sp_store_rows(&s, "INSERT INTO semiperso_segments VALUES (?1, ?2, ?3, ?4)", t->k, bind_segment,
                 t);
   sp_store_rows(&s, "INSERT INTO semiperso_segmentation_history VALUES (?1, ?2, ?3, ?4, ?5)",
-                t->n_hist, bind_iteration, t);
-  int rc = sp_store_end(&s, err);
+                t->result.iterations + 1, bind_iteration, t);
+  rc = sp_store_end(&s, err);
   sqlite3_free(options);
   return rc;
 }
@@ -265,6 +339,8 @@ static void summarise(sqlite3_context *ctx, const Segmenting *t) {
   sp_json_bool(s, "converged", t->result.converged);
   sp_json_real(s, "inertia", t->result.inertia);
   sp_json_int(s, "reseeded", t->result.reseeded);
+  sp_json_int(s, "n_init", t->n_init);
+  sp_json_int(s, "restart", t->result.restart);
   sp_json_seconds(s, "seconds", t->fit_seconds);
   sp_json_close(s, '}');
   sp_result_json(ctx, s);

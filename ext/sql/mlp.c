@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/input_features.h"
 #include "../core/json_array.h"
 #include "../core/metrics.h"
 #include "../core/mlp.h"
@@ -53,6 +54,7 @@
 #include "../core/topk.h"
 #include "args.h"
 #include "common.h"
+#include "embedder.h"
 #include "modules.h"
 #include "options.h"
 #include "query.h"
@@ -61,9 +63,6 @@
 #define TRAIN_FN "train_embedder"
 #define MAX_PARAMS ((size_t)1 << 28) /* 4 GiB of training state */
 #define MAX_WIDTH 1000000
-/* The reference feature layout: FEATURE_GROUPS vectors, then scalars. */
-#define FEATURE_GROUPS 20
-#define FEATURE_SCALARS 19
 
 /* Tells the network the input has the reference feature layout (20 groups
 ** of d floats, then 19 scalars) when its width fits it, so all-zero groups
@@ -619,7 +618,7 @@ static void free_model(void *model) {
   sqlite3_free(model);
 }
 
-static const SpModelLoader model_loader = {
+const SpModelLoader sp_embedder_loader = {
     &sp_models_kind, "no model named \"%s\" (train one with train_embedder())", load_model,
     free_model};
 
@@ -630,7 +629,7 @@ static void embed_user_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   int n = 0;
   if (sp_text_arg(ctx, argv[0], 1, "model", "a TEXT model name", 0, &name) != SQLITE_OK) return;
   if (sp_vector_arg(ctx, argv[1], 2, &x, &n) != SQLITE_OK) return;
-  const Mlp *net = sp_cache_get(ctx, sp_state(ctx), &model_loader, name);
+  const Mlp *net = sp_cache_get(ctx, sp_state(ctx), &sp_embedder_loader, name);
   if (net && n != net->dims[0]) {
     sp_result_errorf(ctx, "embed_user(): argument 2 (features) has %d floats, model \"%s\" "
                      "expects %d", n, name, net->dims[0]);
@@ -648,7 +647,7 @@ static void embed_user_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   sqlite3_free(x);
 }
 
-static void clear_models(void *state) { sp_cache_clear(state, &model_loader); }
+static void clear_models(void *state) { sp_cache_clear(state, &sp_embedder_loader); }
 
 static const SpFunction mlp_functions[] = {
     {TRAIN_FN, 2, SP_DIRECT | SP_SUBTYPED, NULL, train_embedder_func, NULL, NULL, NULL, NULL},

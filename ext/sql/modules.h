@@ -19,6 +19,10 @@ extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
 extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
 extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */
 extern const SpBinding sp_hash_binding;       /* hash.c: stable_hash */
+extern const SpBinding sp_serve_binding;      /* serve.c: age_class, user_input_features,
+                                                 recommend_cold_user */
+extern const SpBinding sp_bundle_binding;     /* bundle.c: export_bundle */
+extern const SpBinding sp_onnx_binding;       /* onnx.c: export_onnx */
 extern const SpBinding sp_dropoutnet_binding; /* dropoutnet.c: train_dropoutnet, dropoutnet_user,
                                                  dropoutnet_item, dropoutnet_recommend */
 extern const SpBinding sp_melu_binding;       /* melu.c: train_melu, melu_support, melu_user,

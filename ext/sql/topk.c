@@ -1,24 +1,29 @@
 /*
-** topk.c - nearest tracks by cosine similarity, as table-valued functions,
-** on ext/core/topk.h.
+** topk.c - nearest tracks by cosine similarity or inner product, as
+** table-valued functions, on ext/core/topk.h.
 **
-**   SELECT rank, track_id, score FROM topk_tracks(embedding, k [, table]);
-**       the k rows of `table` (default 'tracks') whose `embedding` is most
-**       cosine-similar to the argument, best first, ties by smaller id;
+**   SELECT rank, track_id, score
+**     FROM topk_tracks(embedding, k [, table [, metric]]);
+**       the k rows of `table` (default 'tracks') whose `embedding` scores
+**       highest against the argument, best first, ties by smaller id;
 **       every row when k exceeds the table.  `table` names a table of the
 **       database with an INTEGER PRIMARY KEY and an `embedding` column of
-**       float32 vectors (tracks, playlists, ...).
+**       float32 vectors (tracks, playlists, ...).  `metric` is 'cosine'
+**       (the default: cosine similarity) or 'dot' (the raw inner product
+**       with the vectors as stored, as the paper's reference code ranks).
 **
 **   SELECT user_id, rank, track_id, score
-**     FROM topk_tracks_batch(query, k [, table]);
+**     FROM topk_tracks_batch(query, k [, table [, metric]]);
 **       the same for every row of query, a read-only SELECT yielding
 **       (user_id INTEGER, embedding); users are scored in blocks, one sgemm
 **       per block, in the order the query yields them.  It runs user SQL,
 **       so it is SQLITE_VTAB_DIRECTONLY (not usable from views/triggers).
 **
-** Both are exact (see core/topk.h).  The L2-normalised item matrix of the
-** last table used is cached per connection and validated on every call
-** with a key that costs no table scan:
+** Both are exact (see core/topk.h).  Per connection and metric, the item
+** matrix of the last table used is cached (for cosine its rows
+** L2-normalised, for dot as stored with their largest norm, which bounds
+** sgemm's rounding) and validated on every call with a key that costs no
+** table scan:
 **   - SQLITE_FCNTL_DATA_VERSION of the table's database: changes at every
 **     commit to it, by this connection or another;
 **   - sqlite3_total_changes64(): rows changed by this connection's finished
@@ -46,11 +51,16 @@
 
 /* ---- the item matrix, shared by reference ------------------------------ */
 
+/* How items are scored; also the slot of the cache. */
+enum { METRIC_COSINE, METRIC_DOT, N_METRICS };
+static const char *const metric_names[N_METRICS] = {"cosine", "dot"};
+
 /* A cursor keeps the matrix it started with while the cache may move on
 ** to a newer one: whoever drops the last reference frees it. */
 typedef struct {
   int refs;
-  SpMatrix m; /* n x d unit rows, ids ascending */
+  SpMatrix m;      /* n x d rows, ids ascending: unit rows for cosine, as stored for dot */
+  double max_norm; /* dot: the largest row norm */
 } ItemSet;
 
 static void itemset_unref(ItemSet *s) {
@@ -66,19 +76,27 @@ typedef struct {
   sqlite3_int64 sv_temp, sv_main, sv_table;
 } CacheKey;
 
-/* Per connection, shared by both modules (the binding's state). */
+/* The last table used with one metric. */
 typedef struct {
   char *arg;    /* the table argument as given */
   char *schema; /* where it resolved */
   CacheKey key;
   ItemSet *set;
+} ItemSlot;
+
+/* Per connection, shared by both modules (the binding's state): a slot
+** per metric, so calls alternating metrics do not reload each other. */
+typedef struct {
+  ItemSlot slot[N_METRICS];
 } ItemCache;
 
 static void item_cache_clear(void *p) {
   ItemCache *c = p;
-  sqlite3_free(c->arg);
-  sqlite3_free(c->schema);
-  itemset_unref(c->set);
+  for (int m = 0; m < N_METRICS; m++) {
+    sqlite3_free(c->slot[m].arg);
+    sqlite3_free(c->slot[m].schema);
+    itemset_unref(c->slot[m].set);
+  }
 }
 
 typedef struct {
@@ -204,9 +222,9 @@ fail:
   return SQLITE_ERROR;
 }
 
-/* Reads and normalises the embeddings of table; rows in id order. */
+/* Reads the embeddings of table, rows in id order, prepared for metric. */
 static int load_items(sqlite3 *db, const char *fn, const char *schema, const char *table,
-                      const char *pk, ItemSet **out, char **err) {
+                      const char *pk, int metric, ItemSet **out, char **err) {
   char *sql = sqlite3_mprintf("SELECT \"%w\", embedding FROM \"%w\".\"%w\" ORDER BY 1",
                               pk, schema, table);
   char *source = sqlite3_mprintf("table '%s'", table);
@@ -234,17 +252,20 @@ static int load_items(sqlite3 *db, const char *fn, const char *schema, const cha
     sqlite3_free(s);
     return rc;
   }
-  topk_normalize_rows(s->m.data, s->m.rows, s->m.dims);
+  if (metric == METRIC_COSINE)
+    topk_normalize_rows(s->m.data, s->m.rows, s->m.dims);
+  else
+    s->max_norm = topk_max_norm(s->m.data, s->m.rows, s->m.dims);
   s->refs = 1;
   *out = s;
   return SQLITE_OK;
 }
 
-/* The valid item matrix of table, from the cache or rebuilt; a new
-** reference in *out. */
-static int get_items(TopkVtab *v, const char *fn, const char *table, ItemSet **out,
-                     char **err) {
-  ItemCache *c = v->cache;
+/* The valid item matrix of table for metric, from the cache or rebuilt; a
+** new reference in *out. */
+static int get_items(TopkVtab *v, const char *fn, const char *table, int metric,
+                     ItemSet **out, char **err) {
+  ItemSlot *c = &v->cache->slot[metric];
   if (c->set && c->arg && strcmp(c->arg, table) == 0) {
     CacheKey k;
     cache_key(v, c->schema, &k);
@@ -257,7 +278,7 @@ static int get_items(TopkVtab *v, const char *fn, const char *table, ItemSet **o
   char *schema = NULL, *pk = NULL, *arg = NULL;
   ItemSet *s = NULL;
   int rc = resolve_table(v->db, fn, table, &schema, &pk, err);
-  if (rc == SQLITE_OK) rc = load_items(v->db, fn, schema, table, pk, &s, err);
+  if (rc == SQLITE_OK) rc = load_items(v->db, fn, schema, table, pk, metric, &s, err);
   if (rc == SQLITE_OK && (arg = sqlite3_mprintf("%s", table)) == NULL) rc = SQLITE_NOMEM;
   sqlite3_free(pk);
   if (rc != SQLITE_OK) {
@@ -279,9 +300,9 @@ static int get_items(TopkVtab *v, const char *fn, const char *table, ItemSet **o
 
 /* ---- the virtual tables ------------------------------------------------ */
 
-/* Columns: topk_tracks     rank, track_id, score, | embedding, k, tbl
-**          topk_tracks_batch user_id, rank, track_id, score, | query, k, tbl */
-enum { ARG_VEC, ARG_K, ARG_TABLE };
+/* Columns: topk_tracks     rank, track_id, score, | embedding, k, tbl, metric
+**          topk_tracks_batch user_id, rank, track_id, score, | query, k, tbl, metric */
+enum { ARG_VEC, ARG_K, ARG_TABLE, ARG_METRIC, N_ARGS };
 
 typedef struct {
   sqlite3_vtab_cursor base;
@@ -291,6 +312,7 @@ typedef struct {
   int32_t *idx;
   float *score;
   int q, r; /* position */
+  int metric;
   ItemSet *set;
   /* batch only: the block of users read from the query, with their ids */
   sqlite3_stmt *query;
@@ -310,9 +332,9 @@ static int topk_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
   int batch = strcmp(argv[0], "topk_tracks_batch") == 0;
   int rc = sqlite3_declare_vtab(
       db, batch ? "CREATE TABLE x(user_id, rank, track_id, score,"
-                  " query HIDDEN, k HIDDEN, tbl HIDDEN)"
+                  " query HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)"
                 : "CREATE TABLE x(rank, track_id, score,"
-                  " embedding HIDDEN, k HIDDEN, tbl HIDDEN)");
+                  " embedding HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   if (batch) {
     /* It runs the SQL it is given: never from a view or trigger. */
@@ -341,11 +363,11 @@ static int topk_disconnect(sqlite3_vtab *p) {
 static int topk_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
   TopkVtab *v = (TopkVtab *)p;
   int first = n_visible(v);
-  int where[3] = {-1, -1, -1}, unusable = 0;
+  int where[N_ARGS] = {-1, -1, -1, -1}, unusable = 0;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     int arg = c->iColumn - first;
-    if (arg < 0 || arg > 2) continue;
+    if (arg < 0 || arg >= N_ARGS) continue;
     if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
     if (!c->usable) {
       unusable |= 1 << arg;
@@ -357,15 +379,16 @@ static int topk_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
     if (unusable) return SQLITE_CONSTRAINT;
     sqlite3_free(p->zErrMsg);
     p->zErrMsg = sqlite3_mprintf(
-        v->batch ? "topk_tracks_batch(query, k [, table]): the query and k arguments "
-                   "are required"
-                 : "topk_tracks(embedding, k [, table]): the embedding and k arguments "
-                   "are required");
+        v->batch ? "topk_tracks_batch(query, k [, table [, metric]]): the query and k "
+                   "arguments are required"
+                 : "topk_tracks(embedding, k [, table [, metric]]): the embedding and k "
+                   "arguments are required");
     return SQLITE_ERROR;
   }
-  if ((unusable & (1 << ARG_TABLE)) && where[ARG_TABLE] < 0) return SQLITE_CONSTRAINT;
+  for (int a = ARG_TABLE; a < N_ARGS; a++)
+    if ((unusable & (1 << a)) && where[a] < 0) return SQLITE_CONSTRAINT;
   int argi = 1, mask = 0;
-  for (int a = 0; a < 3; a++) {
+  for (int a = 0; a < N_ARGS; a++) {
     if (where[a] < 0) continue;
     info->aConstraintUsage[where[a]].argvIndex = argi++;
     info->aConstraintUsage[where[a]].omit = 1;
@@ -407,6 +430,17 @@ static int topk_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
+/* The best c->m items for each of the nq queries, by the cursor's metric,
+** into c->idx and c->score.  0, or -1 when out of memory. */
+static int score_items(TopkCursor *c, const float *queries, int nq) {
+  const SpMatrix *items = &c->set->m;
+  if (c->metric == METRIC_DOT)
+    return topk_dot(queries, nq, items->data, items->rows, items->dims, c->set->max_norm, c->m,
+                    c->idx, c->score);
+  return topk_cosine(queries, nq, items->data, items->rows, items->dims, c->m, c->idx,
+                     c->score);
+}
+
 static int set_error(sqlite3_vtab_cursor *cur, char *err, int rc) {
   sqlite3_free(cur->pVtab->zErrMsg);
   cur->pVtab->zErrMsg = err;
@@ -433,9 +467,7 @@ static int batch_fill(TopkCursor *c, TopkVtab *v) {
     return sp_error_code(rc);
   }
   c->nq = (int)c->users.rows;
-  if (c->nq > 0 && topk_cosine(c->users.data, c->nq, c->set->m.data, c->set->m.rows,
-                               c->set->m.dims, c->m, c->idx, c->score) != 0)
-    return SQLITE_NOMEM;
+  if (c->nq > 0 && score_items(c, c->users.data, c->nq) != 0) return SQLITE_NOMEM;
   return SQLITE_OK;
 }
 
@@ -447,14 +479,29 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   const char *fn = v->batch ? "topk_tracks_batch" : "topk_tracks";
   cursor_reset(c);
   char *err = NULL;
-  sqlite3_value *targ = (idxNum & (1 << ARG_TABLE)) && argc > 2 ? argv[2] : NULL;
-  const char *table = "tracks", *query = NULL;
+  /* The optional arguments given, in order after embedding/query and k. */
+  sqlite3_value *opt[N_ARGS] = {NULL};
+  for (int a = ARG_TABLE, i = 2; a < N_ARGS; a++)
+    if ((idxNum & (1 << a)) && i < argc) opt[a] = argv[i++];
+  const char *table = "tracks", *query = NULL, *metric = metric_names[METRIC_COSINE];
   sqlite3_int64 k;
   float *q = NULL;
   int d = 0;
   int rc = sp_read_int((SpArg){fn, 2, "k"}, argv[1], 1, TOPK_MAX_K, &k, &err);
-  if (rc == SQLITE_OK && targ)
-    rc = sp_read_text((SpArg){fn, 3, "table"}, targ, "the TEXT name of a table", 0, &table, &err);
+  if (rc == SQLITE_OK && opt[ARG_TABLE])
+    rc = sp_read_text((SpArg){fn, 3, "table"}, opt[ARG_TABLE], "the TEXT name of a table", 0,
+                      &table, &err);
+  if (rc == SQLITE_OK && opt[ARG_METRIC])
+    rc = sp_read_text((SpArg){fn, 4, "metric"}, opt[ARG_METRIC], "'cosine' or 'dot'", 0, &metric,
+                      &err);
+  c->metric = -1;
+  for (int m = 0; rc == SQLITE_OK && m < N_METRICS; m++)
+    if (strcmp(metric, metric_names[m]) == 0) c->metric = m;
+  if (rc == SQLITE_OK && c->metric < 0) {
+    err = sqlite3_mprintf("%s(): argument 4 (metric) must be 'cosine' or 'dot', got '%s'", fn,
+                          metric);
+    rc = SQLITE_ERROR;
+  }
   if (rc == SQLITE_OK && v->batch)
     rc = sp_read_text((SpArg){fn, 1, "query"}, argv[0], "TEXT, a SELECT of (user_id, embedding)",
                       0, &query, &err);
@@ -463,7 +510,7 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   if (rc == SQLITE_OK && !v->batch)
     rc = sp_read_vector((SpArg){fn, 1, "embedding"}, argv[0], sp_max_vector_len(v->db), &q, &d,
                         &err);
-  if (rc == SQLITE_OK) rc = get_items(v, fn, table, &c->set, &err);
+  if (rc == SQLITE_OK) rc = get_items(v, fn, table, c->metric, &c->set, &err);
   const SpMatrix *items = c->set ? &c->set->m : NULL;
   if (rc == SQLITE_OK && !v->batch && items->rows > 0 && d != items->dims) {
     err = sqlite3_mprintf("%s(): argument 1 has %d floats, the embeddings of '%s' have %d", fn, d,
@@ -481,9 +528,7 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     c->idx = sqlite3_malloc64((sqlite3_uint64)(c->m + 1) * sizeof *c->idx);
     c->score = sqlite3_malloc64((sqlite3_uint64)(c->m + 1) * sizeof *c->score);
     if (!c->idx || !c->score) rc = SQLITE_NOMEM;
-    if (rc == SQLITE_OK && c->nq &&
-        topk_cosine(q, 1, items->data, items->rows, d, c->m, c->idx, c->score) != 0)
-      rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK && c->nq && score_items(c, q, 1) != 0) rc = SQLITE_NOMEM;
     sqlite3_free(q);
     return rc;
   }

@@ -19,13 +19,15 @@ SELECT raise_error('analyze.sql: no table ' || t.name
                    || '; run the earlier steps first (sql/pipeline.sql)')
 FROM (SELECT 'run_config' AS name UNION ALL SELECT 'recommendations'
       UNION ALL SELECT 'evaluation_lists' UNION ALL SELECT 'evaluation_folds'
-      UNION ALL SELECT 'track_popularity') AS t
+      UNION ALL SELECT 'track_popularity' UNION ALL SELECT 'feature_groups'
+      UNION ALL SELECT 'run_notes') AS t
 WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = t.name)
 LIMIT 1;
 SELECT raise_error('analyze.sql: run_config has no "' || t.name
                    || '"; re-run steps/settings.sql')
 FROM (SELECT 'eval_ks' AS name UNION ALL SELECT 'activity_bins'
-      UNION ALL SELECT 'popularity_bins' UNION ALL SELECT 'top_countries') AS t
+      UNION ALL SELECT 'popularity_bins' UNION ALL SELECT 'top_countries'
+      UNION ALL SELECT 'features') AS t
 WHERE t.name NOT IN (SELECT name FROM pragma_table_info('run_config'))
 LIMIT 1;
 
@@ -49,7 +51,11 @@ INSERT INTO user_metrics_at_k
        (SELECT DISTINCT value FROM json_each((SELECT eval_ks FROM run_config))) AS k;
 
 -- Registration-day activity of every test user: events of each kind (an
--- entity met twice counts twice), and all events together.
+-- entity met twice counts twice), and all events together; from
+-- registration_events, or when the features are given (setting features;
+-- the public release has no events) from their 18 counts (the scalars at
+-- 20 d + group_index - 2 of the layout of sql/features.sql), which count
+-- the events of the 18 (action, entity) groups.
 DROP TABLE IF EXISTS user_activity;
 CREATE TABLE user_activity(
   user_id          INTEGER PRIMARY KEY,
@@ -65,8 +71,25 @@ INSERT INTO user_activity
          count(CASE WHEN e.action = 'skip' THEN 1 END),
          count(e.user_id)
   FROM users AS u LEFT JOIN registration_events AS e USING (user_id)
-  WHERE u.split = 'test'
+  WHERE u.split = 'test' AND (SELECT features FROM run_config) = 'events'
   GROUP BY u.user_id;
+INSERT INTO user_activity
+  SELECT u.user_id,
+         CAST(total(CASE WHEN g.action = 'onboarding_like' THEN c.value END) AS INTEGER),
+         CAST(total(CASE WHEN g.action = 'stream' THEN c.value END) AS INTEGER),
+         CAST(total(CASE WHEN g.action = 'skip' THEN c.value END) AS INTEGER),
+         CAST(total(c.value) AS INTEGER)
+  FROM users AS u
+  JOIN user_features AS f USING (user_id),
+       (SELECT vec_length(embedding) AS d FROM tracks LIMIT 1) AS t,
+       json_each(vec_to_json(substr(f.features, 4 * 20 * t.d + 1, 4 * 18))) AS c
+  JOIN feature_groups AS g ON g.group_index = c.key + 2
+  WHERE u.split = 'test' AND (SELECT features FROM run_config) = 'given'
+  GROUP BY u.user_id;
+INSERT INTO run_notes
+  SELECT 'analyze.sql', 'results_by_activity: registration-day activity is read from the '
+         || 'event counts of the given features, not from registration events'
+  FROM run_config WHERE features = 'given';
 
 -- The bins of the activity_bins setting: bin i of an activity holds the
 -- counts from its i-th lower bound up to the next one (excluded); the last

@@ -6,6 +6,17 @@
 -- class (ties by smaller value) with their share of the segment, and the
 -- JSON array of its 5 artists with the most listeners among its users'
 -- first-month listens.  The sizes add up to the number of warm users.
+-- What the data lacks stays NULL, with a note in run_notes: no user with
+-- a country (top_country, country_share), no track with an artist
+-- (top_artists), as in the public Deezer release.
+
+INSERT INTO run_notes
+  SELECT 'describe.sql', 'segment_descriptions: top_country and country_share are NULL: '
+         || 'no user has a country'
+  WHERE NOT EXISTS (SELECT 1 FROM users WHERE country IS NOT NULL);
+INSERT INTO run_notes
+  SELECT 'describe.sql', 'segment_descriptions: top_artists is NULL: no track has an artist_id'
+  WHERE NOT EXISTS (SELECT 1 FROM tracks WHERE artist_id IS NOT NULL);
 
 DROP TABLE IF EXISTS segment_descriptions;
 CREATE TABLE segment_descriptions(
@@ -29,6 +40,7 @@ INSERT INTO segment_artists
         JOIN future_listens AS f USING (user_id)
         JOIN tracks AS tr USING (track_id)
         WHERE m.segmentation = 'warm_users'
+          AND EXISTS (SELECT 1 FROM tracks WHERE artist_id IS NOT NULL)
         GROUP BY m.segment_id) AS s,
        json_each(s.top) AS t;
 
@@ -57,9 +69,10 @@ INSERT INTO segment_descriptions
   SELECT s.segment_id, s.size,
          c.country, round(1.0 * c.n / s.size, 4),
          a.age_class, round(1.0 * a.n / s.size, 4),
-         (SELECT json_group_array(artist_id)
-          FROM (SELECT artist_id FROM temp.segment_artists AS x
-                WHERE x.segment_id = s.segment_id ORDER BY x.rank))
+         CASE WHEN EXISTS (SELECT 1 FROM tracks WHERE artist_id IS NOT NULL) THEN
+           (SELECT json_group_array(artist_id)
+            FROM (SELECT artist_id FROM temp.segment_artists AS x
+                  WHERE x.segment_id = s.segment_id ORDER BY x.rank)) END
   FROM sizes AS s
   LEFT JOIN countries AS c ON c.segment_id = s.segment_id AND c.rank = 1
   LEFT JOIN ages AS a ON a.segment_id = s.segment_id AND a.rank = 1;

@@ -1,6 +1,7 @@
 -- segments.sql - step 3: segment warm users, and remember who is where.
 --
--- Two segmentations are trained with k-means:
+-- Two segmentations are trained with k-means (greedy k-means++ seeding,
+-- the best of kmeans_n_init starts):
 --   'warm_users'      the system's: warm users' vectors in the latent space
 --                     (k = setting "segments", 1000 in the paper)
 --   'input_features'  the Input Features Clustering baseline: warm users'
@@ -24,6 +25,7 @@ SELECT train_segments(
   json_object(
     'k',        c.segments,
     'max_iter', c.kmeans_iterations,
+    'n_init',   c.kmeans_n_init,    -- starts, the lowest inertia kept
     'seed',     c.seed,
     'quiet',    json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)))
   AS warm_segments_summary
@@ -38,6 +40,7 @@ SELECT train_segments(
     'k',        c.input_segments,
     'normalize', json('true'),  -- L2-normalised rows; assign_segment() does the same
     'max_iter', c.kmeans_iterations,
+    'n_init',   c.kmeans_n_init,    -- starts, the lowest inertia kept
     'seed',     c.seed,
     'quiet',    json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)))
   AS input_feature_segments_summary

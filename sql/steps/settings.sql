@@ -7,6 +7,17 @@
 -- table, so each step can also run on its own).  The later steps read them
 -- through the view `run_config`: the same values in one row, one column per
 -- key, e.g. (SELECT top_k FROM run_config).
+--
+-- Three keys choose between this project's defaults and the public
+-- reference code's behaviour (README.md, "Reference-faithful settings"):
+-- ranking_metric, kmeans_n_init, pad_segments.  `features` says where
+-- user_features come from: 'events' (sql/features.sql computes them from
+-- registration_events) or 'given' (imported ready-made, as the public
+-- release ships them); by default what dataset_info says (sql/schema.sql;
+-- the release importer writes 'given'), else 'events'.  sql/features.sql,
+-- which also runs alone, resolves it the same way from settings and
+-- dataset_info.  The table run_notes(step, note) lists what a run does
+-- differently for want of data.
 
 CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value);
 
@@ -17,6 +28,8 @@ INSERT INTO run_settings(name, value)
   FROM (SELECT 'segments' AS name, 1000 AS value   -- k of the warm user k-means
         UNION ALL SELECT 'input_segments', 100      -- k of Input Features Clustering
         UNION ALL SELECT 'kmeans_iterations', 20
+        UNION ALL SELECT 'kmeans_n_init', 1         -- k-means starts of both segmentations,
+                                                    -- the lowest inertia kept (reference: 10)
         UNION ALL SELECT 'hidden', '[400,300,200]'  -- hidden layer widths
         UNION ALL SELECT 'epochs', 130
         UNION ALL SELECT 'learning_rate', 1e-5
@@ -24,6 +37,14 @@ INSERT INTO run_settings(name, value)
         UNION ALL SELECT 'weight_decay', 0
         UNION ALL SELECT 'validation_every', 0      -- score validation users every
                                                     -- N epochs (0: never)
+        UNION ALL SELECT 'ranking_metric', 'cosine' -- Full-Pers. and Registration Day
+                                                    -- Streams rank tracks by 'cosine' or by
+                                                    -- 'dot', the raw inner product (reference)
+        UNION ALL SELECT 'pad_segments', 1          -- 1: a segment's list shorter than
+                                                    -- list_length continues with Popularity;
+                                                    -- 0: it stays short (reference)
+        UNION ALL SELECT 'features',                -- 'events' or 'given' (see above)
+          coalesce((SELECT value FROM dataset_info WHERE name = 'features'), 'events')
         UNION ALL SELECT 'top_k', 50                -- K of `results` (lists are as long
                                                     -- as the largest K: list_length)
         UNION ALL SELECT 'eval_ks', '[25,50,100]'   -- results_at_k: also scored at these K
@@ -87,11 +108,39 @@ FROM run_settings
 WHERE name IN ('dropoutnet_options', 'melu_options')
   AND NOT coalesce(json_valid(value) AND json_type(value) = 'object', 0);
 
--- popularity_bins and top_countries: integers >= 1.
-SELECT raise_error('setting "' || name || '" must be an integer >= 1, got ' || quote(value))
+-- popularity_bins, top_countries, kmeans_n_init: integers >= 1 (n_init at
+-- most 10000, as train_segments() takes it).
+SELECT raise_error('setting "' || name || '" must be an integer >= 1'
+                   || CASE WHEN name = 'kmeans_n_init' THEN ' and <= 10000' ELSE '' END
+                   || ', got ' || quote(value))
 FROM run_settings
-WHERE name IN ('popularity_bins', 'top_countries')
-  AND NOT (typeof(value) = 'integer' AND value >= 1);
+WHERE name IN ('popularity_bins', 'top_countries', 'kmeans_n_init')
+  AND NOT (typeof(value) = 'integer' AND value >= 1
+           AND (name <> 'kmeans_n_init' OR value <= 10000));
+
+-- The keys that take one of a few values.
+SELECT raise_error('setting "' || name || '" must be ' || allowed || ', got ' || quote(value))
+FROM (SELECT name, value,
+             CASE name WHEN 'ranking_metric' THEN '''cosine'' or ''dot'''
+                       WHEN 'pad_segments' THEN '0 or 1'
+                       ELSE '''events'' or ''given''' END AS allowed,
+             CASE name WHEN 'ranking_metric'
+                         THEN typeof(value) = 'text' AND value IN ('cosine', 'dot')
+                       WHEN 'pad_segments' THEN typeof(value) = 'integer' AND value IN (0, 1)
+                       ELSE typeof(value) = 'text' AND value IN ('events', 'given') END AS ok
+      FROM run_settings WHERE name IN ('ranking_metric', 'pad_segments', 'features'))
+WHERE NOT ok;
+
+-- What this run does differently for want of data, each step adding its
+-- own notes (SELECT * FROM run_notes after a run).
+DROP TABLE IF EXISTS run_notes;
+CREATE TABLE run_notes(step TEXT NOT NULL, note TEXT NOT NULL);
+INSERT INTO run_notes
+  SELECT 'features.sql', 'features are given (by ' ||
+         CASE WHEN EXISTS (SELECT 1 FROM settings WHERE name = 'features')
+              THEN 'the setting "features"' ELSE 'dataset_info' END ||
+         '): user_features is used as it is, not computed from registration events'
+  FROM run_settings WHERE name = 'features' AND value = 'given';
 
 -- Derived, not a setting: every recommended list is long enough for top_k
 -- and for the largest of eval_ks.
@@ -106,12 +155,16 @@ CREATE VIEW run_config AS
   SELECT max(value) FILTER (WHERE name = 'segments')          AS segments,
          max(value) FILTER (WHERE name = 'input_segments')    AS input_segments,
          max(value) FILTER (WHERE name = 'kmeans_iterations') AS kmeans_iterations,
+         max(value) FILTER (WHERE name = 'kmeans_n_init')     AS kmeans_n_init,
          max(value) FILTER (WHERE name = 'hidden')            AS hidden,
          max(value) FILTER (WHERE name = 'epochs')            AS epochs,
          max(value) FILTER (WHERE name = 'learning_rate')     AS learning_rate,
          max(value) FILTER (WHERE name = 'batch_size')        AS batch_size,
          max(value) FILTER (WHERE name = 'weight_decay')      AS weight_decay,
          max(value) FILTER (WHERE name = 'validation_every')  AS validation_every,
+         max(value) FILTER (WHERE name = 'ranking_metric')    AS ranking_metric,
+         max(value) FILTER (WHERE name = 'pad_segments')      AS pad_segments,
+         max(value) FILTER (WHERE name = 'features')          AS features,
          max(value) FILTER (WHERE name = 'top_k')             AS top_k,
          max(value) FILTER (WHERE name = 'seed')              AS seed,
          max(value) FILTER (WHERE name = 'quiet')             AS quiet,

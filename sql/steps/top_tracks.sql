@@ -12,7 +12,8 @@
 --   per segment, tracks ranked by how many of its warm users listened to
 --   them, ties by smaller id; a segment whose users listened to fewer than
 --   list_length distinct tracks is padded with the Popularity list, skipping
---   repeats (listeners = 0 marks the padding).
+--   repeats (listeners = 0 marks the padding), unless the setting
+--   pad_segments is 0 (the reference code's lists are not padded).
 
 DROP TABLE IF EXISTS track_popularity;
 CREATE TABLE track_popularity(
@@ -67,8 +68,9 @@ INSERT INTO segment_top_tracks
         GROUP BY m.segmentation, m.segment_id) AS s,
        json_each(s.top) AS t;
 
--- Padding: short segments (also those with no listens at all) continue
--- with the Popularity list, skipping tracks they already have.
+-- Padding (setting pad_segments = 1): short segments (also those with no
+-- listens at all) continue with the Popularity list, skipping tracks they
+-- already have.
 INSERT INTO segment_top_tracks
   SELECT segmentation, segment_id, rank, track_id, 0
   FROM (SELECT s.segmentation, s.segment_id, p.track_id,
@@ -80,6 +82,7 @@ INSERT INTO segment_top_tracks
               GROUP BY m.segmentation, m.segment_id) AS s
         JOIN popular_tracks AS p
         WHERE s.have < (SELECT list_length FROM run_config)
+          AND (SELECT pad_segments FROM run_config) = 1
           AND NOT EXISTS (SELECT 1 FROM segment_top_tracks AS t
                           WHERE t.segmentation = s.segmentation
                             AND t.segment_id = s.segment_id

@@ -15,6 +15,11 @@
 **   model 'm'         train_embedder on (embedding, embedding) rows,
 **                     hidden [4], 2 epochs
 **   segmentation 's'  train_segments of the track vectors, k 3
+**   serving           feature_* helper tables, model 'user_embedder' (the
+**                     20 x 4 + 19 input layout), segmentation 'warm_users'
+**                     and its segment_top_tracks
+** The connection is in defensive mode: export_bundle and export_onnx read
+** their arguments, then refuse to write.
 ** Every input runs inside a savepoint that is rolled back afterwards, so
 ** inputs never see each other's writes (ending that savepoint, BEGIN,
 ** COMMIT, ATTACH and DETACH are refused by an authorizer; should the
@@ -163,6 +168,33 @@ static void build_fixture(sqlite3 *d) {
               " '{\"hidden\": [4], \"epochs\": 2, \"batch_size\": 8, \"quiet\": true}');"
               "SELECT train_segments('s', 'SELECT embedding FROM tracks',"
               " '{\"k\": 3, \"quiet\": true}');");
+  /* What serving reads: sql/features.sql's helper tables, a model of the
+  ** 20 x 4 + 19 input layout, a segmentation with its lists. */
+  exec_or_die(d,
+              "CREATE TABLE feature_groups(group_index INTEGER PRIMARY KEY, action TEXT NOT NULL,"
+              " entity TEXT NOT NULL, UNIQUE (action, entity));"
+              "INSERT INTO feature_groups VALUES (7, 'skip', 'track'), (10, 'stream', 'track'),"
+              " (11, 'stream', 'artist');"
+              "CREATE TABLE feature_entity_vectors(entity TEXT NOT NULL, entity_id INTEGER NOT NULL,"
+              " embedding BLOB NOT NULL, PRIMARY KEY (entity, entity_id)) WITHOUT ROWID;"
+              "INSERT INTO feature_entity_vectors SELECT 'track', track_id, embedding FROM tracks;"
+              "INSERT INTO feature_entity_vectors SELECT 'artist', artist_id, vec_avg(embedding)"
+              " FROM tracks GROUP BY artist_id;"
+              "CREATE TABLE feature_age_vectors(age_class INTEGER PRIMARY KEY,"
+              " embedding BLOB NOT NULL);"
+              "INSERT INTO feature_age_vectors VALUES (2, vec_f32('[1, 0, 0, 0]'));"
+              "CREATE TABLE feature_country_vectors(country TEXT PRIMARY KEY,"
+              " embedding BLOB NOT NULL);"
+              "INSERT INTO feature_country_vectors VALUES ('FR', vec_f32('[0, 1, 0, 0]'));"
+              "SELECT train_embedder('user_embedder', 'SELECT f.features, t.embedding FROM tracks t,"
+              " user_input_features(''FR'', t.track_id, json_array(json_array(''stream'', ''track'',"
+              " t.track_id))) f', '{\"hidden\": [4], \"epochs\": 1, \"quiet\": true}');"
+              "SELECT train_segments('warm_users', 'SELECT embedding FROM tracks',"
+              " '{\"k\": 2, \"quiet\": true}');"
+              "CREATE TABLE segment_top_tracks(segmentation TEXT, segment_id INTEGER, rank INTEGER,"
+              " track_id INTEGER, listeners INTEGER, PRIMARY KEY (segmentation, segment_id, rank));"
+              "INSERT INTO segment_top_tracks VALUES ('warm_users', 0, 1, 5, 3),"
+              " ('warm_users', 0, 2, 6, 1), ('warm_users', 1, 1, 7, 2);");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -176,6 +208,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   if (b == NULL || sqlite3_backup_step(b, -1) != SQLITE_DONE) die("backup");
   sqlite3_backup_finish(b);
   set_limits(db);
+  /* Defensive mode: the functions that write files refuse (after reading
+  ** their arguments), so no input can write anywhere. */
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_hard_heap_limit64(64 << 20);
   sqlite3_set_authorizer(db, authorize, NULL);
   sqlite3_progress_handler(db, PROGRESS_OPS, progress, NULL);

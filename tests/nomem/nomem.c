@@ -35,8 +35,9 @@
 ** (and the schema) holds exactly the rows it held before (a digest of the
 ** whole database), and a reference query (embed_user, assign_segment,
 ** topk_tracks on the fixture) gives the same bytes as before, so no cache
-** kept a half-loaded model.  Crashes and leaks are caught by the san
-** variant (ASan, UBSan, LeakSanitizer at exit).
+** kept a half-loaded model; at the end, no failed export has left its
+** temporary file behind.  Crashes and leaks are caught by the san variant
+** (ASan, UBSan, LeakSanitizer at exit).
 **
 **   nomem [asan] [full] [CASE]   CASE: run only statement number CASE
 ** Prints one line per statement and "N passed, N failed" last; a failure
@@ -47,7 +48,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -399,7 +402,8 @@ static const char *const cases[] = {
     " stable_hash('exp:' || track_id) FROM tracks",
     "SELECT embed_user('m', embedding) FROM tracks",
     "SELECT assign_segment('s', embedding) FROM tracks",
-    "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3)",
+    "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3);"
+    "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3, 'tracks', 'dot')",
     "SELECT * FROM topk_tracks_batch('SELECT track_id, embedding FROM tracks', 2)",
     "SELECT json_remove(train_embedder('m2', 'SELECT embedding, embedding FROM tracks',"
     " '{\"hidden\": [3], \"epochs\": 1, \"batch_size\": 8, \"quiet\": true}'), '$.seconds')",
@@ -409,7 +413,7 @@ static const char *const cases[] = {
     " '$.seconds');"
     "SELECT embed_user('m', embedding) FROM tracks",
     "SELECT json_remove(train_segments('s2', 'SELECT embedding FROM tracks',"
-    " '{\"k\": 3, \"quiet\": true}'), '$.seconds')",
+    " '{\"k\": 3, \"n_init\": 2, \"quiet\": true}'), '$.seconds')",
     "SELECT json_remove(train_segments('s', 'SELECT embedding FROM tracks',"
     " '{\"k\": 4, \"quiet\": true}'), '$.seconds');"
     "SELECT assign_segment('s', embedding) FROM tracks",
@@ -439,6 +443,19 @@ static const char *const cases[] = {
     " melu_recommend('e', track_id, vec_concat(vec_zeros(76), embedding, vec_zeros(19)), NULL, 3)"
     " FROM tracks",
     "SELECT raise_error('stop')",
+    /* Serving (the fixture's serving tables below) and the file writers,
+    ** which write into the working directory (a temporary one). */
+    "SELECT age_class(30), * FROM user_input_features('FR', 30, '[[\"stream\",\"track\",1],"
+    "{\"action\":\"stream\",\"entity\":\"track\",\"entity_id\":2},[\"skip\",\"track\",3],"
+    "[\"stream\",\"track\",99]]')",
+    "SELECT * FROM recommend_cold_user('FR', 30, '[[\"stream\",\"track\",1]]')",
+    "SELECT * FROM recommend_cold_user(NULL, 20, '[[\"stream\",\"track\",4]]',"
+    " '{\"method\": \"full\", \"k\": 3}')",
+    /* A bundle's generation is random, each export's time its own. */
+    "SELECT json_remove(export_bundle('nomem_bundle.db', '{\"replace\": true}'),"
+    " '$.seconds', '$.generation')",
+    "SELECT json_remove(export_onnx('user_embedder', 'nomem.onnx', '{\"replace\": true}'),"
+    " '$.seconds')",
 };
 #define N_CASES (int)(sizeof cases / sizeof *cases)
 
@@ -521,6 +538,31 @@ int main(int argc, char **argv) {
           " '{\"hidden\": [4], \"epochs\": 2, \"batch_size\": 8, \"quiet\": true}');"
           "SELECT train_segments('s', 'SELECT embedding FROM tracks',"
           " '{\"k\": 3, \"quiet\": true}');");
+  /* What serving reads (sql/features.sql's helper tables, a model of the
+  ** 20 x 4 + 19 input layout, a segmentation and its lists), and a
+  ** temporary working directory for the files the exporters write. */
+  exec_ok("CREATE TABLE feature_groups(group_index INTEGER PRIMARY KEY, action TEXT NOT NULL,"
+          " entity TEXT NOT NULL, UNIQUE (action, entity));"
+          "INSERT INTO feature_groups VALUES (7, 'skip', 'track'), (10, 'stream', 'track');"
+          "CREATE TABLE feature_entity_vectors(entity TEXT NOT NULL, entity_id INTEGER NOT NULL,"
+          " embedding BLOB NOT NULL, PRIMARY KEY (entity, entity_id)) WITHOUT ROWID;"
+          "INSERT INTO feature_entity_vectors SELECT 'track', track_id, embedding FROM tracks;"
+          "CREATE TABLE feature_age_vectors(age_class INTEGER PRIMARY KEY, embedding BLOB NOT NULL);"
+          "INSERT INTO feature_age_vectors VALUES (2, vec_f32('[1, 0, 0, 0]'));"
+          "CREATE TABLE feature_country_vectors(country TEXT PRIMARY KEY, embedding BLOB NOT NULL);"
+          "INSERT INTO feature_country_vectors VALUES ('FR', vec_f32('[0, 1, 0, 0]'));"
+          "SELECT train_embedder('user_embedder', 'SELECT f.features, t.embedding FROM tracks t,"
+          " user_input_features(''FR'', t.track_id, json_array(json_array(''stream'', ''track'',"
+          " t.track_id))) f', '{\"hidden\": [4], \"epochs\": 1, \"batch_size\": 8,"
+          " \"quiet\": true}');"
+          "SELECT train_segments('warm_users', 'SELECT embedding FROM tracks',"
+          " '{\"k\": 2, \"quiet\": true}');"
+          "CREATE TABLE segment_top_tracks(segmentation TEXT, segment_id INTEGER, rank INTEGER,"
+          " track_id INTEGER, listeners INTEGER, PRIMARY KEY (segmentation, segment_id, rank));"
+          "INSERT INTO segment_top_tracks VALUES ('warm_users', 0, 1, 5, 3), ('warm_users', 0, 2, 6, 1),"
+          " ('warm_users', 1, 1, 7, 2);");
+  char workdir[] = "/tmp/semiperso-nomem-XXXXXX";
+  if (mkdtemp(workdir) == NULL || chdir(workdir) != 0) return 2;
   reference_hash = FNV_START;
   if (run(reference_sql, &reference_hash) != SQLITE_OK) return 2;
   database_hash = database_digest();
@@ -587,7 +629,18 @@ int main(int argc, char **argv) {
   for (int c = 0; c < N_BIG && !under_asan && !only; c++) {
     if (address_space_run(big_cases[c], 8 << 20, NULL) == 0) passed++;
   }
+  /* No failed export left its temporary file behind. */
+  DIR *d = opendir(".");
+  for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+    if (strstr(e->d_name, ".tmp-") == NULL) continue;
+    fail("temporary file left", e->d_name, -1, "an export failed without removing it");
+    unlink(e->d_name);
+  }
+  if (d) closedir(d);
   printf("%d passed, %d failed\n", passed, failed);
   sqlite3_close(db);
+  unlink("nomem_bundle.db");
+  unlink("nomem.onnx");
+  rmdir(workdir);
   return failed != 0;
 }

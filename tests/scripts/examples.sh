@@ -10,7 +10,10 @@
 #                            reproduces the offline pipeline's
 #                            recommendations; -k gives lists of that
 #                            length; bad input fails with the right status;
-#                            the database is unchanged by every run
+#                            the database is unchanged by every run; it
+#                            serves while another connection holds the
+#                            database's write lock, and prints the same
+#                            from a serving bundle (export_bundle)
 #   examples/online.py       prints exactly what online.c prints
 # On a small pipeline database built here (tiny settings, seconds).
 # KEEP=1 keeps its temporary directory (printed on failure) for a look.
@@ -136,6 +139,23 @@ semi "$dir/c.out" >"$dir/c.semi"
 full "$dir/c.out" >"$dir/c.full"
 same "online: semi-personalized list differs from SQL's" "$dir/c.semi" "$dir/sql.semi"
 same "online: fully personalized list differs from SQL's" "$dir/c.full" "$dir/sql.full"
+
+# Read-only: the same answer while another connection holds the write
+# lock, and from a serving bundle of the database.
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" /usr/bin/python3 - \
+    "$DB" "$dir/online" "$SO" "$@" >"$dir/locked.out" <<'PY' || fail "online under a write lock"
+import sqlite3, subprocess, sys
+db, prog, so = sys.argv[1:4]
+writer = sqlite3.connect(db, isolation_level=None)
+writer.execute("BEGIN IMMEDIATE")  # the write lock, held while online runs
+sys.stdout.write(subprocess.run([prog, "-k", "10", so, db] + sys.argv[4:], check=True,
+                                capture_output=True, text=True).stdout)
+writer.execute("ROLLBACK")
+PY
+same "online under a held write lock prints otherwise" "$dir/c.out" "$dir/locked.out"
+q "SELECT export_bundle('$dir/bundle.db')" >/dev/null
+online -k 10 "$SO" "$dir/bundle.db" "$@" >"$dir/bundle.out" || fail "online on the bundle: exit $?"
+same "online on the bundle prints otherwise than on the database" "$dir/c.out" "$dir/bundle.out"
 
 # online.py, same user: the same output, byte for byte.
 set -- FR 27 onboarding_like:artist:3 onboarding_like:artist:17 stream:track:42 \

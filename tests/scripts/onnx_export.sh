@@ -26,12 +26,4 @@ cc -O2 $SAN -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iext/core \
   ext/core/*.c $(pkg-config --libs openblas) -lm -lpthread
 OPENBLAS_NUM_THREADS=1 "$dir/export_models" "$dir"
 /usr/bin/python3 tests/onnx/check_model.py "$dir"
-if ! command -v node >/dev/null 2>&1; then
-  echo "onnxruntime parity skipped: node is not installed (apt-get install nodejs npm, then tools/ensure-deps.sh)"
-  exit 77
-fi
-[ -d tests/onnx/node_modules/onnxruntime-node ] || {
-  echo "FAIL: tests/onnx/node_modules lacks onnxruntime-node: run tools/ensure-deps.sh" >&2
-  exit 1
-}
-node tests/onnx/parity.js "$dir"
+sh tests/onnx/parity.sh "$dir"

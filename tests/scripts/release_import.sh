@@ -10,31 +10,16 @@
 # an unknown song, a NaN, an existing output: each a clear error naming
 # the file and the value at fault, with no database or temporary file
 # left behind.  Fixtures are kept in build/release-fixture between runs
-# (keyed by the generator's source), so later runs only import.
+# (tests/release/fixture.sh), so later runs only import.
 set -eu
 cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Node and python3 carry no code of the extension: no sanitizer runtime.
 unset LD_PRELOAD
-key=$(cat tools/release_fixture.mjs tools/release_schema.mjs tools/package-lock.json | sha1sum | cut -c1-12)
-
-fixture() { # fixture DIR ARGS...: generated once, then reused
-  dir=$1
-  shift
-  if [ ! -f "$dir/manifest.json" ]; then
-    rm -rf "$dir.new"
-    node tools/release_fixture.mjs "$dir.new" "$@" >/dev/null
-    rm -rf "$dir"
-    mv "$dir.new" "$dir"
-  fi
-}
-good="$ROOT/build/release-fixture/good-$key"
-small="$ROOT/build/release-fixture/small-$key"
-mkdir -p build/release-fixture
-fixture "$good" --users 200 --songs 300
-fixture "$small" --users 30 --songs 40 --space svd
+. tests/release/fixture.sh
+good=$(fixture good --users 200 --songs 300)
+small=$(fixture small --users 30 --songs 40 --space svd)
 
 node tools/import_release.mjs "$good" --space both --out-dir "$tmp" --quiet
 for space in svd mf; do
@@ -57,8 +42,7 @@ expect_error() { # expect_error KIND FILE MESSAGE: a broken copy of the small fi
   for f in "$small"/*.parquet; do ln -s "$f" "$bad/$(basename "$f")"; done
   rm "$bad/$file"
   if [ "$kind" != missing-file ]; then
-    broken="$ROOT/build/release-fixture/$kind-$key"
-    fixture "$broken" --users 30 --songs 40 --space svd --break "$kind" --only "$file"
+    broken=$(fixture "$kind" --users 30 --songs 40 --space svd --break "$kind" --only "$file")
     ln -s "$broken/$file" "$bad/$file"
   fi
   if node tools/import_release.mjs "$bad" --out-dir "$tmp/out-$kind" --quiet 2>"$tmp/err"; then

@@ -48,6 +48,8 @@ INSERT INTO registration_events VALUES (1, 'stream', 'track', 1), (1, 'stream', 
   (1, 'skip', 'track', 2), (2, 'onboarding_like', 'artist', 1),
   (4, 'stream', 'track', 1), (4, 'stream', 'track', 2), (4, 'stream', 'track', 3),
   (4, 'stream', 'track', 4), (4, 'stream', 'track', 5);
+-- Step 1: user_features (whose counts serve when features are given, below).
+.read sql/features.sql
 INSERT INTO settings VALUES ('top_k', 2), ('eval_ks', '[2,1]'),
   ('activity_bins', '{"streams":[0,1,3],"interactions":[0,1]}'),
   ('popularity_bins', 3), ('top_countries', 1);
@@ -85,3 +87,16 @@ FROM (SELECT * FROM track_popularity ORDER BY rank);
 SELECT method, quote(country), users, bin, rank_from, rank_to, recommendations,
        printf('%.4f', share)
 FROM recommended_popularity ORDER BY method, country, bin;
+
+-- Features given (as in the public release, which has no events): the
+-- activity comes from the 18 counts of user_features, the same here, where
+-- every event belongs to one of the 18 groups.
+CREATE TEMP TABLE activity_from_events AS SELECT * FROM user_activity;
+INSERT INTO settings VALUES ('features', 'given');
+.read sql/steps/settings.sql
+DELETE FROM registration_events;
+.read sql/steps/analyze.sql
+SELECT 'activity from the counts', count(*),
+  (SELECT count(*) FROM (SELECT * FROM user_activity EXCEPT SELECT * FROM activity_from_events))
+  FROM user_activity;
+SELECT * FROM run_notes;

@@ -110,6 +110,60 @@ SELECT 'centroid norms', group_concat(printf('%.4f', sqrt(x0 * x0 + x1 * x1)))
 SELECT 'listed', group_concat(name, ',') FROM
   (SELECT name FROM semiperso_segmentations ORDER BY name);
 
+-- n_init: starts seeded from their own seeds, the lowest inertia kept.
+-- Start 0 is the single start of the same seed, so the best of 4 is no
+-- worse; with seed 4 the third start wins.  The history is the kept
+-- start's alone: iterations 0 .. iterations, the last at the stored
+-- inertia (a history of the wrong start would end elsewhere).
+SELECT json_extract(train_segments('one', 'SELECT v FROM rnd', '{"k": 12, "seed": 4,
+  "max_iter": 50, "quiet": true}'), '$.restart');
+SELECT json_extract(train_segments('best4', 'SELECT v FROM rnd', '{"k": 12, "seed": 4,
+  "n_init": 4, "max_iter": 50, "quiet": true}'), '$.n_init', '$.restart');
+SELECT 'n_init 4 no worse', b.inertia <= o.inertia, b.restart, o.restart
+  FROM semiperso_segmentations AS b, semiperso_segmentations AS o
+  WHERE b.name = 'best4' AND o.name = 'one';
+SELECT 'kept start history', count(*) = s.iterations + 1, min(h.iteration), max(h.iteration),
+       (SELECT inertia FROM semiperso_segmentation_history
+         WHERE segmentation = 'best4' AND iteration = s.iterations) = s.inertia
+  FROM semiperso_segmentations AS s
+  JOIN semiperso_segmentation_history AS h ON h.segmentation = s.name
+  WHERE s.name = 'best4';
+-- Its inertia is each point's squared distance to the nearest of its
+-- centroids, summed (brute force on the decoded vectors).
+INSERT INTO f32_input SELECT 'c:best4', segment_id, centroid FROM semiperso_segments
+  WHERE segmentation = 'best4';
+INSERT INTO xy SELECT * FROM decoded;
+DELETE FROM f32_input;
+SELECT 'best4 inertia = brute force', abs(inertia - (SELECT sum(d) FROM
+  (SELECT min(d) AS d FROM sqdist WHERE pkind = 'p:rnd' AND ckind = 'c:best4' GROUP BY point)))
+  < 1e-6 * inertia, (SELECT sum(size) FROM semiperso_segments WHERE segmentation = 'best4')
+  FROM semiperso_segmentations WHERE name = 'best4';
+-- seeding: 'plain' (one k-means++ candidate a step) is another fit; the
+-- options in effect are stored.
+SELECT json_extract(train_segments('plain', 'SELECT v FROM rnd', '{"k": 12, "seed": 4,
+  "seeding": "plain", "max_iter": 50, "quiet": true}'), '$.k');
+SELECT 'plain differs from greedy', count(*) < 12 FROM semiperso_segments AS p
+  JOIN semiperso_segments AS g ON g.segmentation = 'one' AND g.segment_id = p.segment_id
+  AND g.centroid = p.centroid WHERE p.segmentation = 'plain';
+SELECT name, options FROM semiperso_segmentations WHERE name IN ('best4', 'plain') ORDER BY name;
+DELETE FROM semiperso_segmentations WHERE name IN ('one', 'best4', 'plain');
+-- A table from before the column restart: retraining adds it.
+CREATE TABLE old_segmentations AS SELECT * FROM semiperso_segmentations;
+DROP TABLE semiperso_segmentations;
+CREATE TABLE semiperso_segmentations(name TEXT PRIMARY KEY, k INTEGER NOT NULL,
+  dims INTEGER NOT NULL, train_rows INTEGER NOT NULL, iterations INTEGER NOT NULL,
+  converged INTEGER NOT NULL, inertia REAL NOT NULL, reseeded INTEGER NOT NULL,
+  options TEXT NOT NULL, seconds REAL NOT NULL, trained_at TEXT NOT NULL,
+  generation INTEGER NOT NULL);
+INSERT INTO semiperso_segmentations SELECT name, k, dims, train_rows, iterations, converged,
+  inertia, reseeded, options, seconds, trained_at, generation FROM old_segmentations;
+SELECT json_extract(train_segments('old', 'SELECT v FROM rnd', '{"k": 3, "n_init": 2,
+  "quiet": true}'), '$.k');
+SELECT 'upgraded', name, restart FROM semiperso_segmentations WHERE name IN ('blobs', 'old')
+  ORDER BY name;
+DELETE FROM semiperso_segmentations WHERE name = 'old';
+DROP TABLE old_segmentations;
+
 -- Bad input.
 SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 7}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"k": 0}');
@@ -118,6 +172,11 @@ SELECT train_segments('x', 'SELECT v FROM pts', '{"max_iter": -1}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"seed": "zero"}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"quiet": "yes"}');
 SELECT train_segments('x', 'SELECT v FROM pts', '{"clusters": 3}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"n_init": 0}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"n_init": 1.5}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"seeding": "kmeans++"}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"seeding": 1}');
+SELECT train_segments('x', 'SELECT v FROM pts', '{"seeding": ""}');
 SELECT train_segments('x', 'SELECT v FROM pts', '[2]');
 SELECT train_segments('x', 'SELECT v FROM pts', 'not json');
 SELECT train_segments('x', 'SELECT v FROM pts WHERE id > 100', '{"k": 1}');

@@ -94,6 +94,37 @@ DROP TABLE playlists;
 CREATE TABLE playlists(playlist_id INTEGER PRIMARY KEY, embedding BLOB);
 SELECT 'recreated empty', count(*) FROM topk_tracks('[1, 0, 0, 0, 0]', 5, 'playlists');
 
+-- metric 'dot': the raw inner product with the vectors as stored.  The
+-- coordinates are multiples of 1/2, so every product is exact in float
+-- and double, and equal scores (ties by smaller id) are plentiful.  The
+-- reference reads the vectors decoded in plain SQL above (comp).
+CREATE TEMP TABLE ref_dot AS
+  SELECT a.id AS qid, b.id AS track_id, sum(a.x * b.x) AS s
+  FROM comp AS a JOIN comp AS b ON a.kind = 'q' AND b.kind = 't' AND b.j = a.j
+  GROUP BY a.id, b.id;
+CREATE TEMP TABLE got_dot AS SELECT q.qid, t.* FROM q, topk_tracks(q.e, 200, 'tracks', 'dot') AS t;
+SELECT 'dot rows', count(*), count(DISTINCT qid) FROM got_dot;
+SELECT 'dot = brute force', count(*) FROM (
+  SELECT g.rank, g.score, r.s,
+         row_number() OVER (PARTITION BY r.qid ORDER BY r.s DESC, r.track_id) AS pos
+  FROM ref_dot AS r LEFT JOIN got_dot AS g USING (qid, track_id))
+  WHERE rank IS NOT pos OR score IS NOT s;
+SELECT 'dot ties', count(*) FROM (SELECT qid, score FROM got_dot GROUP BY 1, 2 HAVING count(*) > 1);
+SELECT 'dot k=3', group_concat(track_id || ':' || score, ' ')
+  FROM topk_tracks('[1, 0, 0, 0, 0.5]', 3, 'tracks', 'dot');
+SELECT 'dot batch mismatches', count(*) FROM (
+  SELECT user_id, rank, track_id, score
+    FROM topk_tracks_batch('SELECT qid, e FROM q', 7, 'tracks', 'dot')
+  EXCEPT SELECT qid, t.rank, t.track_id, t.score FROM q, topk_tracks(q.e, 7, 'tracks', 'dot') AS t);
+-- The metrics have their own item matrices: alternating keeps each right.
+SELECT 'alternating', (SELECT count(*) FROM q, topk_tracks(q.e, 10, 'tracks', 'cosine') AS t
+                       JOIN got USING (qid, rank, track_id, score)),
+       (SELECT count(*) FROM q, topk_tracks(q.e, 10, 'tracks', 'dot') AS t
+         JOIN got_dot USING (qid, rank, track_id, score));
+-- Hidden columns as constraints: the same arguments.
+SELECT 'by constraint', count(*) FROM topk_tracks
+  WHERE embedding = '[1, 0, 0, 0, 0.5]' AND k = 3 AND tbl = 'tracks' AND metric = 'dot';
+
 -- Bad input.
 CREATE TABLE noemb(id INTEGER PRIMARY KEY, vec BLOB);
 CREATE TABLE textkey(id TEXT PRIMARY KEY, embedding BLOB);
@@ -130,3 +161,7 @@ SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 2.5);
 SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 'three');
 SELECT * FROM topk_tracks_batch(NULL, 3);
 SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 3, 42);
+SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 3, 'tracks', 'l2');
+SELECT * FROM topk_tracks('[1, 0, 0, 0, 0]', 3, 'tracks', NULL);
+SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 3, 'tracks', 2);
+SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 3, 'tracks', 'Dot');

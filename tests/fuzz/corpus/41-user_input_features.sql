@@ -1,0 +1,1 @@
+SELECT age_class(27), vec_to_json(features), grouped_events, ignored_events, unknown_entities, unknown_country FROM user_input_features('FR', 27, '[["stream","track",1],{"action":"stream","entity":"artist","entity_id":2,"x":[1,{"y":null}]},["skip","track",3],["share","track",4],["stream","track",999],["sk\u0069p","track",-5]]');
