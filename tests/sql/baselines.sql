@@ -69,6 +69,13 @@ SELECT json_array_length(dropoutnet_recommend('dn', features, 3)),
        json_array_length(dropoutnet_recommend('dn', features, 100)),
        (SELECT count(DISTINCT value) FROM json_each(dropoutnet_recommend('dn', features, 100)))
 FROM user_features WHERE user_id = 21;
+-- the same order as topk_tracks' exact dot-product ranking of the item outputs
+CREATE TABLE dn_items(track_id INTEGER PRIMARY KEY, embedding BLOB);
+INSERT INTO dn_items SELECT track_id, dropoutnet_item('dn', embedding) FROM tracks;
+SELECT dropoutnet_recommend('dn', f.features, 8) =
+       (SELECT json_group_array(track_id) FROM (SELECT track_id FROM topk_tracks(
+          dropoutnet_user('dn', f.features), 8, 'dn_items', 'dot') ORDER BY rank))
+FROM user_features AS f WHERE f.user_id IN (21, 22);
 
 .print '-- train_melu: the summary and what is stored'
 SELECT json_extract(s, '$.rows'), json_extract(s, '$.support_events'), json_extract(s, '$.items'),
