@@ -23,8 +23,9 @@
 
 CFLAGS ?= -O2
 # Recursive (=) so pkg-config runs only after ensure-deps has installed it.
+# OpenBLAS's headers only: ext/core/blas.c loads the library at run time.
 SP_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -Ibuild/gen $(shell pkg-config --cflags openblas)
-SP_LIBS = $(shell pkg-config --libs openblas) -lm -lpthread
+SP_LIBS = -ldl -lm -lpthread
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 CORE_SRC := $(wildcard ext/core/*.c)
@@ -115,13 +116,13 @@ build/bench_serve: bench/bench_serve.c | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -std=c11 -Wall -Wextra -o $@ $< -lsqlite3
 
-build/bench_%: bench/bench_%.c bench/bench_common.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
+build/bench_%: bench/bench_%.c bench/bench.h bench/bench_common.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
 	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 
-build/sgemm_rate: bench/sgemm_rate.c | .deps-ok
+build/sgemm_rate: bench/sgemm_rate.c bench/bench.h $(CORE_SRC) $(wildcard ext/core/*.h) | .deps-ok
 	@mkdir -p build
-	$(CC) -O2 -o $@ $< $(SP_CFLAGS) $(SP_LIBS)
+	$(CC) -O2 -Iext/core -o $@ $< $(CORE_SRC) $(SP_CFLAGS) $(SP_LIBS)
 
 # The public Deezer release (README.md, "The public Deezer release").
 SPACE ?= svd

@@ -1,7 +1,7 @@
 /*
-** bench_common.h - what the component benchmarks share: a clock, this
-** machine's own sgemm rate (the yardstick of bench/sgemm_rate.c), the peak
-** resident memory, and a synthetic catalog with warm users shaped like the
+** bench_common.h - what the baselines' benchmarks share beyond bench.h
+** (the clock, the BLAS, the sgemm rate): the peak resident memory, the
+** load average, and a synthetic catalog with warm users shaped like the
 ** paper's data for the baseline models.  Header only: each benchmark is
 ** one program.
 */
@@ -17,39 +17,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench.h"
 #include "feature_layout.h"
 #include "rng.h"
 #include "training.h"
-
-static inline double bench_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* GFLOP/s of this machine's sgemm: the best of a few square 2048
-** products. */
-static inline double bench_sgemm_rate(void) {
-  int n = 2048;
-  float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float));
-  float *c = malloc((size_t)n * n * sizeof(float));
-  if (!a || !b || !c) exit(1);
-  for (size_t i = 0; i < (size_t)n * n; i++) {
-    a[i] = (float)(i % 7) * 0.1f;
-    b[i] = (float)(i % 5) * 0.1f;
-  }
-  double best = 0;
-  for (int rep = 0; rep < 4; rep++) {
-    double t = bench_now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double rate = 2.0 * n * n * (double)n / (bench_now() - t) / 1e9;
-    if (rate > best) best = rate;
-  }
-  free(a);
-  free(b);
-  free(c);
-  return best;
-}
 
 static inline double bench_peak_mib(void) {
   struct rusage ru;
@@ -145,7 +116,8 @@ static inline BenchRun bench_start(int argc, char **argv) {
   r.epochs = argc > 3 ? atoi(argv[3]) : 0;
   r.threads = argc > 4 ? atoi(argv[4]) : 0;
   bench_print_load("before");
-  r.rate = bench_sgemm_rate();
+  bench_print_blas(stdout);
+  r.rate = bench_sgemm_rate(2048, 2048, 2048, 0, 4);
   printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", r.rate);
   return r;
 }

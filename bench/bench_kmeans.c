@@ -8,52 +8,24 @@
 ** L2-normalised.  seeding: greedy (default, 2 + ln k candidates a step)
 ** or plain k-means++.
 */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "kmeans.h"
 #include "rng.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static double t_start, t_last;
 
 static int progress(void *arg, int it, double inertia, int64_t changed) {
   (void)arg;
-  double t = now();
+  double t = bench_now();
   printf("  iteration %2d  inertia %.6e  changed %7lld  %.3f s\n", it, inertia,
          (long long)changed, t - t_last);
   t_last = t;
   return 0;
-}
-
-/* Best GFLOP/s of a few sgemm calls shaped like one Lloyd block. */
-static double sgemm_rate(int m, int n, int d) {
-  float *a = malloc((size_t)m * d * sizeof(float));
-  float *b = malloc((size_t)n * d * sizeof(float));
-  float *c = malloc((size_t)m * n * sizeof(float));
-  for (size_t i = 0; i < (size_t)m * d; i++) a[i] = (float)(i % 7) * 0.1f;
-  for (size_t i = 0; i < (size_t)n * d; i++) b[i] = (float)(i % 5) * 0.1f;
-  double best = 0;
-  for (int rep = 0; rep < 4; rep++) {
-    double t0 = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, -2.0f, a, d,
-                b, d, 0.0f, c, n);
-    double g = 2.0 * m * (double)n * d / (now() - t0) / 1e9;
-    if (g > best) best = g;
-  }
-  free(a);
-  free(b);
-  free(c);
-  return best;
 }
 
 int main(int argc, char **argv) {
@@ -89,7 +61,9 @@ int main(int argc, char **argv) {
   }
   float *cent = malloc((size_t)k * d * sizeof(float));
   int64_t *sizes = malloc((size_t)k * sizeof *sizes);
-  double rate = sgemm_rate((int)(((int64_t)1 << 20) / k), k, d);
+  bench_print_blas(stdout);
+  /* The shape of one Lloyd block: rows x k x d. */
+  double rate = bench_sgemm_rate((int)(((int64_t)1 << 20) / k), k, d, 1, 4);
   const char *seeding = argc > 6 ? argv[6] : "greedy";
   int greedy = strcmp(seeding, "plain") != 0;
   KmeansConfig cfg = {.k = k, .max_iter = iters, .seed = 0, .progress = progress,
@@ -99,10 +73,10 @@ int main(int argc, char **argv) {
          greedy ? "greedy" : "plain",
          normalize == 2 ? " (block-sparse rows, L2-normalised)"
          : normalize ? " (rows L2-normalised)" : "");
-  t_start = t_last = now();
+  t_start = t_last = bench_now();
   printf("  (iteration 0 includes k-means++)\n");
   int rc = kmeans_fit(x, n, d, &cfg, cent, NULL, sizes, &res);
-  double total = now() - t_start;
+  double total = bench_now() - t_start;
   if (rc != KMEANS_OK) return 1;
   /* One sgemm pass per assignment: the initial one and one per iteration;
   ** plain k-means++ costs about k passes of n x d, greedy seeding

@@ -3,28 +3,25 @@
 ** scale (70 000 warm users x 2579 inputs -> 400 -> 300 -> 200 -> 128,
 ** batch 512), next to this machine's own sgemm rate measured in the same
 ** run.  The epochs run through mlp_fit(), the very loop train_embedder()
-** runs, so this times what users get.  The inputs have the reference layout (20 groups of 128 floats, then
-** 19 scalars) and are block-sparse like registration-day features: age and
-** country always set, each interaction group present with its own
-** probability (streams ~77 % of users, bans ~8 %).
+** runs, so this times what users get.  The inputs have the reference
+** layout (20 groups of 128 floats, then 19 scalars) and are block-sparse
+** like registration-day features: age and country always set, each
+** interaction group present with its own probability (streams ~77 % of
+** users, bans ~8 %).
 **
-**   make build/bench_mlp    (or: cc -O2 -Iext/core bench/bench_mlp.c ext/core/[a-z]*.c
-**                            with OpenBLAS, -lm -lpthread)
-**   build/bench_mlp [rows epochs dense threads]
+**   make build/bench_mlp && build/bench_mlp [rows epochs dense threads]
 **     dense = 1 turns the block skipping off; threads 0 (default) = one
 **     per CPU.  Per epoch it prints wall and CPU seconds; the load average
 **     is printed before and after, since a shared machine skews both.
 */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sys/resource.h>
-#include <time.h>
 
-#include "bench_common.h"
+#include "bench.h"
 #include "mlp.h"
 #include "mlp_fit.h"
 #include "rng.h"
@@ -38,6 +35,11 @@ static double cpu_seconds(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
          1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static void print_load(const char *when) {
+  double l[3];
+  if (getloadavg(l, 3) == 3) printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
 }
 
 /* Per-epoch figures, printed as each epoch ends. */
@@ -67,9 +69,10 @@ int main(int argc, char **argv) {
                                           .77, .77, .77, .08, .08, .08, .2, .2, .2, .2};
   int in = GROUPS * DIM + SCALARS, out = DIM;
   int dims[] = {in, 400, 300, 200, out};
-  bench_print_load("before");
-  double rate = bench_sgemm_rate();
-  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048)\n", rate);
+  print_load("before");
+  bench_print_blas(stdout);
+  double rate = bench_sgemm_rate(2048, 2048, 2048, 0, 4);
+  printf("sgemm: %.1f GFLOP/s (2048 x 2048 x 2048, all CPUs)\n", rate);
 
   float *X = malloc((size_t)rows * in * sizeof(float));
   float *T = malloc((size_t)rows * out * sizeof(float));
@@ -117,7 +120,7 @@ int main(int argc, char **argv) {
   double best = ep.best, sum = ep.sum;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  bench_print_load("after");
+  print_load("after");
   printf("mode: %s, group density %.3f, training threads %d\n",
          dense ? "dense" : "block-sparse", density, res.threads);
   printf("per epoch: best %.3f s, mean %.3f s\n", best, sum / epochs);

@@ -2,45 +2,14 @@
 ** bench_topk.c - top-50 by cosine for 10 000 users over 50 000 x 128 tracks
 ** (the paper's evaluation scale), next to this machine's sgemm rate.
 **
-**   cc -O2 -Iext/core bench/bench_topk.c ext/core/[a-z]*.c -lopenblas -lm
-**   ./a.out [users tracks dim k]
+**   make build/bench_topk && build/bench_topk [users tracks dim k]
 */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench.h"
 #include "rng.h"
 #include "topk.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* GFLOP/s of one large sgemm of the same shape class as the scoring. */
-static double sgemm_rate(int m, int n, int d) {
-  float *a = calloc((size_t)m * d, sizeof(float));
-  float *b = calloc((size_t)n * d, sizeof(float));
-  float *c = malloc((size_t)m * n * sizeof(float));
-  for (size_t i = 0; i < (size_t)m * d; i++) a[i] = (float)(i % 7) * 0.1f;
-  for (size_t i = 0; i < (size_t)n * d; i++) b[i] = (float)(i % 5) * 0.1f;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f, a, d, b,
-              d, 0.0f, c, n);
-  double best = 0;
-  for (int rep = 0; rep < 3; rep++) {
-    double t0 = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f, a, d,
-                b, d, 0.0f, c, n);
-    double g = 2.0 * m * n * d / (now() - t0) / 1e9;
-    if (g > best) best = g;
-  }
-  free(a);
-  free(b);
-  free(c);
-  return best;
-}
 
 int main(int argc, char **argv) {
   int nq = argc > 1 ? atoi(argv[1]) : 10000;
@@ -55,12 +24,14 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < (size_t)nq * d; i++) q[i] = (float)rng_normal(&r);
   int32_t *idx = malloc((size_t)nq * k * sizeof *idx);
   float *sc = malloc((size_t)nq * k * sizeof *sc);
-  double rate = sgemm_rate(2000, 8000, d);
-  double t0 = now();
+  bench_print_blas(stdout);
+  /* One large product of the scoring's shape: users x tracks x d. */
+  double rate = bench_sgemm_rate(2000, 8000, d, 1, 3);
+  double t0 = bench_now();
   topk_normalize_rows(items, n, d);
-  double t1 = now();
+  double t1 = bench_now();
   if (topk_cosine(q, nq, items, n, d, k, idx, sc) != 0) return 1;
-  double t2 = now();
+  double t2 = bench_now();
   double flops = 2.0 * nq * (double)n * d;
   printf("topk: %d queries x %d items x %d dims, k=%d\n", nq, n, d, k);
   printf("  sgemm rate on this machine: %.1f GFLOP/s\n", rate);

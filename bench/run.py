@@ -6,7 +6,9 @@ warm / 20 000 validation / 10 000 test users, d = 128), then runs every
 pipeline step as its own sqlite3 process so that each stage's wall time and
 peak resident memory are its own (os.wait4 gives the child's rusage).
 The numeric stages are also reported in GFLOP/s beside this machine's own
-sgemm rate, measured in the same run by bench/sgemm_rate.
+sgemm rate, measured in the same run by bench/sgemm_rate with the BLAS kernel
+the extension chose; semiperso_info() (printed first, and kept in the
+results) says which library and kernel that is, and why.
 
 Usage: bench/run.py [--scale small|paper] [--out bench/results.json]
 Run through `make bench`.
@@ -50,7 +52,16 @@ def main():
     args = ap.parse_args()
     size = SCALES[args.scale]
 
-    sgemm = float(subprocess.check_output([os.path.join(ROOT, "build", "sgemm_rate")]))
+    # The BLAS the extension runs on (library, kernel and why, threads, CPU),
+    # and its sgemm rate on this machine: the yardstick of every stage.
+    blas = json.loads(subprocess.check_output(
+        ["sqlite3", "-batch", ":memory:", ".load ./semiperso", "SELECT semiperso_info()"],
+        cwd=ROOT))
+    print(f"BLAS: {blas['library']} ({blas['version'] or 'not OpenBLAS'}), kernel "
+          f"{blas['kernel']} [{blas['kernel_choice']}: {blas['reason']}], "
+          f"{blas['threads']} threads, CPU {blas['cpu']['level']}")
+    sgemm = float(subprocess.check_output([os.path.join(ROOT, "build", "sgemm_rate")],
+                                          stderr=subprocess.DEVNULL))
     for suffix in ("", "-journal", "-wal", "-shm"):
         if os.path.exists(args.db + suffix):
             os.remove(args.db + suffix)
@@ -88,10 +99,11 @@ def main():
         ("describe", ".read sql/steps/describe.sql"),
         ("analyze", ".read sql/steps/analyze.sql"),
     ]
-    report = {"scale": args.scale, "size": size, "sgemm_gflops": sgemm,
+    report = {"scale": args.scale, "size": size, "sgemm_gflops": sgemm, "blas": blas,
               "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
               "stages": []}
-    print(f"sgemm on this machine: {sgemm:.1f} GFLOP/s")
+    print(f"sgemm on this machine: {sgemm:.1f} GFLOP/s (kernel {blas['kernel']}, "
+          f"{blas['threads']} threads)")
     print(f"{'stage':<12}{'seconds':>10}{'peak MiB':>10}{'GFLOP/s':>10}{'of sgemm':>10}")
     total = 0.0
     for name, sql in stages:

@@ -16,12 +16,12 @@ SQLITE_EXTENSION_INIT1
 #include "sql/modules.h"
 
 static const SpBinding *const bindings[] = {
-    &sp_vec_binding,        &sp_features_binding, &sp_metrics_binding,
-    &sp_item_count_binding, &sp_mlp_binding,      &sp_kmeans_binding,
-    &sp_topk_binding,       &sp_synth_binding,    &sp_scripting_binding,
-    &sp_stats_binding,      &sp_hash_binding,     &sp_serve_binding,
-    &sp_bundle_binding,     &sp_onnx_binding,     &sp_dropoutnet_binding,
-    &sp_melu_binding,
+    &sp_info_binding,      &sp_vec_binding,        &sp_features_binding,
+    &sp_metrics_binding,   &sp_item_count_binding, &sp_mlp_binding,
+    &sp_kmeans_binding,    &sp_topk_binding,       &sp_synth_binding,
+    &sp_scripting_binding, &sp_stats_binding,      &sp_hash_binding,
+    &sp_serve_binding,     &sp_bundle_binding,     &sp_onnx_binding,
+    &sp_dropoutnet_binding, &sp_melu_binding,
 };
 
 #ifdef _WIN32
@@ -30,6 +30,7 @@ __declspec(dllexport)
 int sqlite3_semiperso_init(sqlite3 *db, char **pzErrMsg,
                            const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
+  if (sp_load_blas(pzErrMsg) != SQLITE_OK) return SQLITE_ERROR;
   for (size_t i = 0; i < sizeof bindings / sizeof *bindings; i++) {
     int rc = sp_register(db, bindings[i], pzErrMsg);
     if (rc != SQLITE_OK) return rc;

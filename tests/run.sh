@@ -85,7 +85,7 @@ for variant in $VARIANTS; do
     link=$(sed -n 's/^\*\* link: //p' "$src")
     if ! cc $CFLAGS_T -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iext/core \
         $(pkg-config --cflags openblas) -o "$bin" "$src" "$objs"/*.o \
-        $(pkg-config --libs openblas) -lm -lpthread $link 2>"$tmp/cc.log"; then
+        -ldl -lm -lpthread $link 2>"$tmp/cc.log"; then
       cat "$tmp/cc.log"
       record "$variant core/$name (build)" 1
       continue

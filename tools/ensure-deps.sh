@@ -38,6 +38,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 [ -f /usr/include/sqlite3ext.h ] || missing="$missing libsqlite3-dev"
 pkg-config --exists openblas 2>/dev/null || missing="$missing libopenblas-dev"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null || missing="$missing python3 python3-numpy"
+# The reference BLAS: tests/scripts/blas_select.sh runs the extension on it.
+ls /usr/lib/*/blas/libblas.so.3 >/dev/null 2>&1 || missing="$missing libblas3"
 /usr/bin/python3 -c "import onnx" 2>/dev/null || missing="$missing python3-onnx"
 /usr/bin/python3 -c "import scipy" 2>/dev/null || missing="$missing python3-scipy"
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"

@@ -353,7 +353,7 @@ static int run_inference(Infer *in, int threads) {
     team_free(team);
     return TRAIN_NOMEM;
   }
-  tiles_run(team, infer_member, in);
+  team_run(team, infer_member, in);
   team_free(team);
   free(in->scratch);
   return TRAIN_OK;
@@ -680,7 +680,7 @@ double dnet_loss_grad(DnetTrainer *tr, DropoutNet *m, const float *Xu, int B, co
   tr->v.rows = M;
   tr->T = T;
   Pass ps = {tr, m, B, M, update_stats, 0.0};
-  tiles_run(tr->team, pass_member, &ps);
+  team_run(tr->team, pass_member, &ps);
   return ps.loss;
 }
 
@@ -705,7 +705,7 @@ static void sgd_member(void *arg, int id, int n) {
 
 void dnet_sgd_step(DnetTrainer *tr, DropoutNet *m, double lr, double momentum) {
   Sgd s = {tr, m, (float)lr, (float)momentum};
-  tiles_run(tr->team, sgd_member, &s);
+  team_run(tr->team, sgd_member, &s);
 }
 
 /* ---- training ----------------------------------------------------------- */
@@ -919,7 +919,7 @@ int dropoutnet_train(const DropoutNetData *dt, const DropoutNetOptions *o,
       while (M < 2) add_item((int32_t)rng_below(&rng, (uint64_t)dt->n_items), serial, stamp, items, &M);
 
       Batch bt = {dt, m, tr, users, dropped, items, Bb, M, Xu, Pu, Xi, Pi, T};
-      tiles_run(tr->team, batch_member, &bt);
+      team_run(tr->team, batch_member, &bt);
       double loss = dnet_loss_grad(tr, m, Xu, Bb, Xi, M, T, 1);
       if (!isfinite(loss)) {
         rc = TRAIN_DIVERGED;

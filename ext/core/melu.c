@@ -737,7 +737,7 @@ double melu_meta_grad(const Melu *m, const MeluBatch *b, double local_lr, int lo
                b->q_off[b->n] - b->q_off[0], threads) != 0)
     return NAN;
   MetaPass ps = {m, NULL, b, &mt, grad, local_lr, local_steps, NULL, NULL, 0, 0, 0.0};
-  tiles_run(mt.team, meta_member, &ps);
+  team_run(mt.team, meta_member, &ps);
   meta_free(&mt);
   return ps.loss;
 }
@@ -941,7 +941,7 @@ int melu_train(const MeluUsers *us, const MeluCatalog *cat, const MeluOptions *o
       MeluBatch b = {Ub, X, s_off, s_vec, s_lab, q_off, q_vec, q_lab};
       MetaPass ps = {m, m, &b, &mt, grad, o->local_lr, o->local_steps, am, av, 0, 0, 0.0};
       adam_factors(o->global_lr, step + 1, &ps.adam_step, &ps.adam_rbc2);
-      tiles_run(mt.team, meta_member, &ps);
+      team_run(mt.team, meta_member, &ps);
       if (!isfinite(ps.loss)) {
         rc = TRAIN_DIVERGED;
         goto done;
@@ -1081,7 +1081,7 @@ int melu_recommend(const Melu *m, const MeluUsers *us, const MeluCatalog *cat,
       item_embed(m, cat->items, (int)cat->n_items, ie_all);
       sv.ie_all = ie_all;
     }
-    tiles_run(team, serve_member, &sv);
+    team_run(team, serve_member, &sv);
   }
   team_free(team);
   for (int i = 0; i < made && sv.work; i++) {

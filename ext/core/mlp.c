@@ -4,21 +4,37 @@
 /* The element-wise loops (BatchNorm, Adam) are a sizeable share of an
 ** epoch; let GCC vectorise them.  no-trapping-math lets it turn the
 ** ReLU's comparisons into vector selects (no value changes: it only
-** stops caring about floating-point exception flags).  sqrtf keeps its
-** errno call under this pragma (see adam.c). */
+** stops caring about floating-point exception flags); fp-contract=off
+** keeps every multiply and add rounded on its own, as written.  sqrtf
+** keeps its errno call under this pragma, so Adam spells out its vectors. */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
+#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math", "fp-contract=off")
 #endif
 
 #include <cblas.h>
 #include <math.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define X86_VECTORS 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 
 #include "adam.h"
+#include "blas.h"
 #include "team.h"
 #include "rng.h"
 #include "tiles.h"
+
+/* The element-wise passes also come compiled for AVX-512 and AVX2, the
+** CPU picking one at load time (GCC's function multi-versioning).  Every
+** version gives the same floats: a vector lane runs the scalar loop's own
+** operations on its own column or element, in the same order. */
+#if defined(X86_VECTORS) && !defined(__clang__)
+#define SIMD_VERSIONS __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SIMD_VERSIONS
+#endif
 
 #define NORM_FLOOR 1e-12f
 #define INFER_CHUNK 256
@@ -146,7 +162,7 @@ static int max_width(const Mlp *net) {
 
 /* Scales each of the n rows of z (d wide) to unit length, storing the
 ** (floored) norms in norms when not NULL. */
-static void normalize_rows(float *z, int n, int d, float *norms) {
+SIMD_VERSIONS static void normalize_rows(float *z, int n, int d, float *norms) {
   for (int i = 0; i < n; i++) {
     float *r = z + (size_t)i * (size_t)d;
     double ss = 0.0;
@@ -240,8 +256,8 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 
 /* ---- training ---------------------------------------------------------- */
 
-/* A pass is split among the members of a team (tiles.h).  Every product is cut
-** into TILES_SPLIT fixed tiles of output columns (forward, input
+/* A pass is split among the members of a team.  Every product is cut
+** into TILES_SPLIT fixed tiles (tiles.h) of output columns (forward, input
 ** gradients) or weight-gradient rows, whatever the team size, and each
 ** tile is one sgemm call; a member takes a contiguous run of tiles and
 ** does the element-wise work (ReLU, BatchNorm, bias gradients) of the same
@@ -251,7 +267,8 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** thus computed by the same calls and operations in the same order for
 ** any number of threads, which keeps results bit-identical across thread
 ** counts (an sgemm's rounding may depend on the shape of the call, not
-** on who calls it).  OpenBLAS runs on one thread during a pass. */
+** on who calls it).  Each sgemm runs on the member that calls it (see
+** blas.h: the BLAS does not thread its calls). */
 #define PARAM_ALIGN 64
 
 /* A column range of the input, gathered compactly for the rows of the
@@ -437,15 +454,16 @@ typedef struct {
 } Pass;
 
 /* Gathers segment s of the batch's input rows, skipping zero blocks. */
-static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const uint32_t *rows,
-                           int B, int s) {
+static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s) {
   size_t in = (size_t)net->dims[0];
   Segment *sg = &tr->seg[s];
   size_t w = (size_t)sg->ncols;
   int count = 0;
-  for (int i = 0; i < B; i++) {
-    if (sg->block >= 0 && !((tr->bmask[i] >> sg->block) & 1)) continue;
-    memcpy(sg->buf + (size_t)count * w, X + (size_t)rows[i] * in + sg->col0, w * sizeof(float));
+  for (int i = 0; i < ps->B; i++) {
+    uint32_t row = ps->rows[i];
+    uint64_t mask = ps->masks ? ps->masks[row] : tr->bmask[i];
+    if (sg->block >= 0 && !((mask >> sg->block) & 1)) continue;
+    memcpy(sg->buf + (size_t)count * w, ps->X + (size_t)row * in + sg->col0, w * sizeof(float));
     sg->rows[count++] = i;
   }
   sg->count = count;
@@ -453,7 +471,8 @@ static void gather_segment(MlpTrainer *tr, const Mlp *net, const float *X, const
 
 /* First layer forward, the member's columns of out (B x dims[1]) =
 ** X W0^T + b0 over the segments; tile [c0, c1) uses tmp + B c0. */
-static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out, Tiles tl) {
+SIMD_VERSIONS static void first_forward(MlpTrainer *tr, const Mlp *net, int B, float *out,
+                                        Tiles tl) {
   int in = net->dims[0], dout = net->dims[1];
   if (tl.hi <= tl.lo) return;
   for (int i = 0; i < B; i++) {
@@ -516,8 +535,8 @@ static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *d
 /* ReLU then BatchNorm (batch statistics) of columns [lo, hi) of layer l:
 ** A[l] holds the linear output and keeps the ReLU output.  Statistics in
 ** double, each column summed in row order. */
-static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats, int lo,
-                           int hi) {
+SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_stats,
+                                         int lo, int hi) {
   size_t d = (size_t)net->dims[l + 1];
   float *restrict inv = tr->inv_std[l];
   double *restrict mean = tr->acc1, *restrict var = tr->acc2;
@@ -563,8 +582,8 @@ static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B, int update_st
 
 /* BatchNorm then ReLU backward of columns [lo, hi) of layer l: dY (in d)
 ** becomes dZ in place; fills the gamma/beta gradients of those columns. */
-static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float *d,
-                            float *ggamma, float *gbeta, int lo, int hi) {
+SIMD_VERSIONS static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B,
+                                          float *d, float *ggamma, float *gbeta, int lo, int hi) {
   size_t w = (size_t)net->dims[l + 1];
   const float *restrict inv = tr->inv_std[l], *restrict g = net->gamma[l];
   double *restrict sdy = tr->acc1, *restrict sdyx = tr->acc2;
@@ -595,7 +614,8 @@ static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B, float 
 }
 
 /* Bias gradient of columns [lo, hi): column sums of d (B x w). */
-static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb, int lo, int hi) {
+SIMD_VERSIONS static void bias_grad(MlpTrainer *tr, const float *d, int B, int w, float *gb,
+                                    int lo, int hi) {
   double *restrict acc = tr->acc1;
   for (int j = lo; j < hi; j++) acc[j] = 0.0;
   for (int i = 0; i < B; i++) {
@@ -652,8 +672,8 @@ static inline void output_group(MlpTrainer *tr, const Mlp *net, const float *T,
 }
 
 /* Output rows [r0, r1), see output_group. */
-static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T, const uint32_t *rows,
-                        int B, float *d, int r0, int r1) {
+SIMD_VERSIONS static void output_rows(MlpTrainer *tr, const Mlp *net, const float *T,
+                                      const uint32_t *rows, int B, float *d, int r0, int r1) {
   int i = r0;
   for (; i + 4 <= r1; i += 4) output_group(tr, net, T, rows, B, d, i, 4);
   for (; i < r1; i++) output_group(tr, net, T, rows, B, d, i, 1);
@@ -667,16 +687,17 @@ static void pass_member(void *arg, int id, int n) {
   int L = ps->net->n_layers, B = ps->B, lo, hi;
   double loss = 0.0;
   if (ps->grad) {
-    /* Input: block masks by rows, then segments in turn. */
-    tiles_share((size_t)B, 1, id, n, &lo, &hi);
-    for (int i = lo; i < hi; i++) {
-      const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
-      tr->bmask[i] = !net->n_blocks ? 0
-                     : ps->masks  ? ps->masks[ps->rows[i]]
-                                  : row_mask(x, net->block_size, net->n_blocks);
+    /* Input: block masks by rows (unless the caller has them), then
+    ** segments in turn. */
+    if (net->n_blocks && ps->masks == NULL) {
+      tiles_share((size_t)B, 1, id, n, &lo, &hi);
+      for (int i = lo; i < hi; i++) {
+        const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
+        tr->bmask[i] = row_mask(x, net->block_size, net->n_blocks);
+      }
+      team_barrier(team);
     }
-    team_barrier(team);
-    for (int s = id; s < tr->n_seg; s += n) gather_segment(tr, net, ps->X, ps->rows, B, s);
+    for (int s = id; s < tr->n_seg; s += n) gather_segment(tr, net, ps, s);
     team_barrier(team);
     /* Forward, by output columns. */
     for (int l = 0; l < L; l++) {
@@ -724,12 +745,12 @@ static void pass_member(void *arg, int id, int n) {
     size_t plo, phi;
     team_barrier(team);
     team_share(net->n_params, PARAM_ALIGN, id, n, &plo, &phi);
-    adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2, plo, phi);
+    adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2, plo,
+               phi);
   }
 }
 
-/* Runs a pass on the team, with OpenBLAS held to one thread meanwhile. */
-static void run_pass(MlpTrainer *tr, Pass *ps) { tiles_run(tr->team, pass_member, ps); }
+static void run_pass(MlpTrainer *tr, Pass *ps) { team_run(tr->team, pass_member, ps); }
 
 static double train_pass(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
                          const float *T, const uint32_t *rows, int B, int update_stats,

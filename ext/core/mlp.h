@@ -101,11 +101,12 @@ MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr,
 void mlp_trainer_free(MlpTrainer *tr);
 
 /* Threads a training pass (mlp_loss_grad, mlp_adam_step, mlp_train_step)
-** runs on; a new trainer uses the default, one per online CPU up to 4
-** (each product is cut into 4 fixed column tiles, see mlp.c, which is
-** also why the result is bit-identical for every thread count).  OpenBLAS
-** is held to one thread during each pass (a process-wide setting) and its
-** previous setting restored after.  threads 0 means the default.  Returns
+** runs on; a new trainer uses the default, blas_team_threads() (blas.h)
+** up to 4 (each product is cut into 4 fixed column tiles, see mlp.c,
+** which is also why the result is bit-identical for every thread count).
+** No process-wide setting is touched: each member's sgemm runs on that
+** member, so trainings on several connections at once do not disturb
+** each other or anyone else.  threads 0 means the default.  Returns
 ** 0, -2 when threads is negative or above MLP_MAX_THREADS, -1 when the
 ** threads cannot be started (the previous setting is kept; a new trainer
 ** then falls back to one thread). */

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #ifdef __linux__
 #include <linux/futex.h>
@@ -13,9 +15,13 @@
 #include <unistd.h>
 #endif
 
-/* Polls of a flag before sleeping on it: tens of microseconds, longer than
-** the usual wait at a barrier, short next to a time slice. */
-#define SPIN_POLLS 20000
+/* How long a waiter polls before sleeping: longer than the usual wait at
+** a barrier, short next to a time slice, so a member whose partner was
+** descheduled stops burning a CPU others could use.  Timed, since a
+** pause costs from a few to over a hundred cycles depending on the CPU;
+** the clock is read once per SPIN_BATCH polls. */
+#define SPIN_NS 50000
+#define SPIN_BATCH 64
 
 /* A generation word that waiters watch, with a count of sleepers so that
 ** publishing costs no system call when nobody sleeps. */
@@ -44,11 +50,23 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* Waits until s->gen differs from seen. */
 static void wait_change(Signal *s, unsigned seen) {
-  for (int i = 0; i < SPIN_POLLS; i++) {
+  int64_t deadline = 0;
+  for (int i = 1;; i++) {
     if (atomic_load_explicit(&s->gen, memory_order_acquire) != seen) return;
     cpu_relax();
+    if (i % SPIN_BATCH == 0) {
+      int64_t t = now_ns();
+      if (deadline == 0) deadline = t + SPIN_NS;
+      else if (t >= deadline) break;
+    }
   }
   while (atomic_load(&s->gen) == seen) {
     atomic_fetch_add(&s->sleepers, 1);

@@ -4,9 +4,8 @@
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "blas_threads.h"
+#include "blas.h"
 
 void tiles_share(size_t len, size_t align, int id, int n, int *lo, int *hi) {
   size_t a, b;
@@ -69,14 +68,6 @@ void input_grad_tiles(const float *d, int B, int dn, const float *W, int din, fl
 }
 
 int tiles_default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  if (n > TILES_SPLIT) n = TILES_SPLIT;
-  return (int)n;
-}
-
-void tiles_run(Team *team, TeamFn fn, void *arg) {
-  int prev = blas_threads_hold_one();
-  team_run(team, fn, arg);
-  blas_threads_restore(prev);
+  int n = blas_team_threads();
+  return n < TILES_SPLIT ? n : TILES_SPLIT;
 }

@@ -9,9 +9,9 @@
 ** run of tiles (member_tiles).  Every float is thus computed by the same
 ** calls and operations in the same order for any number of threads (an
 ** sgemm's rounding may depend on the shape of the call, not on who calls
-** it).  tiles_run() runs a pass on a team with OpenBLAS held to one thread
-** (a process-wide setting, restored after), so the team is the only
-** source of parallelism.  Matrices are row-major; weights are out x in.
+** it).  Each sgemm runs on the member that calls it (blas.h: the BLAS
+** does not thread its calls), so the team is the only source of
+** parallelism.  Matrices are row-major; weights are out x in.
 */
 #ifndef SEMIPERSO_TILES_H
 #define SEMIPERSO_TILES_H
@@ -51,12 +51,8 @@ void weight_grad_tiles(const float *d, int B, int dn, const float *Y, int din, f
 void input_grad_tiles(const float *d, int B, int dn, const float *W, int din, float *dX,
                       Tiles tl);
 
-/* One thread per online CPU, up to the tile count (more would only wait at
-** the barriers while the products run). */
+/* The team size blas.h advises, up to the tile count (more would only
+** wait at the barriers while the products run). */
 int tiles_default_threads(void);
-
-/* team_run(team, fn, arg) with OpenBLAS held to one thread meanwhile
-** (team NULL: fn(arg, 0, 1) on the calling thread). */
-void tiles_run(Team *team, TeamFn fn, void *arg);
 
 #endif

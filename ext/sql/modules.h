@@ -8,6 +8,7 @@
 
 #include "common.h"
 
+extern const SpBinding sp_info_binding;       /* info.c: semiperso_info */
 extern const SpBinding sp_vec_binding;        /* vec.c: vec_* */
 extern const SpBinding sp_features_binding;   /* features.c: vec_group_avg, vec_group_count */
 extern const SpBinding sp_metrics_binding;    /* metrics.c: precision_at, recall_at, ndcg_at */
@@ -27,5 +28,10 @@ extern const SpBinding sp_dropoutnet_binding; /* dropoutnet.c: train_dropoutnet,
                                                  dropoutnet_item, dropoutnet_recommend */
 extern const SpBinding sp_melu_binding;       /* melu.c: train_melu, melu_support, melu_user,
                                                  melu_recommend */
+
+/* info.c: loads the BLAS (ext/core/blas.h); the entry file calls it before
+** registering anything, so a machine without a usable BLAS fails at .load
+** with the reason in *pzErrMsg, not later. */
+int sp_load_blas(char **pzErrMsg);
 
 #endif

@@ -62,7 +62,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "../core/blas_threads.h"
 #include "../core/input_features.h"
 #include "../core/json_events.h"
 #include "args.h"
@@ -672,12 +671,7 @@ static int serve_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
     rc = user_input(v, v->recommend ? RECOMMEND_FN : FEATURES_FN, argv,
                     v->recommend && v->opts.strict, &c->input, &err);
   if (rc == SQLITE_OK && v->recommend) {
-    /* One user's products (a few hundred thousand multiply-adds) are too
-    ** small to share: OpenBLAS's extra threads would only spin, taking the
-    ** cores other server processes need. */
-    int threads = blas_threads_hold_one();
     rc = recommend(v, c, &c->input, &err);
-    blas_threads_restore(threads);
   } else if (rc == SQLITE_OK) {
     c->n = 1;
   }

@@ -400,6 +400,7 @@ static const char *const cases[] = {
     "SELECT top_items(album_id, artist_id, 2) FROM tracks",
     "SELECT normal_cdf(track_id), normal_quantile(0.3), stable_hash(track_id),"
     " stable_hash('exp:' || track_id) FROM tracks",
+    "SELECT semiperso_info()",
     "SELECT embed_user('m', embedding) FROM tracks",
     "SELECT assign_segment('s', embedding) FROM tracks",
     "SELECT * FROM topk_tracks('[1, 2, 3, 4]', 3);"

@@ -19,7 +19,7 @@ fi
 # shellcheck disable=SC2086
 cc $flags -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iext/core \
   $(pkg-config --cflags openblas) -o "$tmp/kmeans_inertia" tests/sklearn/kmeans_inertia.c \
-  ext/core/*.c $(pkg-config --libs openblas) -lm -lpthread
+  ext/core/*.c -ldl -lm -lpthread
 
 # The blobs and scikit-learn's inertia (its KMeans: greedy k-means++, the
 # best of n_init = 5 starts, max_iter 300).

@@ -27,5 +27,5 @@ bin=build/nomem/nomem-$mode
 cc $flags -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSQLITE_CORE -Ibuild/gen \
   $(pkg-config --cflags openblas) -o "$bin" tests/nomem/nomem.c ext/semiperso.c \
   ext/core/*.c ext/sql/*.c -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-  -lsqlite3 $(pkg-config --libs openblas) -lm -lpthread
+  -lsqlite3 -ldl -lm -lpthread
 OPENBLAS_NUM_THREADS=1 "$bin" "$mode" "$schedule" ${NOMEM_CASE:-}

@@ -23,7 +23,7 @@ SAN=""
 # shellcheck disable=SC2086
 cc -O2 $SAN -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iext/core \
   $(pkg-config --cflags openblas) -o "$dir/export_models" tests/onnx/export_models.c \
-  ext/core/*.c $(pkg-config --libs openblas) -lm -lpthread
+  ext/core/*.c -ldl -lm -lpthread
 OPENBLAS_NUM_THREADS=1 "$dir/export_models" "$dir"
 /usr/bin/python3 tests/onnx/check_model.py "$dir"
 sh tests/onnx/parity.sh "$dir"
