@@ -97,15 +97,19 @@ bench: semiperso.so build/sgemm_rate
 
 # Component benchmarks of the numeric core, each against the sgemm rate
 # measured in the same run: the embedder's epoch, k-means, top-k, the two
-# factorisations (UT-ALS, TT-SVD) on the paper-scale synthetic logs.
+# factorisations (UT-ALS, TT-SVD) on the paper-scale synthetic logs, and the
+# DropoutNet and MeLU baselines' full training schedules.
 bench-components: build/bench_mlp build/bench_kmeans build/bench_topk \
-		build/bench_als build/bench_pmi_svd build/sgemm_rate
+		build/bench_als build/bench_pmi_svd build/bench_dropoutnet build/bench_melu \
+		build/sgemm_rate
 	build/bench_mlp
 	build/bench_kmeans
 	build/bench_kmeans 70000 2579 100 20 2
 	build/bench_topk
 	build/bench_als
 	build/bench_pmi_svd
+	build/bench_dropoutnet
+	build/bench_melu
 
 # Online serving at the paper's scale: latency of recommend_cold_user() on
 # one connection, throughput of 1, 2 and 4 server processes, on a bundle.

@@ -21,7 +21,8 @@ static const SpBinding *const bindings[] = {
     &sp_kmeans_binding,    &sp_topk_binding,       &sp_synth_binding,
     &sp_scripting_binding, &sp_stats_binding,      &sp_hash_binding,
     &sp_serve_binding,     &sp_bundle_binding,     &sp_onnx_binding,
-    &sp_als_binding,       &sp_pmi_svd_binding,
+    &sp_als_binding,       &sp_pmi_svd_binding,    &sp_dropoutnet_binding,
+    &sp_melu_binding,
 };
 
 #ifdef _WIN32

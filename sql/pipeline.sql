@@ -22,6 +22,8 @@
 --                         as they are when given)
 --   semiperso_models ...  the trained embedder          (steps/train.sql)
 --   semiperso_segments... the two segmentations         (steps/segments.sql)
+--   baseline_vectors ...  DropoutNet and MeLU, with the setting baselines = 1
+--                                                       (steps/baselines.sql)
 --   segment_top_tracks, popular_tracks                  (steps/top_tracks.sql)
 --   cold_embeddings, recommendations                    (steps/recommend.sql)
 --   user_metrics, results                               (steps/evaluate.sql)
@@ -35,8 +37,10 @@
 .read sql/features.sql
 .read sql/steps/train.sql
 .read sql/steps/segments.sql
+.read sql/steps/baselines.sql
 .read sql/steps/top_tracks.sql
 .read sql/steps/recommend.sql
+.read sql/steps/baselines_recommend.sql
 .read sql/steps/evaluate.sql
 .read sql/steps/describe.sql
 .read sql/steps/analyze.sql

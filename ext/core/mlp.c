@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adam.h"
 #include "blas.h"
 #include "team.h"
 #include "rng.h"
+#include "tiles.h"
 
 /* The element-wise passes also come compiled for AVX-512 and AVX2, the
 ** CPU picking one at load time (GCC's function multi-versioning).  Every
@@ -34,9 +36,6 @@
 #define SIMD_VERSIONS
 #endif
 
-#define ADAM_BETA1 0.9
-#define ADAM_BETA2 0.999
-#define ADAM_EPS 1e-8f
 #define NORM_FLOOR 1e-12f
 #define INFER_CHUNK 256
 /* Up to this many rows, inference skips zero input blocks row by row
@@ -258,7 +257,7 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 /* ---- training ---------------------------------------------------------- */
 
 /* A pass is split among the members of a team.  Every product is cut
-** into SPLIT_TILES fixed tiles of output columns (forward, input
+** into TILES_SPLIT fixed tiles (tiles.h) of output columns (forward, input
 ** gradients) or weight-gradient rows, whatever the team size, and each
 ** tile is one sgemm call; a member takes a contiguous run of tiles and
 ** does the element-wise work (ReLU, BatchNorm, bias gradients) of the same
@@ -270,8 +269,6 @@ int mlp_forward(const Mlp *net, const float *X, int64_t n, float *out) {
 ** counts (an sgemm's rounding may depend on the shape of the call, not
 ** on who calls it).  Each sgemm runs on the member that calls it (see
 ** blas.h: the BLAS does not thread its calls). */
-#define SPLIT_TILES 4  /* results depend on it: keep it fixed */
-#define COL_ALIGN 8    /* floats: 32-byte tile edges */
 #define PARAM_ALIGN 64
 
 /* A column range of the input, gathered compactly for the rows of the
@@ -333,16 +330,9 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr);
 }
 
-/* The team's default size, up to the tile count: more would only wait at
-** the barriers while the products run. */
-static int default_threads(void) {
-  int n = team_default_size();
-  return n < SPLIT_TILES ? n : SPLIT_TILES;
-}
-
 int mlp_trainer_set_threads(MlpTrainer *tr, int threads) {
   if (threads < 0 || threads > MLP_MAX_THREADS) return -2;
-  if (threads == 0) threads = default_threads();
+  if (threads == 0) threads = tiles_default_threads();
   if (threads == tr->threads) return 0;
   Team *team = NULL;
   if (threads > 1) {
@@ -463,13 +453,6 @@ typedef struct {
   double loss;
 } Pass;
 
-static void share(size_t len, size_t align, int id, int n, int *lo, int *hi) {
-  size_t a, b;
-  team_share(len, align, id, n, &a, &b);
-  *lo = (int)a;
-  *hi = (int)b;
-}
-
 /* Gathers segment s of the batch's input rows, skipping zero blocks. */
 static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s) {
   size_t in = (size_t)net->dims[0];
@@ -484,30 +467,6 @@ static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s
     sg->rows[count++] = i;
   }
   sg->count = count;
-}
-
-/* Start column of tile t (0..SPLIT_TILES) of a width w: the multiple of
-** COL_ALIGN nearest to w t / SPLIT_TILES, so tiles (and the halves two
-** threads get) are as even as the alignment allows. */
-static int tile_edge(int w, int t) {
-  if (t >= SPLIT_TILES) return w;
-  int64_t unit = (int64_t)SPLIT_TILES * COL_ALIGN;
-  int64_t e = ((int64_t)w * t + unit / 2) / unit * COL_ALIGN;
-  return e < w ? (int)e : w;
-}
-
-/* A member's run of tiles [t0, t1) of width w, and their columns. */
-typedef struct {
-  int t0, t1, lo, hi;
-} Tiles;
-
-static Tiles member_tiles(int w, int id, int n) {
-  Tiles r;
-  share(SPLIT_TILES, 1, id, n, &r.t0, &r.hi);
-  r.t1 = r.hi;
-  r.lo = tile_edge(w, r.t0);
-  r.hi = tile_edge(w, r.t1);
-  return r;
 }
 
 /* First layer forward, the member's columns of out (B x dims[1]) =
@@ -570,40 +529,6 @@ static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *d
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, sg->ncols, sg->count, 1.0f, dz, ld,
                   sg->buf, sg->ncols, 0.0f, g + sg->col0, in);
     }
-  }
-}
-
-/* The member's columns of out (n x dout) = in (n x din) W^T + b. */
-static void linear_tiles(const float *in, int n, int din, const float *W, const float *b, int dout,
-                         float *out, Tiles tl) {
-  for (int t = tl.t0; t < tl.t1; t++) {
-    int c0 = tile_edge(dout, t), nc = tile_edge(dout, t + 1) - c0;
-    if (nc <= 0) continue;
-    for (int i = 0; i < n; i++) memcpy(out + (size_t)i * dout + c0, b + c0, (size_t)nc * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nc, din, 1.0f, in, din,
-                W + (size_t)c0 * din, din, 1.0f, out + c0, dout);
-  }
-}
-
-/* The member's rows of gW (dn x din) = d^T (B x dn) Y (B x din). */
-static void weight_grad_tiles(const float *d, int B, int dn, const float *Y, int din, float *gW,
-                              Tiles tl) {
-  for (int t = tl.t0; t < tl.t1; t++) {
-    int r0 = tile_edge(dn, t), nr = tile_edge(dn, t + 1) - r0;
-    if (nr <= 0) continue;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nr, din, B, 1.0f, d + r0, dn, Y, din,
-                0.0f, gW + (size_t)r0 * din, din);
-  }
-}
-
-/* The member's columns of dX (B x din) = d (B x dn) W (dn x din). */
-static void input_grad_tiles(const float *d, int B, int dn, const float *W, int din, float *dX,
-                             Tiles tl) {
-  for (int t = tl.t0; t < tl.t1; t++) {
-    int c0 = tile_edge(din, t), nc = tile_edge(din, t + 1) - c0;
-    if (nc <= 0) continue;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nc, dn, 1.0f, d, dn, W + c0, din,
-                0.0f, dX + c0, din);
   }
 }
 
@@ -754,75 +679,6 @@ SIMD_VERSIONS static void output_rows(MlpTrainer *tr, const Mlp *net, const floa
   for (; i < r1; i++) output_group(tr, net, T, rows, B, d, i, 1);
 }
 
-/* One Adam step's operands. */
-typedef struct {
-  float *restrict p, *restrict m, *restrict v;
-  const float *restrict g;
-  float wd, step, rbc2;
-} AdamArgs;
-
-#define ADAM_B1 ((float)ADAM_BETA1)
-#define ADAM_B2 ((float)ADAM_BETA2)
-
-/* Adam on elements [i, hi) W at a time with vectors T and the intrinsics
-** P##_*_ps (P: _mm, _mm256, _mm512), leaving i at the first element not
-** done: the scalar loop's exact operations in its order (sqrtps and divps
-** round as sqrtf and the division do). */
-#define ADAM_VECTOR_LOOP(T, P, W, a, i, hi)                                                   \
-  do {                                                                                        \
-    const T wd_ = P##_set1_ps((a)->wd), b1_ = P##_set1_ps(ADAM_B1);                          \
-    const T b2_ = P##_set1_ps(ADAM_B2), c1_ = P##_set1_ps(1.0f - ADAM_B1);                   \
-    const T c2_ = P##_set1_ps(1.0f - ADAM_B2), step_ = P##_set1_ps((a)->step);               \
-    const T rbc2_ = P##_set1_ps((a)->rbc2), eps_ = P##_set1_ps(ADAM_EPS);                    \
-    for (; (i) + (W) <= (hi); (i) += (W)) {                                                   \
-      T p_ = P##_loadu_ps((a)->p + (i));                                                      \
-      T g_ = P##_add_ps(P##_loadu_ps((a)->g + (i)), P##_mul_ps(wd_, p_));                    \
-      T m_ = P##_add_ps(P##_mul_ps(b1_, P##_loadu_ps((a)->m + (i))), P##_mul_ps(c1_, g_));   \
-      T v_ = P##_add_ps(P##_mul_ps(b2_, P##_loadu_ps((a)->v + (i))),                         \
-                        P##_mul_ps(P##_mul_ps(c2_, g_), g_));                                 \
-      P##_storeu_ps((a)->m + (i), m_);                                                        \
-      P##_storeu_ps((a)->v + (i), v_);                                                        \
-      T den_ = P##_add_ps(P##_mul_ps(P##_sqrt_ps(v_), rbc2_), eps_);                         \
-      P##_storeu_ps((a)->p + (i), P##_sub_ps(p_, P##_div_ps(P##_mul_ps(step_, m_), den_)));  \
-    }                                                                                         \
-  } while (0)
-
-#if defined(X86_VECTORS)
-__attribute__((target("avx512f"))) static size_t adam_avx512(const AdamArgs *a, size_t i,
-                                                             size_t hi) {
-  ADAM_VECTOR_LOOP(__m512, _mm512, 16, a, i, hi);
-  return i;
-}
-
-__attribute__((target("avx"))) static size_t adam_avx(const AdamArgs *a, size_t i, size_t hi) {
-  ADAM_VECTOR_LOOP(__m256, _mm256, 8, a, i, hi);
-  return i;
-}
-#endif
-
-/* Adam over parameters [lo, hi), in the widest vectors the CPU has. */
-static void adam_range(MlpTrainer *tr, Mlp *net, float step, float rbc2, size_t lo, size_t hi) {
-  const float b1 = ADAM_B1, b2 = ADAM_B2;
-  const float wd = tr->wd;
-  float *restrict p = net->params, *restrict m = tr->m, *restrict v = tr->v;
-  const float *restrict g = tr->grad;
-  size_t i = lo;
-#if defined(X86_VECTORS)
-  AdamArgs a = {p, m, v, g, wd, step, rbc2};
-  if (__builtin_cpu_supports("avx512f")) i = adam_avx512(&a, i, hi);
-  else if (__builtin_cpu_supports("avx")) i = adam_avx(&a, i, hi);
-  ADAM_VECTOR_LOOP(__m128, _mm, 4, &a, i, hi);
-#endif
-  for (; i < hi; i++) {
-    float gi = g[i] + wd * p[i];
-    float mi = b1 * m[i] + (1.0f - b1) * gi;
-    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= step * mi / (sqrtf(vi) * rbc2 + ADAM_EPS);
-  }
-}
-
 static void pass_member(void *arg, int id, int n) {
   Pass *ps = arg;
   MlpTrainer *tr = ps->tr;
@@ -834,7 +690,7 @@ static void pass_member(void *arg, int id, int n) {
     /* Input: block masks by rows (unless the caller has them), then
     ** segments in turn. */
     if (net->n_blocks && ps->masks == NULL) {
-      share((size_t)B, 1, id, n, &lo, &hi);
+      tiles_share((size_t)B, 1, id, n, &lo, &hi);
       for (int i = lo; i < hi; i++) {
         const float *x = ps->X + (size_t)ps->rows[i] * (size_t)net->dims[0];
         tr->bmask[i] = row_mask(x, net->block_size, net->n_blocks);
@@ -857,7 +713,7 @@ static void pass_member(void *arg, int id, int n) {
     }
     /* Loss and its gradient with respect to the output, by rows. */
     float *d = tr->d1, *other = tr->d2;
-    share((size_t)B, 1, id, n, &lo, &hi);
+    tiles_share((size_t)B, 1, id, n, &lo, &hi);
     output_rows(tr, net, ps->T, ps->rows, B, d, lo, hi);
     team_barrier(team);
     for (int i = 0; i < B; i++) loss += tr->row_loss[i];
@@ -889,25 +745,18 @@ static void pass_member(void *arg, int id, int n) {
     size_t plo, phi;
     team_barrier(team);
     team_share(net->n_params, PARAM_ALIGN, id, n, &plo, &phi);
-    adam_range(tr, net, ps->adam_step, ps->adam_rbc2, plo, phi);
+    adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2, plo,
+               phi);
   }
 }
 
 static void run_pass(MlpTrainer *tr, Pass *ps) { team_run(tr->team, pass_member, ps); }
 
-/* Bias-corrected Adam factors for step number t. */
-static void adam_factors(const MlpTrainer *tr, int64_t t, float *step, float *rbc2) {
-  double bc1 = 1.0 - pow(ADAM_BETA1, (double)t);
-  double bc2 = 1.0 - pow(ADAM_BETA2, (double)t);
-  *step = (float)(tr->lr / bc1);
-  *rbc2 = (float)(1.0 / sqrt(bc2));
-}
-
 static double train_pass(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *masks,
                          const float *T, const uint32_t *rows, int B, int update_stats,
                          int adam) {
   Pass ps = {tr, net, X, masks, T, rows, B, update_stats, 1, adam, 0.0f, 0.0f, 0.0};
-  if (adam) adam_factors(tr, tr->step + 1, &ps.adam_step, &ps.adam_rbc2);
+  if (adam) adam_factors(tr->lr, tr->step + 1, &ps.adam_step, &ps.adam_rbc2);
   run_pass(tr, &ps);
   if (adam && isfinite(ps.loss)) tr->step++;
   return ps.loss;
@@ -920,7 +769,7 @@ double mlp_loss_grad(MlpTrainer *tr, Mlp *net, const float *X, const uint64_t *m
 
 void mlp_adam_step(MlpTrainer *tr, Mlp *net) {
   Pass ps = {tr, net, NULL, NULL, NULL, NULL, 0, 0, 0, 1, 0.0f, 0.0f, 0.0};
-  adam_factors(tr, ++tr->step, &ps.adam_step, &ps.adam_rbc2);
+  adam_factors(tr->lr, ++tr->step, &ps.adam_step, &ps.adam_rbc2);
   run_pass(tr, &ps);
 }
 

@@ -67,6 +67,7 @@ static const SpModelKind segmentations_kind = {
      {"semiperso_segments", "segmentation"},
      {"semiperso_segmentation_history", "segmentation"}},
     3,
+    NULL,
 };
 
 /* ---- train_segments: parse, load, fit, persist, summarise ---------------- */

@@ -90,22 +90,6 @@ static int net_tensors(const Mlp *net, SpTensor *t) {
   return n;
 }
 
-/* Layer widths from a JSON array of integers: 1 .. max of them, each in
-** [1, MAX_WIDTH].  Returns how many, or -1. */
-static int parse_widths(const char *json, int *widths, int max) {
-  int64_t w[MLP_MAX_LAYERS];
-  size_t n = 0;
-  const char *jerr;
-  if (json == NULL || json_array_ids(json, strlen(json), NULL, 0, &n, &jerr) || n < 1 ||
-      n > (size_t)max || json_array_ids(json, strlen(json), w, n, &n, &jerr))
-    return -1;
-  for (size_t i = 0; i < n; i++) {
-    if (w[i] < 1 || w[i] > MAX_WIDTH) return -1;
-    widths[i] = (int)w[i];
-  }
-  return (int)n;
-}
-
 /* ---- options ------------------------------------------------------------- */
 
 typedef struct {
@@ -158,7 +142,7 @@ static int parse_options(sqlite3 *db, sqlite3_value *arg, Options *o, char **err
     rc = SQLITE_ERROR;
   }
   if (rc == SQLITE_OK && hidden != NULL &&
-      (o->n_hidden = parse_widths(hidden, o->hidden, MLP_MAX_LAYERS - 1)) < 0) {
+      (o->n_hidden = sp_parse_widths(hidden, o->hidden, MLP_MAX_LAYERS - 1, MAX_WIDTH)) < 0) {
     *err = sqlite3_mprintf(TRAIN_FN "(): option \"hidden\" must be a non-empty array of at "
                            "most %d positive integers (layer widths up to %d)",
                            MLP_MAX_LAYERS - 1, MAX_WIDTH);
@@ -571,8 +555,8 @@ static int load_model(sqlite3 *db, const char *fn, const char *name, void **mode
     rc = sqlite3_step(st);
   }
   if (rc == SQLITE_ROW) {
-    n_layers = parse_widths((const char *)sqlite3_column_text(st, 2), dims + 1,
-                            MLP_MAX_LAYERS - 1) + 1;
+    n_layers = sp_parse_widths((const char *)sqlite3_column_text(st, 2), dims + 1,
+                               MLP_MAX_LAYERS - 1, MAX_WIDTH) + 1;
     dims[0] = sqlite3_column_int(st, 0);
     if (n_layers > 0) dims[n_layers] = sqlite3_column_int(st, 1);
   }
@@ -586,7 +570,7 @@ static int load_model(sqlite3 *db, const char *fn, const char *name, void **mode
   ** allocating: a tampered row must not make us allocate gigabytes. */
   size_t n_stats = 0, n_params = n_layers > 0 ? mlp_count_params(n_layers, dims, &n_stats) : 0;
   sqlite3_int64 stored;
-  rc = sp_stored_tensor_bytes(db, name, &stored);
+  rc = sp_stored_tensor_bytes(db, &sp_models_kind, name, &stored);
   if (rc != SQLITE_OK) {
     *err = sqlite3_mprintf("%s(): cannot read model \"%s\": %s", fn, name, sqlite3_errmsg(db));
     return rc;
@@ -613,7 +597,7 @@ static int load_model(sqlite3 *db, const char *fn, const char *name, void **mode
   }
   declare_feature_layout(net); /* one user reads only the weights of their groups */
   SpTensor t[6 * MLP_MAX_LAYERS];
-  rc = sp_load_tensors(db, name, t, net_tensors(net, t));
+  rc = sp_load_tensors(db, &sp_models_kind, name, t, net_tensors(net, t));
   if (rc == SQLITE_CORRUPT) {
     *err = sqlite3_mprintf("%s(): model \"%s\" is corrupt (semiperso_model_params does not "
                            "match its sizes, or holds NaN or Inf)", fn, name);

@@ -26,6 +26,10 @@ extern const SpBinding sp_bundle_binding;     /* bundle.c: export_bundle */
 extern const SpBinding sp_onnx_binding;       /* onnx.c: export_onnx */
 extern const SpBinding sp_als_binding;        /* als.c: train_als */
 extern const SpBinding sp_pmi_svd_binding;    /* pmi_svd.c: train_pmi_svd */
+extern const SpBinding sp_dropoutnet_binding; /* dropoutnet.c: train_dropoutnet, dropoutnet_user,
+                                                 dropoutnet_item, dropoutnet_recommend */
+extern const SpBinding sp_melu_binding;       /* melu.c: train_melu, melu_support, melu_user,
+                                                 melu_recommend */
 
 /* info.c: loads the BLAS (ext/core/blas.h); the entry file calls it before
 ** registering anything, so a machine without a usable BLAS fails at .load

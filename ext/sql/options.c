@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/json_array.h"
 #include "common.h"
 #include "options.h"
 
@@ -177,4 +178,19 @@ int sp_parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *json
   if (rc == SQLITE_NOMEM && *err == NULL) return SQLITE_NOMEM;
   if (*err == NULL) *err = sqlite3_mprintf("%s(): cannot read options: %s", fn, sqlite3_errmsg(db));
   return rc == SQLITE_ROW || rc == SQLITE_OK ? SQLITE_ERROR : rc;
+}
+
+int sp_parse_widths(const char *json, int *widths, int max, int max_width) {
+  int64_t w[SP_MAX_WIDTHS];
+  size_t n = 0;
+  const char *jerr;
+  if (json == NULL || max > SP_MAX_WIDTHS ||
+      json_array_ids(json, strlen(json), NULL, 0, &n, &jerr) || n < 1 || n > (size_t)max ||
+      json_array_ids(json, strlen(json), w, n, &n, &jerr))
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (w[i] < 1 || w[i] > max_width) return -1;
+    widths[i] = (int)w[i];
+  }
+  return (int)n;
 }

@@ -43,4 +43,10 @@ int sp_parse_options(sqlite3 *db, const char *fn, int argno, sqlite3_value *json
 ** when out of memory. */
 char *sp_options_json(sqlite3 *db, const SpOption *opts, int n_opts);
 
+/* Layer widths from the JSON text of an SP_OPT_ARRAY option: 1 .. max
+** integers (max <= SP_MAX_WIDTHS), each in [1, max_width].  Returns how
+** many, or -1 (json NULL included). */
+#define SP_MAX_WIDTHS 64
+int sp_parse_widths(const char *json, int *widths, int max, int max_width);
+
 #endif

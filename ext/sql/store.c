@@ -42,6 +42,7 @@ const SpModelKind sp_models_kind = {
      {"semiperso_model_params", "model"},
      {"semiperso_model_history", "model"}},
     3,
+    "semiperso_model_params",
 };
 
 /* ---- saving ----------------------------------------------------------------- */
@@ -137,17 +138,22 @@ static int bind_tensor(sqlite3_stmt *st, int64_t i, const void *arg) {
 }
 
 int sp_store_tensors(SpStore *s, const SpTensor *t, int n) {
-  return sp_store_rows(s,
-                       "INSERT INTO semiperso_model_params(model, ordinal, layer, kind, rows, "
-                       "cols, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                       n, bind_tensor, t);
+  char *sql = sqlite3_mprintf("INSERT INTO \"%w\"(model, ordinal, layer, kind, rows, cols, data) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", s->kind->params);
+  if (sql == NULL) return store_failed(s, SQLITE_NOMEM);
+  int rc = sp_store_rows(s, sql, n, bind_tensor, t);
+  sqlite3_free(sql);
+  return rc;
 }
 
-int sp_stored_tensor_bytes(sqlite3 *db, const char *name, sqlite3_int64 *bytes) {
+int sp_stored_tensor_bytes(sqlite3 *db, const SpModelKind *kind, const char *name,
+                           sqlite3_int64 *bytes) {
   sqlite3_stmt *st = NULL;
   *bytes = -1;
-  int rc = sqlite3_prepare_v2(db, "SELECT sum(length(data)) FROM semiperso_model_params "
-                              "WHERE model = ?1", -1, &st, NULL);
+  char *sql = sqlite3_mprintf("SELECT sum(length(data)) FROM \"%w\" WHERE model = ?1",
+                              kind->params);
+  int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -160,12 +166,14 @@ int sp_stored_tensor_bytes(sqlite3 *db, const char *name, sqlite3_int64 *bytes) 
   return rc;
 }
 
-int sp_load_tensors(sqlite3 *db, const char *name, SpTensor *t, int n) {
-  static const SpColumn data = {"semiperso", "semiperso_model_params", 3, 0, "data"};
+int sp_load_tensors(sqlite3 *db, const SpModelKind *kind, const char *name, SpTensor *t, int n) {
+  const SpColumn data = {"semiperso", kind->params, 3, 0, "data"};
   sqlite3_stmt *st = NULL;
   int got = 0, bad = 0;
-  int rc = sqlite3_prepare_v2(db, "SELECT ordinal, rows, cols, data FROM semiperso_model_params "
-                              "WHERE model = ?1 ORDER BY ordinal", -1, &st, NULL);
+  char *sql = sqlite3_mprintf("SELECT ordinal, rows, cols, data FROM \"%w\" WHERE model = ?1 "
+                              "ORDER BY ordinal", kind->params);
+  int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -45,6 +45,9 @@ typedef struct {
     const char *table, *key; /* a table and its column holding the name */
   } tables[SP_KIND_MAX_TABLES];
   int n_tables; /* tables[0] has one row per model */
+  /* The table of parameter tensors (one of tables[], keyed by column
+  ** `model`, columns as semiperso_model_params), or NULL. */
+  const char *params;
 } SpModelKind;
 
 /* The neural models: semiperso_models (one row per model),
@@ -80,18 +83,20 @@ typedef struct {
 } SpTensor;
 
 /* Writes t[0..n-1] as rows (model, ordinal, layer, kind, rows, cols, data)
-** of semiperso_model_params, ordinal i for t[i]. */
+** of the kind's params table, ordinal i for t[i]. */
 int sp_store_tensors(SpStore *s, const SpTensor *t, int n);
 
-/* Sets *bytes to the bytes of tensor data stored for model name (-1 when
-** none): checked against the sizes a model claims before allocating for it.
-** Returns SQLITE_OK, or the error reading failed with (not a corrupt model). */
-int sp_stored_tensor_bytes(sqlite3 *db, const char *name, sqlite3_int64 *bytes);
+/* Sets *bytes to the bytes of tensor data stored for model name of kind
+** (-1 when none): checked against the sizes a model claims before
+** allocating for it.  Returns SQLITE_OK, or the error reading failed with
+** (not a corrupt model). */
+int sp_stored_tensor_bytes(sqlite3 *db, const SpModelKind *kind, const char *name,
+                           sqlite3_int64 *bytes);
 
-/* Reads the tensors of model name into t[i].data (the caller allocates
-** t[i].rows * t[i].cols floats).  SQLITE_CORRUPT when the rows are not
-** exactly these shapes in ordinal order, or hold NaN or Inf. */
-int sp_load_tensors(sqlite3 *db, const char *name, SpTensor *t, int n);
+/* Reads the tensors of model name of kind into t[i].data (the caller
+** allocates t[i].rows * t[i].cols floats).  SQLITE_CORRUPT when the rows
+** are not exactly these shapes in ordinal order, or hold NaN or Inf. */
+int sp_load_tensors(sqlite3 *db, const SpModelKind *kind, const char *name, SpTensor *t, int n);
 
 /* ---- serving ------------------------------------------------------------ */
 

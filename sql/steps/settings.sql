@@ -57,6 +57,10 @@ INSERT INTO run_settings(name, value)
                                                     -- vectors from the logs (steps/embeddings.sql)
         UNION ALL SELECT 'ut_als_options', '{"dim": 256, "iterations": 15}'  -- train_als's
         UNION ALL SELECT 'tt_svd_options', '{"dim": 128}'                    -- train_pmi_svd's
+        UNION ALL SELECT 'baselines', 0             -- 1: also DropoutNet and MeLU
+                                                    -- (steps/baselines.sql)
+        UNION ALL SELECT 'dropoutnet_options', '{}' -- their options (JSON objects,
+        UNION ALL SELECT 'melu_options', '{}'       -- README.md "DropoutNet and MeLU")
         UNION ALL SELECT 'seed', 0
         UNION ALL SELECT 'quiet', 0) AS d
   LEFT JOIN settings AS s ON s.name = d.name;
@@ -98,6 +102,15 @@ WHERE s.name = 'activity_bins'
              OR EXISTS (SELECT 1 FROM json_each(a.value) AS b
                         WHERE b.type <> 'integer' OR (b.key = 0 AND b.value <> 0)
                            OR (b.key > 0 AND b.value <= a.value ->> (b.key - 1)))) END, 0);
+
+-- baselines: 0 or 1; the baselines' options: JSON objects.
+SELECT raise_error('setting "baselines" must be 0 or 1, got ' || quote(value))
+FROM run_settings WHERE name = 'baselines' AND value NOT IN (0, 1);
+SELECT raise_error('setting "' || name || '" must be a JSON object, e.g. ''{"epochs": 5}'', got '
+                   || quote(value))
+FROM run_settings
+WHERE name IN ('dropoutnet_options', 'melu_options')
+  AND NOT coalesce(json_valid(value) AND json_type(value) = 'object', 0);
 
 -- popularity_bins, top_countries, kmeans_n_init: integers >= 1 (n_init at
 -- most 10000, as train_segments() takes it).
@@ -166,7 +179,10 @@ CREATE VIEW run_config AS
          max(value) FILTER (WHERE name = 'list_length')       AS list_length,
          max(value) FILTER (WHERE name = 'embeddings')        AS embeddings,
          max(value) FILTER (WHERE name = 'ut_als_options')    AS ut_als_options,
-         max(value) FILTER (WHERE name = 'tt_svd_options')    AS tt_svd_options
+         max(value) FILTER (WHERE name = 'tt_svd_options')    AS tt_svd_options,
+         max(value) FILTER (WHERE name = 'baselines')         AS baselines,
+         max(value) FILTER (WHERE name = 'dropoutnet_options') AS dropoutnet_options,
+         max(value) FILTER (WHERE name = 'melu_options')      AS melu_options
   FROM run_settings;
 
 -- The view must name every key (one added above and forgotten there would

@@ -428,6 +428,26 @@ static const char *const cases[] = {
     "SELECT json_remove(train_pmi_svd('f', 'SELECT track_id % 6, album_id * 3 + artist_id"
     " FROM tracks', '{\"dim\": 2, \"quiet\": true, \"users\":"
     " \"SELECT track_id % 4, track_id, 2 FROM tracks\"}'), '$.seconds')",
+    /* The baselines, on features of the project's layout for d = 4 (20 x 4
+    ** + 19 floats) made of each track's vector. */
+    "SELECT json_remove(train_dropoutnet('d', 'SELECT vec_concat(vec_zeros(76), embedding,"
+    " vec_zeros(19)), embedding FROM tracks', '{\"hidden\": [3], \"output_dim\": 2,"
+    " \"epochs\": 1, \"batch_users\": 8, \"top_items\": 2, \"random_items\": 2,"
+    " \"quiet\": true}'), '$.seconds');"
+    "SELECT dropoutnet_user('d', vec_concat(vec_zeros(76), embedding, vec_zeros(19)), embedding),"
+    " dropoutnet_item('d', embedding),"
+    " dropoutnet_recommend('d', vec_concat(vec_zeros(76), embedding, vec_zeros(19)), 3)"
+    " FROM tracks",
+    "SELECT json_remove(train_melu('e', 'SELECT track_id, vec_concat(vec_zeros(76), embedding,"
+    " vec_zeros(19)), embedding, (SELECT melu_support(t.embedding, t.track_id % 2) FROM tracks AS t"
+    " WHERE t.track_id <= tracks.track_id % 4) FROM tracks', '{\"embed_dim\": 2, \"hidden\": [3],"
+    " \"epochs\": 1, \"batch_users\": 8, \"top_items\": 2, \"query_positives\": 1,"
+    " \"query_negatives\": 1, \"quiet\": true}'), '$.seconds');"
+    "SELECT melu_user('e', track_id, vec_concat(vec_zeros(76), embedding, vec_zeros(19)),"
+    " (SELECT melu_support(t.embedding, 1) FROM tracks AS t"
+    "  WHERE t.track_id <= tracks.track_id % 3)),"
+    " melu_recommend('e', track_id, vec_concat(vec_zeros(76), embedding, vec_zeros(19)), NULL, 3)"
+    " FROM tracks",
     "SELECT raise_error('stop')",
     /* Serving (the fixture's serving tables below) and the file writers,
     ** which write into the working directory (a temporary one). */
