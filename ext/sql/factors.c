@@ -193,6 +193,7 @@ static const SpModelKind factorizations_kind = {
      {"semiperso_factors", "model"},
      {"semiperso_factorization_history", "model"}},
     3,
+    NULL, /* no tensors: the vectors are rows of semiperso_factors */
 };
 
 typedef struct {
