@@ -18,7 +18,7 @@
 
 #include "blas.h"
 
-static double bench_now(void) {
+static inline double bench_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
@@ -26,7 +26,7 @@ static double bench_now(void) {
 
 /* Prints the BLAS description (library, kernel and how it was chosen,
 ** threads, CPU) to out; exits when there is no usable BLAS. */
-static void bench_print_blas(FILE *out) {
+static inline void bench_print_blas(FILE *out) {
   char *info = blas_info_json();
   if (info == NULL) {
     fprintf(stderr, "bench: %s\n", blas_error() ? blas_error() : "out of memory");
@@ -38,7 +38,7 @@ static void bench_print_blas(FILE *out) {
 
 /* Best GFLOP/s of reps calls C (m x n) = A (m x k) op(B), op(B) = B^T
 ** when b_trans (B is n x k), B otherwise (k x n), on every CPU. */
-static double bench_sgemm_rate(int m, int n, int k, int b_trans, int reps) {
+static inline double bench_sgemm_rate(int m, int n, int k, int b_trans, int reps) {
   float *a = malloc((size_t)m * k * sizeof(float));
   float *b = malloc((size_t)n * k * sizeof(float));
   float *c = malloc((size_t)m * n * sizeof(float));

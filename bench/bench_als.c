@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   double rate = print_machine(rate_program);
 
   /* The warm users' histories as (user, track, plays) triplets. */
-  double t = now();
+  double t = bench_now();
   SynthOptions so;
   paper_options(&so);
   if (warm > 0 && warm < so.warm) so.warm = warm;
@@ -64,14 +64,14 @@ int main(int argc, char **argv) {
   }
   synth_user_gen_free(g);
   synth_model_free(m);
-  double t_gen = now() - t;
-  t = now();
+  double t_gen = bench_now() - t;
+  t = bench_now();
   SparseMatrix r;
   if (sparse_from_coo((int32_t)so.warm, (int32_t)so.tracks, n, user, item, plays, &r)) return 1;
   free(user);
   free(item);
   free(plays);
-  double t_csr = now() - t;
+  double t_csr = bench_now() - t;
   printf("listens: %lld (user, track) pairs, %lld users x %lld tracks; generated in %.2f s, "
          "CSR in %.2f s\n", (long long)r.nnz, (long long)so.warm, (long long)so.tracks, t_gen,
          t_csr);
@@ -84,11 +84,11 @@ int main(int argc, char **argv) {
   printf("ALS: dim %d, %d iterations, %d CG steps, alpha %g, regularization %g\n", o.dim,
          o.iterations, o.cg_steps, o.alpha, o.regularization);
   AlsResult res;
-  t = now();
+  t = bench_now();
   lap_start();
   double cpu = cpu_seconds();
   int rc = als_fit(&r, &o, x, y, &res);
-  double secs = now() - t;
+  double secs = bench_now() - t;
   cpu = cpu_seconds() - cpu;
   if (rc != ALS_OK) return 1;
   print_result(secs, cpu, res.flops, rate);

@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
   }
   double rate = print_machine(rate_program);
 
-  double t = now();
+  double t = bench_now();
   SynthOptions so;
   paper_options(&so);
   SynthModel *m = synth_model_new(&so);
@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
   sparse_free(&at);
   printf("playlists: %lld, (playlist, track) pairs %lld, tracks in a playlist %lld of %lld; "
          "generated in %.2f s\n", (long long)synth_n_playlists(m), (long long)a.nnz,
-         (long long)in_playlists, (long long)so.tracks, now() - t);
+         (long long)in_playlists, (long long)so.tracks, bench_now() - t);
   synth_model_free(m);
 
   float *vectors = malloc((size_t)a.cols * o.dim * sizeof *vectors);
@@ -81,11 +81,11 @@ int main(int argc, char **argv) {
          o.oversampling, o.power_iterations, o.shift, o.power);
   o.progress = progress;
   PmiSvdResult res;
-  t = now();
+  t = bench_now();
   lap_start();
   double cpu = cpu_seconds();
   int rc = pmi_svd_fit(&a, &o, vectors, sigma, &res);
-  double secs = now() - t;
+  double secs = bench_now() - t;
   cpu = cpu_seconds() - cpu;
   if (rc != PMI_SVD_OK) return 1;
   printf("co-occurring pairs %lld, positive PMI entries %lld; sigma_1 %.4g, sigma_%d %.4g\n",

@@ -1,8 +1,9 @@
 /*
 ** bench_util.h - what the component benchmarks of the factorisations
-** share: a clock, peak memory, the load average, the BLAS kernel in use,
-** this machine's sgemm rate (bench/sgemm_rate.c, run in the same session),
-** and the paper-scale synthetic dataset's options.
+** share beyond bench.h (the clock, the BLAS in use): laps, processor time,
+** peak memory, the load average, this machine's sgemm rate
+** (bench/sgemm_rate.c, run in the same session), and the paper-scale
+** synthetic dataset's options.
 */
 #ifndef SEMIPERSO_BENCH_UTIL_H
 #define SEMIPERSO_BENCH_UTIL_H
@@ -12,24 +13,17 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench.h"
 #include "synth.h"
-
-char *openblas_get_corename(void);
-
-static inline double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Seconds since the previous call (the first: since the program began
 ** timing with lap_start). */
 static double lap_last;
 
-static inline void lap_start(void) { lap_last = now(); }
+static inline void lap_start(void) { lap_last = bench_now(); }
 
 static inline double lap(void) {
-  double t = now(), d = t - lap_last;
+  double t = bench_now(), d = t - lap_last;
   lap_last = t;
   return d;
 }
@@ -70,8 +64,8 @@ static inline double machine_sgemm_rate(const char *path) {
 static inline double print_machine(const char *rate_program) {
   print_load("before");
   double rate = machine_sgemm_rate(rate_program);
-  printf("BLAS kernel: %s; sgemm rate (%s): %.1f GFLOP/s\n", openblas_get_corename(),
-         rate_program, rate);
+  bench_print_blas(stdout);
+  printf("sgemm rate (%s): %.1f GFLOP/s\n", rate_program, rate);
   return rate;
 }
 
