@@ -125,8 +125,12 @@ typedef struct {
   int rc;
 } Fit;
 
+/* The seeding every fit uses: the default (greedy), or plain k-means++ for
+** the cases whose draws differ between the two. */
+static int seeding = KMEANS_SEED_GREEDY;
+
 static void fit(const float *x, int n, int k, int max_iter, uint64_t seed, Fit *f) {
-  KmeansConfig cfg = {.k = k, .max_iter = max_iter, .seed = seed};
+  KmeansConfig cfg = {.k = k, .max_iter = max_iter, .seed = seed, .seeding = seeding};
   f->rc = kmeans_fit(x, n, D, &cfg, f->c, f->lab, f->sizes, &f->res);
 }
 
@@ -275,7 +279,8 @@ static void test_reseeding_alone_and_ties(void) {
 ** has weight), then draw the other two uniformly among the 6 points: so
 ** the copies are not always of the same place.  Each fit follows the
 ** reference iteration, reseeds exactly the k - 3 copies (at the first
-** update), and ends with inertia 0. */
+** update), and ends with inertia 0.  Both seedings have this branch of
+** their own, so both are checked. */
 static void test_fewer_distinct_draws(void) {
   const float x[6 * D] = {1, 1, 4, 0, 1, 1, 0, 4, 4, 0, 1, 1};
   const float places[3][D] = {{1, 1}, {4, 0}, {0, 4}};
@@ -298,19 +303,22 @@ static void test_fewer_distinct_draws(void) {
     reseeds &= last.res.reseeded == 2;
     zero &= last.res.inertia == 0.0;
   }
-  CHECK_MSG(bad == 0, "fewer distinct points, real draws: %d iterations differ", bad);
-  CHECK_MSG(cover, "k-means++ left a distinct point without a centre");
-  CHECK_MSG(reseeds && zero, "fewer distinct points: reseeded or inertia wrong");
+  const char *name = seeding == KMEANS_SEED_PLAIN ? "plain" : "greedy";
+  CHECK_MSG(bad == 0, "%s, fewer distinct points, real draws: %d iterations differ", name, bad);
+  CHECK_MSG(cover, "%s k-means++ left a distinct point without a centre", name);
+  CHECK_MSG(reseeds && zero, "%s, fewer distinct points: reseeded or inertia wrong", name);
   /* Uniform copies: P(place of 3 points) = 1/2 per copy; over 60 copies
   ** every place is copied (each is missed with probability < 1e-4). */
   CHECK_MSG(copies_of[0] > 0 && copies_of[1] > 0 && copies_of[2] > 0,
-            "copies are not drawn among all points: %d %d %d", copies_of[0], copies_of[1],
-            copies_of[2]);
+            "%s: copies are not drawn among all points: %d %d %d", name, copies_of[0],
+            copies_of[1], copies_of[2]);
 }
 
 int main(void) {
   test_reseeding_farthest();
   test_reseeding_alone_and_ties();
+  test_fewer_distinct_draws();
+  seeding = KMEANS_SEED_PLAIN;
   test_fewer_distinct_draws();
   return check_report();
 }
