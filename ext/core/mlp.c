@@ -41,6 +41,12 @@
 /* Up to this many rows, inference skips zero input blocks row by row
 ** (embed_user is one row); larger batches are one sgemm. */
 #define SPARSE_INFER_ROWS 8
+#define GATHER_AHEAD 8 /* rows */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* Parameter and statistic counts, with overflow checks (0 when invalid). */
 size_t mlp_count_params(int n_layers, const int *dims, size_t *n_stats) {
@@ -453,13 +459,19 @@ typedef struct {
   double loss;
 } Pass;
 
-/* Gathers segment s of the batch's input rows, skipping zero blocks. */
+/* Gathers segment s of the batch's input rows, skipping zero blocks.  The
+** rows are scattered over X (shuffled), which the CPU cannot guess: the
+** one GATHER_AHEAD rows on is fetched while this one is copied. */
 static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s) {
   size_t in = (size_t)net->dims[0];
   Segment *sg = &tr->seg[s];
   size_t w = (size_t)sg->ncols;
   int count = 0;
   for (int i = 0; i < ps->B; i++) {
+    if (i + GATHER_AHEAD < ps->B) {
+      const char *ahead = (const char *)(ps->X + (size_t)ps->rows[i + GATHER_AHEAD] * in + sg->col0);
+      for (size_t b = 0; b < w * sizeof(float); b += 64) PREFETCH(ahead + b);
+    }
     uint32_t row = ps->rows[i];
     uint64_t mask = ps->masks ? ps->masks[row] : tr->bmask[i];
     if (sg->block >= 0 && !((mask >> sg->block) & 1)) continue;
