@@ -459,6 +459,12 @@ typedef struct {
   double loss;
 } Pass;
 
+/* Whether batch row i has segment sg (is not all zeros there). */
+static inline int row_has_segment(const MlpTrainer *tr, const Pass *ps, const Segment *sg, int i) {
+  uint64_t mask = ps->masks ? ps->masks[ps->rows[i]] : tr->bmask[i];
+  return sg->block < 0 || ((mask >> sg->block) & 1);
+}
+
 /* Gathers segment s of the batch's input rows, skipping zero blocks.  The
 ** rows are scattered over X (shuffled), which the CPU cannot guess: the
 ** one GATHER_AHEAD rows on is fetched while this one is copied. */
@@ -468,13 +474,12 @@ static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s
   size_t w = (size_t)sg->ncols;
   int count = 0;
   for (int i = 0; i < ps->B; i++) {
-    if (i + GATHER_AHEAD < ps->B) {
+    if (i + GATHER_AHEAD < ps->B && row_has_segment(tr, ps, sg, i + GATHER_AHEAD)) {
       const char *ahead = (const char *)(ps->X + (size_t)ps->rows[i + GATHER_AHEAD] * in + sg->col0);
       for (size_t b = 0; b < w * sizeof(float); b += 64) PREFETCH(ahead + b);
     }
+    if (!row_has_segment(tr, ps, sg, i)) continue;
     uint32_t row = ps->rows[i];
-    uint64_t mask = ps->masks ? ps->masks[row] : tr->bmask[i];
-    if (sg->block >= 0 && !((mask >> sg->block) & 1)) continue;
     memcpy(sg->buf + (size_t)count * w, ps->X + (size_t)row * in + sg->col0, w * sizeof(float));
     sg->rows[count++] = i;
   }
