@@ -37,20 +37,23 @@ typedef struct {
 ** round as sqrtf and the division do). */
 #define ADAM_VECTOR_LOOP(T, P, W, a, i, hi)                                                   \
   do {                                                                                        \
+    /* The arrays in locals: the vector stores may alias anything, *a too. */                \
+    float *p_ = (a)->p, *m_p = (a)->m, *v_p = (a)->v;                                         \
+    const float *g_p = (a)->g;                                                                \
     const T wd_ = P##_set1_ps((a)->wd), b1_ = P##_set1_ps(ADAM_B1);                          \
     const T b2_ = P##_set1_ps(ADAM_B2), c1_ = P##_set1_ps(1.0f - ADAM_B1);                   \
     const T c2_ = P##_set1_ps(1.0f - ADAM_B2), step_ = P##_set1_ps((a)->step);               \
     const T rbc2_ = P##_set1_ps((a)->rbc2), eps_ = P##_set1_ps(ADAM_EPS);                    \
     for (; (i) + (W) <= (hi); (i) += (W)) {                                                   \
-      T p_ = P##_loadu_ps((a)->p + (i));                                                      \
-      T g_ = P##_add_ps(P##_loadu_ps((a)->g + (i)), P##_mul_ps(wd_, p_));                    \
-      T m_ = P##_add_ps(P##_mul_ps(b1_, P##_loadu_ps((a)->m + (i))), P##_mul_ps(c1_, g_));   \
-      T v_ = P##_add_ps(P##_mul_ps(b2_, P##_loadu_ps((a)->v + (i))),                         \
+      T pv_ = P##_loadu_ps(p_ + (i));                                                         \
+      T g_ = P##_add_ps(P##_loadu_ps(g_p + (i)), P##_mul_ps(wd_, pv_));                      \
+      T m_ = P##_add_ps(P##_mul_ps(b1_, P##_loadu_ps(m_p + (i))), P##_mul_ps(c1_, g_));      \
+      T v_ = P##_add_ps(P##_mul_ps(b2_, P##_loadu_ps(v_p + (i))),                            \
                         P##_mul_ps(P##_mul_ps(c2_, g_), g_));                                 \
-      P##_storeu_ps((a)->m + (i), m_);                                                        \
-      P##_storeu_ps((a)->v + (i), v_);                                                        \
+      P##_storeu_ps(m_p + (i), m_);                                                           \
+      P##_storeu_ps(v_p + (i), v_);                                                           \
       T den_ = P##_add_ps(P##_mul_ps(P##_sqrt_ps(v_), rbc2_), eps_);                         \
-      P##_storeu_ps((a)->p + (i), P##_sub_ps(p_, P##_div_ps(P##_mul_ps(step_, m_), den_)));  \
+      P##_storeu_ps(p_ + (i), P##_sub_ps(pv_, P##_div_ps(P##_mul_ps(step_, m_), den_)));     \
     }                                                                                         \
   } while (0)
 

@@ -41,6 +41,12 @@
 /* Up to this many rows, inference skips zero input blocks row by row
 ** (embed_user is one row); larger batches are one sgemm. */
 #define SPARSE_INFER_ROWS 8
+#define GATHER_AHEAD 8 /* rows */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* Parameter and statistic counts, with overflow checks (0 when invalid). */
 size_t mlp_count_params(int n_layers, const int *dims, size_t *n_stats) {
@@ -453,16 +459,27 @@ typedef struct {
   double loss;
 } Pass;
 
-/* Gathers segment s of the batch's input rows, skipping zero blocks. */
+/* Whether batch row i has segment sg (is not all zeros there). */
+static inline int row_has_segment(const MlpTrainer *tr, const Pass *ps, const Segment *sg, int i) {
+  uint64_t mask = ps->masks ? ps->masks[ps->rows[i]] : tr->bmask[i];
+  return sg->block < 0 || ((mask >> sg->block) & 1);
+}
+
+/* Gathers segment s of the batch's input rows, skipping zero blocks.  The
+** rows are scattered over X (shuffled), which the CPU cannot guess: the
+** one GATHER_AHEAD rows on is fetched while this one is copied. */
 static void gather_segment(MlpTrainer *tr, const Mlp *net, const Pass *ps, int s) {
   size_t in = (size_t)net->dims[0];
   Segment *sg = &tr->seg[s];
   size_t w = (size_t)sg->ncols;
   int count = 0;
   for (int i = 0; i < ps->B; i++) {
+    if (i + GATHER_AHEAD < ps->B && row_has_segment(tr, ps, sg, i + GATHER_AHEAD)) {
+      const char *ahead = (const char *)(ps->X + (size_t)ps->rows[i + GATHER_AHEAD] * in + sg->col0);
+      for (size_t b = 0; b < w * sizeof(float); b += 64) PREFETCH(ahead + b);
+    }
+    if (!row_has_segment(tr, ps, sg, i)) continue;
     uint32_t row = ps->rows[i];
-    uint64_t mask = ps->masks ? ps->masks[row] : tr->bmask[i];
-    if (sg->block >= 0 && !((mask >> sg->block) & 1)) continue;
     memcpy(sg->buf + (size_t)count * w, ps->X + (size_t)row * in + sg->col0, w * sizeof(float));
     sg->rows[count++] = i;
   }
@@ -503,9 +520,13 @@ SIMD_VERSIONS static void first_forward(MlpTrainer *tr, const Mlp *net, int B, f
 }
 
 /* First layer weight gradient, the member's rows of gW (dims[1] x in),
-** from dZ (B x dims[1]); tile [c0, c1) uses tmp + B c0. */
-static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *dZ, float *gW,
-                           Tiles tl) {
+** from dZ (B x dims[1]); tile [c0, c1) uses tmp + B c0.  With adam, each
+** tile's rows of W0 then take their Adam step while their gradient is
+** still in cache (W0 is most of the parameters, and nothing reads it
+** after this point of the pass). */
+static void first_backward(MlpTrainer *tr, Mlp *net, const Pass *ps, int adam,
+                           const float *dZ, float *gW, Tiles tl) {
+  int B = ps->B;
   int in = net->dims[0], dout = net->dims[1];
   for (int t = tl.t0; t < tl.t1; t++) {
     int c0 = tile_edge(dout, t), nc = tile_edge(dout, t + 1) - c0;
@@ -529,6 +550,26 @@ static void first_backward(MlpTrainer *tr, const Mlp *net, int B, const float *d
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, sg->ncols, sg->count, 1.0f, dz, ld,
                   sg->buf, sg->ncols, 0.0f, g + sg->col0, in);
     }
+    if (adam) {
+      size_t at = (size_t)c0 * in; /* W0 leads the parameters */
+      adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2, at,
+                 at + (size_t)nc * in);
+    }
+  }
+}
+
+/* BatchNorm's output of columns [lo, hi) of one row r: x = (r - mean) inv,
+** y = gamma x + beta.  Its own function so that the pointers are restrict
+** parameters: GCC then vectorises the loop (it does not for restrict
+** locals, having more pointer pairs to check than it versions for). */
+static inline void normalize_columns(const float *restrict r, const float *restrict mean,
+                                     const float *restrict inv, const float *restrict g,
+                                     const float *restrict be, float *restrict x,
+                                     float *restrict y, int lo, int hi) {
+  for (int j = lo; j < hi; j++) {
+    float xv = (r[j] - mean[j]) * inv[j];
+    x[j] = xv;
+    y[j] = g[j] * xv + be[j];
   }
 }
 
@@ -570,13 +611,8 @@ SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B,
     }
   }
   for (int i = 0; i < B; i++) {
-    const float *restrict r = tr->A[l] + (size_t)i * d;
-    float *restrict x = tr->xhat[l] + (size_t)i * d, *restrict y = tr->Y[l] + (size_t)i * d;
-    for (int j = lo; j < hi; j++) {
-      float xv = (r[j] - mf[j]) * inv[j];
-      x[j] = xv;
-      y[j] = g[j] * xv + be[j];
-    }
+    size_t at = (size_t)i * d;
+    normalize_columns(tr->A[l] + at, mf, inv, g, be, tr->xhat[l] + at, tr->Y[l] + at, lo, hi);
   }
 }
 
@@ -685,6 +721,7 @@ static void pass_member(void *arg, int id, int n) {
   Mlp *net = ps->net;
   Team *team = n > 1 ? tr->team : NULL;
   int L = ps->net->n_layers, B = ps->B, lo, hi;
+  int adam_w0 = 0; /* W0's Adam step taken in first_backward */
   double loss = 0.0;
   if (ps->grad) {
     /* Input: block masks by rows (unless the caller has them), then
@@ -718,6 +755,7 @@ static void pass_member(void *arg, int id, int n) {
     team_barrier(team);
     for (int i = 0; i < B; i++) loss += tr->row_loss[i];
     loss /= (double)B * net->dims[L];
+    adam_w0 = ps->adam && isfinite(loss);
     /* Backward; d holds dZ of layer l, complete after each barrier. */
     for (int l = L - 1; l >= 0; l--) {
       int din = net->dims[l], dn = net->dims[l + 1];
@@ -726,7 +764,7 @@ static void pass_member(void *arg, int id, int n) {
       Tiles tl = member_tiles(dn, id, n);
       bias_grad(tr, d, B, dn, gb, tl.lo, tl.hi);
       if (l == 0) {
-        first_backward(tr, net, B, d, gW, tl);
+        first_backward(tr, net, ps, adam_w0, d, gW, tl);
         break;
       }
       weight_grad_tiles(d, B, dn, tr->Y[l - 1], din, gW, tl);
@@ -742,11 +780,12 @@ static void pass_member(void *arg, int id, int n) {
     if (id == 0) ps->loss = loss;
   }
   if (ps->adam && (!ps->grad || isfinite(loss))) {
-    size_t plo, phi;
+    /* The parameters after W0 (which leads them), or all of them. */
+    size_t plo, phi, from = adam_w0 ? (size_t)net->dims[0] * (size_t)net->dims[1] : 0;
     team_barrier(team);
-    team_share(net->n_params, PARAM_ALIGN, id, n, &plo, &phi);
-    adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2, plo,
-               phi);
+    team_share(net->n_params - from, PARAM_ALIGN, id, n, &plo, &phi);
+    adam_range(net->params, tr->m, tr->v, tr->grad, tr->wd, ps->adam_step, ps->adam_rbc2,
+               from + plo, from + phi);
   }
 }
 
