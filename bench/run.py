@@ -10,8 +10,13 @@ sgemm rate, measured in the same run by bench/sgemm_rate with the BLAS kernel
 the extension chose; semiperso_info() (printed first, and kept in the
 results) says which library and kernel that is, and why.
 
-Usage: bench/run.py [--scale small|paper] [--out bench/results.json]
-Run through `make bench`.
+With --existing, the database --db is kept as it is (e.g. an imported
+release, or one an earlier run generated) and every stage but generation
+runs on it, its own settings table deciding the pipeline's settings.
+
+Usage: bench/run.py [--scale small|paper] [--db FILE [--existing]]
+                    [--out bench/results.json]
+Run through `make bench` (`make bench BENCH_DB=FILE` for --existing).
 """
 import argparse
 import json
@@ -44,13 +49,29 @@ def run_stage(db, name, sql):
     return seconds, usage.ru_maxrss / 1024.0
 
 
+def db_size(db):
+    """The dataset size of an existing database, in the keys of SCALES."""
+    row = subprocess.check_output(
+        ["sqlite3", "-batch", "-separator", " ", db,
+         "SELECT (SELECT count(*) FROM tracks), "
+         "(SELECT count(*) FROM users WHERE split = 'warm'), "
+         "(SELECT count(*) FROM users WHERE split = 'validation'), "
+         "(SELECT count(*) FROM users WHERE split = 'test'), "
+         "(SELECT length(embedding) / 4 FROM tracks LIMIT 1)"]).split()
+    return dict(zip(("tracks", "warm", "validation", "test", "dim"), map(int, row)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", choices=SCALES, default="paper")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.json"))
     ap.add_argument("--db", default=os.path.join(ROOT, "build", "bench.db"))
+    ap.add_argument("--existing", action="store_true",
+                    help="time the pipeline on --db as it is: no generation")
     args = ap.parse_args()
-    size = SCALES[args.scale]
+    if args.existing and not os.path.exists(args.db):
+        sys.exit(f"bench: --existing: no database {args.db}")
+    size = db_size(args.db) if args.existing else SCALES[args.scale]
 
     # The BLAS the extension runs on (library, kernel and why, threads, CPU),
     # and its sgemm rate on this machine: the yardstick of every stage.
@@ -63,7 +84,7 @@ def main():
     sgemm = float(subprocess.check_output([os.path.join(ROOT, "build", "sgemm_rate")],
                                           stderr=subprocess.DEVNULL))
     for suffix in ("", "-journal", "-wal", "-shm"):
-        if os.path.exists(args.db + suffix):
+        if not args.existing and os.path.exists(args.db + suffix):
             os.remove(args.db + suffix)
 
     opts = dict(size, seed=0)
@@ -106,6 +127,8 @@ def main():
           f"{blas['threads']} threads)")
     print(f"{'stage':<12}{'seconds':>10}{'peak MiB':>10}{'GFLOP/s':>10}{'of sgemm':>10}")
     total = 0.0
+    if args.existing:
+        stages = stages[1:]
     for name, sql in stages:
         seconds, peak = run_stage(args.db, name, sql)
         total += seconds
@@ -133,7 +156,8 @@ def main():
         print(line, flush=True)
         report["stages"].append(row)
     report["total_seconds"] = round(total, 2)
-    report["total_without_generate_seconds"] = round(total - report["stages"][0]["seconds"], 2)
+    generate = sum(s["seconds"] for s in report["stages"] if s["stage"] == "generate")
+    report["total_without_generate_seconds"] = round(total - generate, 2)
     report["peak_mib"] = max(s["peak_mib"] for s in report["stages"])
     print(f"{'total':<12}{total:>10.2f}{report['peak_mib']:>10.1f}")
     train = next(s for s in report["stages"] if s["stage"] == "train")

@@ -3,10 +3,12 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rng.h"
+#include "team.h"
 
 /* Scratch of one block of distances: 1 Mi floats (4 MiB). */
 #define KMEANS_BLOCK_FLOATS ((int64_t)1 << 20)
@@ -333,62 +335,105 @@ static int32_t decide_row(Decider *z, const float *x, const float *g, double xn,
   return arg;
 }
 
-/* xnorm and nnz (both optional): |x_i| (rounded up) and the number of
-** nonzero floats of each row, if the caller has them. */
-static int assign_blocked(const float *x, const float *xnorm, const int32_t *nnz,
-                          const uint8_t *mask, int64_t n, int d, const float *c, const float *cnorm, int k,
-                          int32_t *labels, double *dist, const KmeansConfig *cfg) {
+/* One assignment pass over x, split among a team (NULL: the caller
+** alone).  xnorm and nnz (both optional): |x_i| (rounded up) and the
+** number of nonzero floats of each row, if the caller has them.  Each
+** member decides a contiguous share of the rows in blocks of its own
+** scratch; a row's label and distance are exact (decide_row), so they do
+** not depend on the share or block a row falls in. */
+typedef struct {
+  const float *x, *xnorm;
+  const int32_t *nnz;
+  const uint8_t *mask;
+  int64_t n;
+  int d, k;
+  const float *c, *cnorm;
+  int32_t *labels;
+  double *dist;
+  const KmeansConfig *cfg;
+  atomic_int stop; /* set by member 0 when should_stop says so */
+  atomic_int rc;   /* the first failure, else KMEANS_OK */
+} AssignJob;
+
+/* Polled between blocks: member 0 asks should_stop and tells the others. */
+static int job_should_stop(const KmeansConfig *cfg, atomic_int *stop, int id) {
+  if (id == 0 && cfg && cfg->should_stop && cfg->should_stop(cfg->arg))
+    atomic_store(stop, 1);
+  return atomic_load(stop);
+}
+
+static void assign_member(void *arg, int id, int nt) {
+  AssignJob *j = arg;
+  size_t lo, hi;
+  team_share((size_t)j->n, 1, id, nt, &lo, &hi);
+  int k = j->k, d = j->d;
   int64_t b = KMEANS_BLOCK_FLOATS / k;
   if (b < 1) b = 1;
-  if (b > n) b = n;
-  Decider z = {.c = c, .cnorm = cnorm, .k = k, .d = d};
+  if (b > (int64_t)(hi - lo)) b = (int64_t)(hi - lo);
+  if (b < 1) return;
+  Decider z = {.c = j->c, .cnorm = j->cnorm, .k = k, .d = d};
   float *g = malloc((size_t)b * (size_t)k * sizeof(float));
   z.cn2 = malloc((size_t)k * sizeof(double));
   z.cand = malloc((size_t)k * sizeof(int32_t));
   z.ecand = malloc((size_t)k * sizeof(double));
   z.chunks = malloc(((size_t)d / KM_CHUNK + 1) * sizeof(int));
   Product pr;
-  int rc = product_init(&pr, mask, d, b, k);
+  int rc = product_init(&pr, j->mask, d, b, k);
   if (rc != KMEANS_OK || !g || !z.cn2 || !z.cand || !z.ecand || !z.chunks) {
     rc = KMEANS_NOMEM;
     goto done;
   }
   float cmax = 0.0f;
-  for (int j = 0; j < k; j++) {
-    cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
-    z.cn2[j] = NAN;
+  for (int c = 0; c < k; c++) {
+    cmax = j->cnorm[c] > cmax ? j->cnorm[c] : cmax;
+    z.cn2[c] = NAN;
   }
   z.cmax = sqrt((double)cmax) * (1.0 + 1e-6);
-  for (int64_t r0 = 0; r0 < n; r0 += b) {
-    int64_t nb = n - r0 < b ? n - r0 : b;
-    if (cfg && cfg->should_stop && cfg->should_stop(cfg->arg)) {
+  for (int64_t r0 = (int64_t)lo; r0 < (int64_t)hi; r0 += b) {
+    int64_t nb = (int64_t)hi - r0 < b ? (int64_t)hi - r0 : b;
+    if (job_should_stop(j->cfg, &j->stop, id)) {
       rc = KMEANS_ABORTED;
       goto done;
     }
-    const float *xb = x + r0 * d;
-    product_rows(&pr, x, r0, nb, d, c, k, -2.0f, g);
+    const float *xb = j->x + r0 * d;
+    product_rows(&pr, j->x, r0, nb, d, j->c, k, -2.0f, g);
     for (int64_t r = 0; r < nb; r++) {
       const float *xr = xb + r * d;
-      double xn = xnorm ? (double)xnorm[r0 + r] : sqrt(sqnorm(xr, d)) * (1.0 + 1e-12);
-      int m = nnz ? nnz[r0 + r] : count_nonzero(xr, d);
-      labels[r0 + r] = decide_row(&z, xr, g + r * k, xn, m, dist ? dist + r0 + r : NULL);
+      double xn = j->xnorm ? (double)j->xnorm[r0 + r] : sqrt(sqnorm(xr, d)) * (1.0 + 1e-12);
+      int m = j->nnz ? j->nnz[r0 + r] : count_nonzero(xr, d);
+      j->labels[r0 + r] =
+          decide_row(&z, xr, g + r * k, xn, m, j->dist ? j->dist + r0 + r : NULL);
     }
   }
-  rc = KMEANS_OK;
 done:
+  if (rc != KMEANS_OK) {
+    int ok = KMEANS_OK;
+    atomic_compare_exchange_strong(&j->rc, &ok, rc);
+  }
   free(g);
   free(z.cn2);
   free(z.cand);
   free(z.ecand);
   free(z.chunks);
   product_free(&pr);
-  return rc;
+}
+
+static int assign_blocked(Team *team, const float *x, const float *xnorm, const int32_t *nnz,
+                          const uint8_t *mask, int64_t n, int d, const float *c,
+                          const float *cnorm, int k, int32_t *labels, double *dist,
+                          const KmeansConfig *cfg) {
+  AssignJob j = {.x = x, .xnorm = xnorm, .nnz = nnz, .mask = mask, .n = n, .d = d, .k = k,
+                 .c = c, .cnorm = cnorm, .labels = labels, .dist = dist, .cfg = cfg};
+  atomic_init(&j.stop, 0);
+  atomic_init(&j.rc, KMEANS_OK);
+  team_run(team, assign_member, &j);
+  return atomic_load(&j.rc);
 }
 
 int kmeans_assign(const float *x, int64_t n, int d, const float *c,
                   const float *cnorm, int k, int32_t *labels, double *dist) {
   if (n <= 0) return KMEANS_OK;
-  return assign_blocked(x, NULL, NULL, NULL, n, d, c, cnorm, k, labels, dist, NULL);
+  return assign_blocked(NULL, x, NULL, NULL, NULL, n, d, c, cnorm, k, labels, dist, NULL);
 }
 
 /* k-means++ (one candidate per step), with the distances to new centres
@@ -404,35 +449,44 @@ int kmeans_assign(const float *x, int64_t n, int d, const float *c,
 ** A batch is applied early when its proposals grow costly. */
 #define KM_PENDING 48
 
+/* A team member's scratch for scanning its blocks of rows. */
+typedef struct {
+  float *dots; /* rows_per_block x KM_PENDING */
+  Product pr;
+} ScanLane;
+
 typedef struct {
   const float *x;
   int64_t n;
   int d;
   const float *xn2; /* |x_i|^2 */
   double *d2, *cum;
-  float *dots; /* rows_per_block x KM_PENDING */
   float *cand_d2; /* greedy seeding: n x trials, d2 if each candidate were added */
   int64_t rows_per_block;
-  Product pr;
+  Team *team;     /* NULL: the caller alone */
+  ScanLane *lane; /* one per member */
+  /* the scan under way */
+  const float *c;
+  int np, want_pot;
+  float cn[KM_PENDING];
 } PlusPlus;
 
-/* Squared distances of the rows to the centres c[0 .. np-1], with one
-** sgemm per block of rows.  pot == NULL: the centres are applied, d2[i]
-** becoming the distance to the nearest centre so far.  Otherwise d2 stays
-** as it is, cand_d2[i np + p] gets min(d2[i], |x_i - c_p|^2) and pot[p]
-** its sum over the rows: the potential if c_p were added (the greedy
-** seeding's candidates). */
-static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
-  int d = pp->d;
-  float cn[KM_PENDING];
-  for (int p = 0; p < np; p++) {
-    cn[p] = (float)sqnorm(c + (int64_t)p * d, d);
-    if (pot) pot[p] = 0.0;
-  }
-  for (int64_t r0 = 0; r0 < pp->n; r0 += pp->rows_per_block) {
+/* Member id's share of a scan: whole blocks of rows_per_block rows, the
+** same blocks (so the same sgemm calls, whose float products can steer a
+** draw) whatever the team size. */
+static void scan_member(void *arg, int id, int nt) {
+  PlusPlus *pp = arg;
+  int d = pp->d, np = pp->np;
+  const float *c = pp->c;
+  const float *cn = pp->cn;
+  ScanLane *ln = &pp->lane[id];
+  size_t nblocks = (size_t)((pp->n + pp->rows_per_block - 1) / pp->rows_per_block), blo, bhi;
+  team_share(nblocks, 1, id, nt, &blo, &bhi);
+  for (size_t blk = blo; blk < bhi; blk++) {
+    int64_t r0 = (int64_t)blk * pp->rows_per_block;
     int64_t nb = pp->n - r0 < pp->rows_per_block ? pp->n - r0 : pp->rows_per_block;
     const float *xb = pp->x + r0 * d;
-    product_rows(&pp->pr, pp->x, r0, nb, d, c, np, 1.0f, pp->dots);
+    product_rows(&ln->pr, pp->x, r0, nb, d, c, np, 1.0f, ln->dots);
     for (int64_t r = 0; r < nb; r++) {
       int64_t i = r0 + r;
       double best = pp->d2[i];
@@ -440,20 +494,38 @@ static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
       ** below that the exact one is taken, so coincident points get 0. */
       float xn = pp->xn2[i];
       for (int p = 0; p < np; p++) {
-        float e = xn + cn[p] - 2.0f * pp->dots[r * np + p];
+        float e = xn + cn[p] - 2.0f * ln->dots[r * np + p];
         double ed = e;
         if (ed <= 4.0 * (d + 4) * KM_U * ((double)xn + cn[p]))
           ed = kmeans_sqdist(xb + r * d, c + (int64_t)p * d, d);
-        if (pot) {
-          float m = (float)(ed < best ? ed : best);
-          pp->cand_d2[i * np + p] = m;
-          pot[p] += m;
-        } else if (ed < best)
+        if (pp->want_pot)
+          pp->cand_d2[i * np + p] = (float)(ed < best ? ed : best);
+        else if (ed < best)
           best = ed;
       }
       pp->d2[i] = best;
     }
   }
+}
+
+/* Squared distances of the rows to the centres c[0 .. np-1], with one
+** sgemm per block of rows, the blocks shared among the team.  pot ==
+** NULL: the centres are applied, d2[i] becoming the distance to the
+** nearest centre so far.  Otherwise d2 stays as it is, cand_d2[i np + p]
+** gets min(d2[i], |x_i - c_p|^2) and pot[p] its sum over the rows, added
+** in row order: the potential if c_p were added (the greedy seeding's
+** candidates). */
+static void scan_centres(PlusPlus *pp, const float *c, int np, double *pot) {
+  int d = pp->d;
+  for (int p = 0; p < np; p++) pp->cn[p] = (float)sqnorm(c + (int64_t)p * d, d);
+  pp->c = c;
+  pp->np = np;
+  pp->want_pot = pot != NULL;
+  team_run(pp->team, scan_member, pp);
+  if (pot == NULL) return;
+  for (int p = 0; p < np; p++) pot[p] = 0.0;
+  for (int64_t i = 0; i < pp->n; i++)
+    for (int p = 0; p < np; p++) pot[p] += pp->cand_d2[i * np + p];
 }
 
 /* Zeroes d2 at the rows of the np new centres and rebuilds the prefix
@@ -586,23 +658,27 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
   return KMEANS_OK;
 }
 
-static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
+static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const float *xn2,
                           const uint8_t *mask, const KmeansConfig *cfg, uint64_t seed,
                           float *centroids) {
-  int k = cfg->k;
+  int k = cfg->k, nt = team_size(team);
   int greedy = cfg->seeding == KMEANS_SEED_GREEDY;
-  PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2};
+  PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2, .team = team};
   pp.rows_per_block = KMEANS_BLOCK_FLOATS / KM_PENDING;
   if (pp.rows_per_block > n) pp.rows_per_block = n;
   pp.d2 = malloc((size_t)n * sizeof(double));
   pp.cum = malloc((size_t)n * sizeof(double));
-  pp.dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+  pp.lane = calloc((size_t)nt, sizeof *pp.lane);
   int64_t *rows = malloc((size_t)k * sizeof(int64_t));
   float *cand = greedy ? malloc((size_t)greedy_trials(k) * (size_t)d * sizeof(float)) : NULL;
   pp.cand_d2 = greedy ? malloc((size_t)n * (size_t)greedy_trials(k) * sizeof(float)) : NULL;
-  int rc = product_init(&pp.pr, mask, d, pp.rows_per_block, KM_PENDING);
-  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !pp.dots || !rows ||
-      (greedy && (!cand || !pp.cand_d2))) {
+  int rc = pp.lane ? KMEANS_OK : KMEANS_NOMEM;
+  for (int t = 0; t < nt && rc == KMEANS_OK; t++) {
+    rc = product_init(&pp.lane[t].pr, mask, d, pp.rows_per_block, KM_PENDING);
+    pp.lane[t].dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+    if (pp.lane[t].dots == NULL) rc = KMEANS_NOMEM;
+  }
+  if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !rows || (greedy && (!cand || !pp.cand_d2))) {
     rc = KMEANS_NOMEM;
     goto done;
   }
@@ -614,11 +690,14 @@ static int init_plus_plus(const float *x, int64_t n, int d, const float *xn2,
 done:
   free(pp.d2);
   free(pp.cum);
-  free(pp.dots);
+  for (int t = 0; pp.lane && t < nt; t++) {
+    free(pp.lane[t].dots);
+    product_free(&pp.lane[t].pr);
+  }
+  free(pp.lane);
   free(rows);
   free(cand);
   free(pp.cand_d2);
-  product_free(&pp.pr);
   return rc;
 }
 
@@ -698,6 +777,7 @@ typedef struct {
   double *dist;
   float *cnorm;
   int64_t *counts;
+  Team *team; /* the passes' threads (team.h); NULL: the caller alone */
 } Fit;
 
 /* One start: seeding from seed, then Lloyd iterations; centroids and
@@ -706,10 +786,10 @@ static int fit_once(const float *x, int64_t n, int d, const KmeansConfig *cfg, u
                     Fit *f, float *centroids, KmeansResult *res) {
   int k = cfg->k;
   memset(res, 0, sizeof *res);
-  int rc = init_plus_plus(x, n, d, f->xn2, f->mask, cfg, seed, centroids);
+  int rc = init_plus_plus(f->team, x, n, d, f->xn2, f->mask, cfg, seed, centroids);
   if (rc != KMEANS_OK) return rc;
   kmeans_centroid_norms(centroids, k, d, f->cnorm);
-  rc = assign_blocked(x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,
+  rc = assign_blocked(f->team, x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,
                       f->dist, cfg);
   if (rc != KMEANS_OK) return rc;
   double inertia = 0.0;
@@ -724,7 +804,7 @@ static int fit_once(const float *x, int64_t n, int d, const KmeansConfig *cfg, u
     int32_t *t = f->prev;
     f->prev = f->lab;
     f->lab = t;
-    rc = assign_blocked(x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,
+    rc = assign_blocked(f->team, x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,
                         f->dist, cfg);
     if (rc != KMEANS_OK) return rc;
     int64_t changed = 0;
@@ -765,6 +845,10 @@ int kmeans_fit(const float *x, int64_t n, int d, const KmeansConfig *cfg,
   ** out; a single start writes straight into the caller's. */
   float *trial = n_init > 1 ? malloc((size_t)k * (size_t)d * sizeof(float)) : centroids;
   int32_t *best_lab = n_init > 1 ? malloc((size_t)n * sizeof *best_lab) : NULL;
+  /* A team for the passes over the rows; without one (no thread could be
+  ** started) the caller runs them alone, with the same results. */
+  int threads = team_default_size();
+  f.team = threads > 1 && n >= 2 * threads ? team_new(threads) : NULL;
   int rc = KMEANS_NOMEM;
   if (!f.lab || !f.prev || !f.dist || !f.cnorm || !f.counts || !f.xnorm || !f.xn2 ||
       !f.nnz || !trial || (n_init > 1 && !best_lab))
@@ -824,5 +908,6 @@ done:
   free(f.mask);
   if (n_init > 1) free(trial);
   free(best_lab);
+  team_free(f.team);
   return rc;
 }

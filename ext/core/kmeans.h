@@ -38,8 +38,13 @@
 **   drawn with probability proportional to the squared distance to the
 **   nearest centre so far.  Greedy seeding scores a step's candidates
 **   together, one sgemm per block of rows.
+** - The passes over the rows (seeding scans, assignments) are split among
+**   a team of team_default_size() threads (team.h): seeding's in whole
+**   blocks of rows, the same sgemm calls whatever the team size, with the
+**   candidates' potentials summed in row order afterwards; assignments
+**   are exact anyway.
 ** - Deterministic for a given seed and OPENBLAS_NUM_THREADS (sgemm's float
-**   distances can steer a k-means++ draw).
+**   distances can steer a k-means++ draw), whatever the team size.
 */
 #ifndef SEMIPERSO_KMEANS_H
 #define SEMIPERSO_KMEANS_H

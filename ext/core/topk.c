@@ -3,10 +3,11 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "team.h"
 #include "vec.h"
 
 /* Scratch for one block of scores: 4 Mi floats (16 MiB) whatever nq. */
@@ -234,30 +235,6 @@ static void select_exact(const float *scores, const float *q, const float *items
   }
 }
 
-/* One selection worker: rows [r0, r1) of the current block. */
-typedef struct {
-  const float *scores, *q, *items;
-  int64_t n, r0, r1, q0;
-  int d, k;
-  double xmax; /* bound on the item norms; 0: cosine (unit vectors) */
-  int32_t *out_idx;
-  float *out_score;
-  Scratch w;
-} Worker;
-
-static void *select_rows(void *arg) {
-  Worker *t = arg;
-  for (int64_t r = t->r0; r < t->r1; r++) {
-    int64_t o = (t->q0 + r) * (int64_t)t->k;
-    const float *q = t->q + r * t->d;
-    float tol = t->xmax > 0.0 ? shortlist_tol(t->d, norm2(q, t->d), t->xmax)
-                              : shortlist_tol(t->d, 1.0, 1.0);
-    select_exact(t->scores + r * t->n, q, t->items, t->n, t->d, t->k, tol,
-                 t->out_idx + o, t->out_score ? t->out_score + o : NULL, &t->w);
-  }
-  return NULL;
-}
-
 /* One query against every item, the shape of an online request.  sgemm
 ** would pack the whole item matrix for that one row, and OpenBLAS has no
 ** fast kernel for it; this reads the matrix once, four items at a time in
@@ -310,76 +287,78 @@ static void score_one(const float *q, const float *items, int64_t n, int d, floa
   }
 }
 
-#define TOPK_THREADS 2
+/* One scoring job: the queries split among a team, each member scoring
+** its contiguous share in blocks of its own (one sgemm per block) and
+** selecting from them.  A query's answer is exact (select_exact), so it
+** does not depend on the share or block it falls in. */
+typedef struct {
+  const float *queries, *items;
+  int64_t nq, n;
+  int d, k;
+  double xmax; /* bound on the item norms; 0: cosine (unit vectors) */
+  int32_t *out_idx;
+  float *out_score;
+  atomic_int failed; /* a member could not get its scratch */
+} TopkJob;
 
-/* Both metrics: xmax 0 scores unit items against normalised copies of
-** the queries (cosine), xmax > 0 raw items against the queries as given. */
-static int topk_scored(const float *queries, int64_t nq, const float *items, int64_t n,
-                       int d, int k, double xmax, int32_t *out_idx, float *out_score) {
-  if (nq <= 0 || n <= 0) return 0;
-  int m = n < (int64_t)k ? (int)n : k;
-  int64_t b = topk_block_rows(nq, n);
-  /* Selection is split over threads only when there is enough of it. */
-  int nt = (b >= 2 && (double)b * (double)n >= 1e6) ? TOPK_THREADS : 1;
+static void topk_member(void *arg, int id, int nt) {
+  TopkJob *j = arg;
+  size_t lo, hi;
+  team_share((size_t)j->nq, 1, id, nt, &lo, &hi);
+  if (lo >= hi) return;
+  int d = j->d, m = j->n < (int64_t)j->k ? (int)j->n : j->k;
+  int64_t n = j->n, b = topk_block_rows((int64_t)(hi - lo), n);
   float *q = malloc((size_t)b * (size_t)d * sizeof(float));
   float *scores = malloc((size_t)b * (size_t)n * sizeof(float));
-  Worker wk[TOPK_THREADS];
-  int rc = 0;
-  memset(wk, 0, sizeof wk);
-  for (int t = 0; t < nt; t++) {
-    wk[t].w.hs = malloc((size_t)m * sizeof(float));
-    wk[t].w.hi = malloc((size_t)m * sizeof(int32_t));
-    wk[t].w.cand = malloc((size_t)n * sizeof(int32_t));
-    wk[t].w.exact = malloc((size_t)n * sizeof(double));
-    if (!wk[t].w.hs || !wk[t].w.hi || !wk[t].w.cand || !wk[t].w.exact) rc = -1;
-  }
-  if (!q || !scores || rc) {
-    rc = -1;
+  Scratch w = {malloc((size_t)m * sizeof(float)), malloc((size_t)m * sizeof(int32_t)),
+               malloc((size_t)n * sizeof(int32_t)), malloc((size_t)n * sizeof(double))};
+  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact) {
+    atomic_store(&j->failed, 1);
     goto done;
   }
-  for (int64_t q0 = 0; q0 < nq; q0 += b) {
-    int64_t nb = nq - q0 < b ? nq - q0 : b;
-    memcpy(q, queries + q0 * d, (size_t)nb * (size_t)d * sizeof(float));
-    if (xmax == 0.0) topk_normalize_rows(q, nb, d);
+  for (int64_t q0 = (int64_t)lo; q0 < (int64_t)hi; q0 += b) {
+    int64_t nb = (int64_t)hi - q0 < b ? (int64_t)hi - q0 : b;
+    memcpy(q, j->queries + q0 * d, (size_t)nb * (size_t)d * sizeof(float));
+    if (j->xmax == 0.0) topk_normalize_rows(q, nb, d);
     if (nb == 1)
-      score_one(q, items, n, d, scores);
+      score_one(q, j->items, n, d, scores);
     else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d,
-                  1.0f, q, d, items, d, 0.0f, scores, (int)n);
-    pthread_t th[TOPK_THREADS];
-    int started[TOPK_THREADS] = {0};
-    for (int t = 0; t < nt; t++) {
-      Worker *w = &wk[t];
-      w->scores = scores;
-      w->q = q;
-      w->items = items;
-      w->n = n;
-      w->d = d;
-      w->k = k;
-      w->xmax = xmax;
-      w->q0 = q0;
-      w->r0 = nb * t / nt;
-      w->r1 = nb * (t + 1) / nt;
-      w->out_idx = out_idx;
-      w->out_score = out_score;
-      /* The last share runs here; a thread that fails to start too. */
-      if (t + 1 < nt && pthread_create(&th[t], NULL, select_rows, w) == 0) started[t] = 1;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, d, 1.0f, q, d,
+                  j->items, d, 0.0f, scores, (int)n);
+    for (int64_t r = 0; r < nb; r++) {
+      int64_t o = (q0 + r) * (int64_t)j->k;
+      const float *qr = q + r * d;
+      float tol = j->xmax > 0.0 ? shortlist_tol(d, norm2(qr, d), j->xmax)
+                                : shortlist_tol(d, 1.0, 1.0);
+      select_exact(scores + r * n, qr, j->items, n, d, j->k, tol, j->out_idx + o,
+                   j->out_score ? j->out_score + o : NULL, &w);
     }
-    for (int t = 0; t < nt; t++)
-      if (!started[t]) select_rows(&wk[t]);
-    for (int t = 0; t < nt; t++)
-      if (started[t]) pthread_join(th[t], NULL);
   }
 done:
   free(q);
   free(scores);
-  for (int t = 0; t < TOPK_THREADS; t++) {
-    free(wk[t].w.hs);
-    free(wk[t].w.hi);
-    free(wk[t].w.cand);
-    free(wk[t].w.exact);
-  }
-  return rc;
+  free(w.hs);
+  free(w.hi);
+  free(w.cand);
+  free(w.exact);
+}
+
+/* Both metrics: xmax 0 scores unit items against normalised copies of
+** the queries (cosine), xmax > 0 raw items against the queries as given.
+** A batch worth it (several queries, a million scores or more) is split
+** among a team of team_default_size() threads. */
+static int topk_scored(const float *queries, int64_t nq, const float *items, int64_t n,
+                       int d, int k, double xmax, int32_t *out_idx, float *out_score) {
+  if (nq <= 0 || n <= 0) return 0;
+  TopkJob j = {.queries = queries, .items = items, .nq = nq, .n = n, .d = d, .k = k,
+               .xmax = xmax, .out_idx = out_idx, .out_score = out_score};
+  atomic_init(&j.failed, 0);
+  int threads = team_default_size();
+  if (threads > nq) threads = (int)nq;
+  Team *team = threads > 1 && (double)nq * (double)n >= 1e6 ? team_new(threads) : NULL;
+  team_run(team, topk_member, &j);
+  team_free(team);
+  return atomic_load(&j.failed) ? -1 : 0;
 }
 
 int topk_cosine(const float *queries, int64_t nq, const float *items, int64_t n, int d,

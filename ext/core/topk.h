@@ -7,7 +7,9 @@
 ** zero and scores 0) and the queries are normalised; for the inner product
 ** (topk_dot, the reference code's ranking of Full-Pers. and Registration
 ** Day Streams) items and queries are used as they are.  Queries
-** are scored in blocks with one sgemm per block, so memory stays bounded
+** are split among a team of team_default_size() threads (team.h) when
+** there are several and a million scores or more, each member scoring its
+** share in blocks with one sgemm per block, so memory stays bounded
 ** whatever nq is; a block of one query (an online request) in one pass
 ** over the items of our own instead.  For each query the k best item indices are written best
 ** first; equal scores rank the smaller index first, so callers that keep

@@ -40,6 +40,7 @@
 */
 #include <string.h>
 
+#include "../core/team.h"
 #include "../core/topk.h"
 #include "args.h"
 #include "columns.h"
@@ -536,7 +537,9 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     c->done = 1;
     return SQLITE_OK;
   }
-  c->block = topk_block_rows(1024, items->rows);
+  /* A block per member of the core's team, so each member's sgemm is as
+  ** tall as one thread's would be (each packs the items once). */
+  c->block = topk_block_rows(1024, items->rows) * team_default_size();
   c->users.dims = items->dims;
   c->idx = sqlite3_malloc64((sqlite3_uint64)c->block * c->m * sizeof *c->idx);
   c->score = sqlite3_malloc64((sqlite3_uint64)c->block * c->m * sizeof *c->score);

@@ -35,18 +35,34 @@ CREATE TABLE user_metrics(
 
 -- The recommended list of each (method, test user) in rank order, with the
 -- user's relevant set ('[]' when none); a view, as steps/analyze.sql scores
--- the same lists at other K.  (The ordered subquery fixes the order
--- json_group_array sees.)
+-- the same lists at other K.  Each list is read by its own range of the
+-- primary key (method, user_id, rank), so it comes in rank order with no
+-- sort, and only the test users' rows are read; the methods are found by
+-- one key search each (the recursive methods(...) below) rather than by a
+-- scan of every recommendation.
 DROP VIEW IF EXISTS evaluation_lists;
 CREATE VIEW evaluation_lists(method, user_id, tracks, relevant) AS
-  SELECT r.method, r.user_id, r.tracks, coalesce(t.tracks, '[]')
-  FROM (SELECT method, user_id, json_group_array(track_id) AS tracks
-        FROM (SELECT rec.method, rec.user_id, rec.track_id
-              FROM recommendations AS rec JOIN users AS u USING (user_id)
-              WHERE u.split = 'test'
-              ORDER BY rec.method, rec.user_id, rec.rank)
-        GROUP BY method, user_id) AS r
-  LEFT JOIN relevant_tracks AS t USING (user_id);
+  WITH RECURSIVE methods(method) AS (
+    SELECT min(method) FROM recommendations
+    UNION ALL
+    SELECT (SELECT min(r.method) FROM recommendations AS r WHERE r.method > m.method)
+    FROM methods AS m WHERE m.method IS NOT NULL),
+  -- MATERIALIZED: built once, so that a query naming tracks several times
+  -- (one metric each) does not read each list again every time.
+  lists AS MATERIALIZED (
+    SELECT m.method, u.user_id,
+           (SELECT json_group_array(track_id)
+            FROM (SELECT rec.track_id FROM recommendations AS rec
+                  WHERE rec.method = m.method AND rec.user_id = u.user_id
+                  ORDER BY rec.rank)) AS tracks,
+           coalesce(t.tracks, '[]') AS relevant
+    FROM methods AS m
+    CROSS JOIN users AS u  -- CROSS: methods outermost, then the test users
+    LEFT JOIN relevant_tracks AS t ON t.user_id = u.user_id
+    WHERE m.method IS NOT NULL AND u.split = 'test'
+      AND EXISTS (SELECT 1 FROM recommendations AS rec
+                  WHERE rec.method = m.method AND rec.user_id = u.user_id))
+  SELECT method, user_id, tracks, relevant FROM lists;
 
 INSERT INTO user_metrics
   SELECT l.method, l.user_id, precision_at(l.tracks, l.relevant, c.top_k),
