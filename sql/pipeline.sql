@@ -37,6 +37,7 @@
 .read sql/features.sql
 .read sql/steps/train.sql
 .read sql/steps/segments.sql
+.read sql/steps/baseline_inputs.sql
 .read sql/steps/baselines.sql
 .read sql/steps/top_tracks.sql
 .read sql/steps/recommend.sql
