@@ -88,7 +88,7 @@ def bench_baselines(db):
         ["sqlite3", "-batch", "-header", "-column", db,
          "SELECT method, printf('%.2f', precision) AS p, printf('%.2f', recall) AS r, "
          "printf('%.2f', ndcg) AS ndcg, users FROM results "
-         "WHERE method LIKE 'dropoutnet%' OR method LIKE 'melu%' ORDER BY ndcg DESC"])
+         "WHERE method LIKE 'dropoutnet%' OR method LIKE 'melu%' ORDER BY method"])
     print(results.decode())
     entry["results"] = results.decode()
     entry["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
