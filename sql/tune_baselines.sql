@@ -92,23 +92,18 @@ INSERT INTO baseline_tuning(model, candidate, options, setting)
   FROM baseline_tuning_grid AS g, run_config AS c;
 
 -- Train every candidate on the warm users.
-SELECT train_dropoutnet(
-  'tune_dropoutnet_' || t.candidate, 'SELECT * FROM baseline_dropoutnet_rows',
-  json_patch(json_object('seed', c.seed,
-                         'quiet', json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)),
-             t.setting))
-  AS dropoutnet_candidate
-FROM baseline_tuning AS t, run_config AS c
-WHERE t.model = 'dropoutnet' ORDER BY t.candidate;
-
-SELECT train_melu(
-  'tune_melu_' || t.candidate, 'SELECT * FROM baseline_melu_rows',
-  json_patch(json_object('seed', c.seed,
-                         'quiet', json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)),
-             t.setting))
-  AS melu_candidate
-FROM baseline_tuning AS t, run_config AS c
-WHERE t.model = 'melu' ORDER BY t.candidate;
+SELECT CASE r.model
+         WHEN 'dropoutnet' THEN
+           train_dropoutnet('tune_dropoutnet_' || r.candidate,
+                            'SELECT * FROM baseline_dropoutnet_rows', r.options)
+         ELSE train_melu('tune_melu_' || r.candidate, 'SELECT * FROM baseline_melu_rows', r.options)
+       END AS candidate_summary
+FROM (SELECT t.model, t.candidate,
+             json_patch(json_object('seed', c.seed,
+                                    'quiet', json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)),
+                        t.setting) AS options
+      FROM baseline_tuning AS t, run_config AS c) AS r
+ORDER BY r.model, r.candidate;
 
 -- Score each candidate's top_k list of every validation user (the metric of
 -- steps/evaluate.sql: precision_at, mean over users, in percent).
