@@ -22,6 +22,7 @@
 --                         as they are when given)
 --   semiperso_models ...  the trained embedder          (steps/train.sql)
 --   semiperso_segments... the two segmentations         (steps/segments.sql)
+--   baseline_support ...  the baselines' training inputs (steps/baseline_inputs.sql)
 --   baseline_vectors ...  DropoutNet and MeLU, with the setting baselines = 1
 --                                                       (steps/baselines.sql)
 --   segment_top_tracks, popular_tracks                  (steps/top_tracks.sql)
