@@ -197,7 +197,7 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
 SQLDIR = $(PREFIX)/share/semiperso/sql
-SQL_SCRIPTS = sql/schema.sql sql/features.sql sql/reference_settings.sql \
+SQL_SCRIPTS = sql/schema.sql sql/features.sql sql/reference_settings.sql sql/tune_baselines.sql \
 	$(wildcard sql/steps/*.sql)
 
 install: semiperso.so

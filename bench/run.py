@@ -61,6 +61,57 @@ def db_size(db):
     return dict(zip(("tracks", "warm", "validation", "test", "dim"), map(int, row)))
 
 
+def bench_baselines(db):
+    """DropoutNet and MeLU (steps/baselines.sql) on the database the pipeline
+    just ran on, with the setting baselines = 1 and the options of the
+    settings dropoutnet_options / melu_options (the tuned defaults unless set):
+    each model's training time (its own timer, stored in semiperso_baselines)
+    and the peak resident memory of the process that trains both (an upper
+    bound for each), then the steps that add their four rows to results.
+    Reported apart from the pipeline's total; returns the report's
+    "baselines" entry."""
+    load_before = os.getloadavg()[0]
+    stages = [
+        ("baseline_settings", "INSERT OR REPLACE INTO settings VALUES ('baselines', 1);\n"
+                              ".read sql/steps/settings.sql"),
+        ("baseline_inputs", ".read sql/steps/baseline_inputs.sql"),
+        ("baselines", ".read sql/steps/baselines.sql"),
+        ("top_tracks", ".read sql/steps/top_tracks.sql"),
+        ("baselines_recommend", ".read sql/steps/baselines_recommend.sql"),
+        ("evaluate", ".read sql/steps/evaluate.sql"),
+    ]
+    print("DropoutNet and MeLU (not in the total above)")
+    print(f"{'stage':<20}{'seconds':>10}{'peak MiB':>10}")
+    entry = {"stages": []}
+    for name, sql in stages:
+        seconds, peak = run_stage(db, name, sql)
+        entry["stages"].append({"stage": name, "seconds": round(seconds, 2),
+                                "peak_mib": round(peak, 1)})
+        print(f"{name:<20}{seconds:>10.2f}{peak:>10.1f}", flush=True)
+    train_peak = next(s["peak_mib"] for s in entry["stages"] if s["stage"] == "baselines")
+    models = json.loads(subprocess.check_output(
+        ["sqlite3", "-batch", "-json", db,
+         "SELECT name, train_seconds, train_rows, items, epochs, options "
+         "FROM semiperso_baselines WHERE name IN ('dropoutnet', 'melu') ORDER BY name"]))
+    entry["models"] = []
+    for m in models:
+        entry["models"].append({"model": m["name"], "train_seconds": round(m["train_seconds"], 2),
+                                "peak_mib_at_most": train_peak, "rows": m["train_rows"],
+                                "items": m["items"], "epochs": m["epochs"],
+                                "options": json.loads(m["options"])})
+        print(f"{m['name']}: trained in {m['train_seconds']:.1f} s (target 300), peak at most "
+              f"{train_peak:.0f} MiB (target 2048), {m['train_rows']} users x {m['items']} tracks")
+    results = subprocess.check_output(
+        ["sqlite3", "-batch", "-header", "-column", db,
+         "SELECT method, printf('%.2f', precision) AS p, printf('%.2f', recall) AS r, "
+         "printf('%.2f', ndcg) AS ndcg, users FROM results "
+         "WHERE method LIKE 'dropoutnet%' OR method LIKE 'melu%' ORDER BY method"])
+    print(results.decode())
+    entry["results"] = results.decode()
+    entry["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return entry
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", choices=SCALES, default="paper")
@@ -168,9 +219,10 @@ def main():
     results = subprocess.check_output(
         ["sqlite3", "-batch", "-header", "-column", args.db,
          "SELECT method, printf('%.2f', precision) AS p, printf('%.2f', recall) AS r, "
-         "printf('%.2f', ndcg) AS ndcg, users FROM results ORDER BY ndcg DESC"], cwd=ROOT)
+         "printf('%.2f', ndcg) AS ndcg, users FROM results ORDER BY results.ndcg DESC"], cwd=ROOT)
     print(results.decode())
     report["results"] = results.decode()
+    report["baselines"] = bench_baselines(args.db)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     print(f"written: {os.path.relpath(args.out, ROOT)}")

@@ -22,6 +22,7 @@
 --                         as they are when given)
 --   semiperso_models ...  the trained embedder          (steps/train.sql)
 --   semiperso_segments... the two segmentations         (steps/segments.sql)
+--   baseline_support ...  the baselines' training inputs (steps/baseline_inputs.sql)
 --   baseline_vectors ...  DropoutNet and MeLU, with the setting baselines = 1
 --                                                       (steps/baselines.sql)
 --   segment_top_tracks, popular_tracks                  (steps/top_tracks.sql)
@@ -37,6 +38,7 @@
 .read sql/features.sql
 .read sql/steps/train.sql
 .read sql/steps/segments.sql
+.read sql/steps/baseline_inputs.sql
 .read sql/steps/baselines.sql
 .read sql/steps/top_tracks.sql
 .read sql/steps/recommend.sql

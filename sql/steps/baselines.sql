@@ -4,10 +4,8 @@
 -- for their semi-personalized variants.  With baselines = 0 (the default)
 -- every statement below selects nothing and the tables stay empty.
 --
+-- Inputs: baseline_support and the training rows of steps/baseline_inputs.sql.
 -- Outputs:
---   baseline_support(user_id, support)   each user's registration-day events
---       for MeLU's local update (melu_support(): the entity's vector, label
---       0 for a skip or ban, 1 otherwise)
 --   models 'dropoutnet' and 'melu'       (semiperso_baselines and friends)
 --   baseline_vectors(model, user_id, embedding)  every user in each model's
 --       space: DropoutNet's user tower output (warm users with their
@@ -20,22 +18,9 @@
 -- melu_options (README.md, "DropoutNet and MeLU"), over the seed and quiet
 -- of this run.
 
-DROP TABLE IF EXISTS baseline_support;
-CREATE TABLE baseline_support(user_id INTEGER PRIMARY KEY, support BLOB NOT NULL);
-INSERT INTO baseline_support
-  SELECT e.user_id,
-         melu_support(v.embedding, CASE WHEN e.action IN ('skip', 'ban') THEN 0 ELSE 1 END)
-  FROM registration_events AS e
-  JOIN feature_entity_vectors AS v ON v.entity = e.entity AND v.entity_id = e.entity_id
-  WHERE (SELECT baselines FROM run_config)
-  GROUP BY e.user_id;
-
 SELECT train_dropoutnet(
   'dropoutnet',
-  'SELECT f.features, u.embedding
-     FROM users AS u JOIN user_features AS f USING (user_id)
-    WHERE u.split = ''warm'' AND u.embedding IS NOT NULL
-    ORDER BY u.user_id',
+  'SELECT * FROM baseline_dropoutnet_rows',
   json_patch(json_object('seed', c.seed,
                          'quiet', json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)),
              c.dropoutnet_options))
@@ -44,11 +29,7 @@ FROM run_config AS c WHERE c.baselines;
 
 SELECT train_melu(
   'melu',
-  'SELECT u.user_id, f.features, u.embedding, s.support
-     FROM users AS u JOIN user_features AS f USING (user_id)
-     LEFT JOIN baseline_support AS s USING (user_id)
-    WHERE u.split = ''warm'' AND u.embedding IS NOT NULL
-    ORDER BY u.user_id',
+  'SELECT * FROM baseline_melu_rows',
   json_patch(json_object('seed', c.seed,
                          'quiet', json(CASE WHEN c.quiet THEN 'true' ELSE 'false' END)),
              c.melu_options))

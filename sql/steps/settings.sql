@@ -59,8 +59,10 @@ INSERT INTO run_settings(name, value)
         UNION ALL SELECT 'tt_svd_options', '{"dim": 128}'                    -- train_pmi_svd's
         UNION ALL SELECT 'baselines', 0             -- 1: also DropoutNet and MeLU
                                                     -- (steps/baselines.sql)
-        UNION ALL SELECT 'dropoutnet_options', '{}' -- their options (JSON objects,
-        UNION ALL SELECT 'melu_options', '{}'       -- README.md "DropoutNet and MeLU")
+        -- their options (JSON objects, README.md "DropoutNet and MeLU"): the
+        -- candidates sql/tune_baselines.sql chose on the demo's validation users
+        UNION ALL SELECT 'dropoutnet_options', '{"learning_rate": 0.02, "dropout": 0.8}'
+        UNION ALL SELECT 'melu_options', '{"global_lr": 5e-4, "local_lr": 5e-6}'
         UNION ALL SELECT 'seed', 0
         UNION ALL SELECT 'quiet', 0) AS d
   LEFT JOIN settings AS s ON s.name = d.name;
