@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "rng.h"
 #include "sym_eigen.h"
@@ -110,10 +111,11 @@ static void gram(Team *team, Scratch *scratch, const float *a, int64_t n, int d,
     for (int j = 0; j < i; j++) g[(size_t)i * d + j] = g[(size_t)j * d + i];
 }
 
-/* ---- change of basis: a = a v, in place, chunk by chunk ----------------- */
+/* ---- change of basis: to = from v, chunk by chunk (in place if equal) --- */
 
 typedef struct {
-  float *a; /* n x d */
+  const float *from; /* n x d */
+  float *to;         /* n x d */
   int64_t n;
   int d;
   const float *v; /* d x d */
@@ -127,16 +129,16 @@ static void rotate_member(void *arg, int id, int n_members) {
   for (int64_t r0 = (int64_t)id * ROTATE_CHUNK; r0 < rt->n;
        r0 += (int64_t)n_members * ROTATE_CHUNK) {
     int rows = rt->n - r0 < ROTATE_CHUNK ? (int)(rt->n - r0) : ROTATE_CHUNK;
-    float *a = rt->a + (size_t)r0 * d;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, d, 1.0f, a, d, rt->v, d,
-                0.0f, sc->chunk, d);
-    memcpy(a, sc->chunk, (size_t)rows * d * sizeof *a);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, d, 1.0f,
+                rt->from + (size_t)r0 * d, d, rt->v, d, 0.0f, sc->chunk, d);
+    memcpy(rt->to + (size_t)r0 * d, sc->chunk, (size_t)rows * d * sizeof *sc->chunk);
     sc->flops += 2.0 * rows * d * (double)d;
   }
 }
 
-static void rotate(Team *team, Scratch *scratch, float *a, int64_t n, int d, const float *v) {
-  Rotate rt = {a, n, d, v, scratch};
+static void rotate(Team *team, Scratch *scratch, const float *from, float *to, int64_t n, int d,
+                   const float *v) {
+  Rotate rt = {from, to, n, d, v, scratch};
   if (n > 0) team_run(team, rotate_member, &rt);
 }
 
@@ -237,7 +239,23 @@ typedef struct {
   double *q, *q2;  /* d x d: the product of every change of basis so far */
   float *diag;     /* d */
   double *block_loss;
+  float *x, *y; /* the factors while they are fitted (big_alloc), rotated */
 } Fit;
+
+/* Memory for the factors being fitted, in huge pages where the system
+** gives them on request (Linux: transparent huge pages in madvise mode).
+** The row solves read the fixed side's vectors from all over it; with
+** 4 KiB pages nearly every read also misses the TLB, whose page walk
+** (nested under virtualisation) costs as much as the read. */
+static float *big_alloc(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  size_t size = (bytes + huge - 1) / huge * huge;
+  float *p = aligned_alloc(huge, size > 0 ? size : huge);
+#ifdef MADV_HUGEPAGE
+  if (p) madvise(p, size, MADV_HUGEPAGE);
+#endif
+  return p;
+}
 
 static void fit_free(Fit *f) {
   team_free(f->team);
@@ -259,6 +277,8 @@ static void fit_free(Fit *f) {
   free(f->q2);
   free(f->diag);
   free(f->block_loss);
+  free(f->x);
+  free(f->y);
 }
 
 static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
@@ -278,8 +298,10 @@ static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
   f->q2 = malloc(dd * sizeof *f->q2);
   f->diag = malloc((size_t)d * sizeof *f->diag);
   f->block_loss = malloc(((size_t)r->cols / LOSS_BLOCK + 1) * sizeof *f->block_loss);
+  f->x = big_alloc((size_t)r->rows * d * sizeof *f->x);
+  f->y = big_alloc((size_t)r->cols * d * sizeof *f->y);
   if (!f->scratch || !f->g || !f->eig || !eigen_ok || !f->v || !f->q || !f->q2 || !f->diag ||
-      !f->block_loss)
+      !f->block_loss || !f->x || !f->y)
     return ALS_NOMEM;
   for (int j = 0; j < d; j++) f->q[(size_t)j * d + j] = 1.0;
   for (int k = 0; k < f->threads; k++) {
@@ -300,7 +322,7 @@ static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
 ** f->eigen.lambda.  Orthogonal, so every x_u.y_i, norm and CG iterate is the
 ** same as in the old basis (up to rounding).  ALS_NUMERIC when LAPACK
 ** fails (non-finite factors). */
-static int change_basis(Fit *f, float *users, int64_t n_users, float *items,
+static int change_basis(Fit *f, const float *users, int64_t n_users, const float *items,
                         int64_t n_items) {
   const int d = f->d;
   for (size_t k = 0; k < (size_t)d * d; k++) f->eig[k] = f->g[k];
@@ -311,8 +333,8 @@ static int change_basis(Fit *f, float *users, int64_t n_users, float *items,
   /* Eigenvector j is eig[j d + i], i = 0 .. d-1: v[i][j] = eig[j d + i]. */
   for (int i = 0; i < d; i++)
     for (int j = 0; j < d; j++) f->v[(size_t)i * d + j] = (float)f->eig[(size_t)j * d + i];
-  rotate(f->team, f->scratch, users, n_users, d, f->v);
-  rotate(f->team, f->scratch, items, n_items, d, f->v);
+  rotate(f->team, f->scratch, users, f->x, n_users, d, f->v);
+  rotate(f->team, f->scratch, items, f->y, n_items, d, f->v);
   /* q = q v, with v exactly as applied (rounded to float). */
   for (size_t k = 0; k < (size_t)d * d; k++) f->eig[k] = f->v[k];
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, f->q, d, f->eig, d,
@@ -348,19 +370,21 @@ static int weights_valid(const SparseMatrix *r) {
   return 1;
 }
 
-/* One iteration: users, then items.  Returns the loss through *loss. */
-static int iterate(Fit *f, const AlsOptions *o, const SparseMatrix *r, float *users,
-                   float *items, double *loss) {
+/* One iteration: users, then items, into f->x and f->y, starting from
+** users and items (f->x and f->y themselves after the first).  Returns the
+** loss through *loss. */
+static int iterate(Fit *f, const AlsOptions *o, const SparseMatrix *r, const float *users,
+                   const float *items, double *loss) {
   const int d = f->d;
   /* f->g holds the items' Gram matrix. */
   int rc = change_basis(f, users, r->rows, items, r->cols);
-  if (rc == ALS_OK) rc = solve_side(f, o, r, items, users, NULL);
+  if (rc == ALS_OK) rc = solve_side(f, o, r, f->y, f->x, NULL);
   if (rc != ALS_OK) return rc;
-  gram(f->team, f->scratch, users, r->rows, d, f->g);
-  rc = change_basis(f, users, r->rows, items, r->cols);
-  if (rc == ALS_OK) rc = solve_side(f, o, &f->rt, users, items, f->block_loss);
+  gram(f->team, f->scratch, f->x, r->rows, d, f->g);
+  rc = change_basis(f, f->x, r->rows, f->y, r->cols);
+  if (rc == ALS_OK) rc = solve_side(f, o, &f->rt, f->x, f->y, f->block_loss);
   if (rc != ALS_OK) return rc;
-  gram(f->team, f->scratch, items, r->cols, d, f->g);
+  gram(f->team, f->scratch, f->y, r->cols, d, f->g);
   /* L = sum over all pairs of s^2 = <X^T X, Y^T Y> (X^T X is diagonal in
   ** this basis), the stored entries' correction, and the regularisation
   ** (the traces are the squared norms). */
@@ -389,7 +413,7 @@ int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users, float *ite
   if (rc == ALS_OK) gram(f.team, f.scratch, items, r->cols, d, f.g);
   for (int it = 1; rc == ALS_OK && it <= o->iterations; it++) {
     double loss;
-    rc = iterate(&f, o, r, users, items, &loss);
+    rc = iterate(&f, o, r, it == 1 ? users : f.x, it == 1 ? items : f.y, &loss);
     if (rc != ALS_OK) break;
     out.iterations = it;
     out.loss = loss;
@@ -399,8 +423,8 @@ int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users, float *ite
     /* Back to the starting basis: x = x' q^T. */
     for (int i = 0; i < d; i++)
       for (int j = 0; j < d; j++) f.v[(size_t)i * d + j] = (float)f.q[(size_t)j * d + i];
-    rotate(f.team, f.scratch, users, r->rows, d, f.v);
-    rotate(f.team, f.scratch, items, r->cols, d, f.v);
+    rotate(f.team, f.scratch, f.x, users, r->rows, d, f.v);
+    rotate(f.team, f.scratch, f.y, items, r->cols, d, f.v);
   }
   for (int k = 0; f.scratch && k < f.threads; k++) out.flops += f.scratch[k].flops;
   fit_free(&f);

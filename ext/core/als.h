@@ -26,7 +26,10 @@
 ** is unchanged (CG is invariant under an orthogonal change of basis), but
 ** Y^T Y becomes diagonal: a CG step costs O(d) plus the stored entries
 ** instead of a d x d product per row.  The factors return in the starting
-** basis.
+** basis.  While fitted they live in a copy of their own (the first change
+** of basis writes it), in transparent huge pages where Linux gives them on
+** request: a row solve reads the fixed side's vectors from all over it,
+** and with 4 KiB pages nearly every such read also pays a TLB miss.
 **
 ** The loss reported per iteration is L above, exactly: the sum over all
 ** pairs is <X^T X, Y^T Y> (both Gram matrices are formed anyway) plus a
@@ -104,9 +107,11 @@ void als_init(const AlsOptions *o, int32_t n_users, int32_t n_items,
 ** from the values in users (r->rows x dim) and items (r->cols x dim), e.g.
 ** from als_init, and leaving the result there.  Weights must be finite
 ** and >= 0 (else ALS_BADARG, factors untouched).  On ALS_ABORTED,
-** ALS_NUMERIC or ALS_NOMEM the factors hold no meaningful values (maybe a
-** rotated, partly updated state); res (optional) tells how many
-** iterations completed, with their loss and work. */
+** ALS_NUMERIC or ALS_NOMEM the factors are left as they were (the fit
+** works on a copy, written back only on success); res (optional) tells
+** how many iterations completed, with their loss and work.  Memory beyond
+** r and the factors: a second copy of both factors, r transposed, and
+** O(d^2 + threads (d + longest row) + 1024 threads d) scratch. */
 int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users,
             float *items, AlsResult *res);
 

@@ -136,6 +136,7 @@ static char *summary(const void *p) {
   sp_json_int(s, "entries", t->b.pairs.m.nnz);
   sp_json_int(s, "iterations", t->result.iterations);
   sp_json_real(s, "loss", t->result.loss);
+  sp_json_real(s, "flops", t->result.flops); /* single-precision work executed */
   sp_json_seconds(s, "seconds", t->b.seconds);
   sp_json_close(s, '}');
   return sqlite3_str_finish(s);

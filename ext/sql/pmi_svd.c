@@ -184,6 +184,7 @@ static char *summary(const void *p) {
   sp_json_real(s, "sigma_max", t->sigma[0]);
   sp_json_real(s, "sigma_min", t->sigma[t->o.dim - 1]);
   sp_json_int(s, "users", t->listens.m.rows);
+  sp_json_real(s, "flops", t->result.flops); /* single-precision work executed */
   sp_json_seconds(s, "seconds", t->b.seconds);
   sp_json_close(s, '}');
   return sqlite3_str_finish(s);
