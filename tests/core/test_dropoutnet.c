@@ -467,6 +467,47 @@ static void test_training(void) {
   synthetic_free(&s);
 }
 
+/* The learning rate falls by lr_decay for every decay_users users seen:
+** with decay_users one batch and lr_decay 1e-30, only the first batch
+** moves the weights (later steps are far below a float's resolution), so
+** one epoch and two give the same weights; without decay they differ. */
+static void test_learning_rate_decay(void) {
+  Synthetic s;
+  synthetic(&s, 200, 120, 3);
+  DropoutNetData data = {200, s.user_pref, s.content, s.n_items, s.item_pref, s.d, s.dc};
+  DropoutNetOptions o;
+  small_options(&o);
+  o.threads = 1;
+  o.decay_users = o.batch_users;
+  DropoutNet one, two, still;
+  for (int decays = 1; decays >= 0; decays--) {
+    o.lr_decay = decays ? 1e-30 : 1.0;
+    o.epochs = 1;
+    CHECK(dropoutnet_train(&data, &o, NULL, &one, NULL) == TRAIN_OK);
+    o.epochs = 2;
+    CHECK(dropoutnet_train(&data, &o, NULL, &two, NULL) == TRAIN_OK);
+    int same = memcmp(one.params, two.params, one.n_params * sizeof(float)) == 0;
+    CHECK_MSG(same == decays, "lr_decay %g: one and two epochs give %s weights", o.lr_decay,
+              same ? "the same" : "different");
+    if (decays) { /* the first batch did train: not what a rate that small from the start gives */
+      DropoutNetOptions still_o = o;
+      still_o.epochs = 1;
+      still_o.learning_rate = o.learning_rate * o.lr_decay;
+      still_o.lr_decay = 1.0;
+      CHECK(dropoutnet_train(&data, &still_o, NULL, &still, NULL) == TRAIN_OK);
+      /* Zero-initialised parameters move by about 1e-31 at that rate. */
+      double moved = 0;
+      for (size_t i = 0; i < one.n_params; i++)
+        moved = fmax(moved, fabs((double)one.params[i] - still.params[i]));
+      CHECK_MSG(moved > 1e-6, "the first batch trained at the decayed rate (moved %g)", moved);
+      dropoutnet_free(&still);
+    }
+    dropoutnet_free(&one);
+    dropoutnet_free(&two);
+  }
+  synthetic_free(&s);
+}
+
 static void test_bad_arguments(void) {
   DropoutNetOptions o;
   dropoutnet_default_options(&o);
@@ -572,6 +613,7 @@ int main(void) {
   test_gradients();
   test_inference();
   test_training();
+  test_learning_rate_decay();
   test_bad_arguments();
   test_positive_features();
   test_scaler();
