@@ -7,9 +7,11 @@
 #include "hash.h"
 
 /* Open addressing with linear probing; a slot is empty when used == 0.
-** Keys of the pair table are (user, item); of the item table (item, count). */
+** Keys: of the pair table (user, item); of the user table user; of the
+** item table item, with b its number of distinct users and c the last
+** user counted. */
 typedef struct {
-  int64_t a, b;
+  int64_t a, b, c;
   uint8_t used;
 } Slot;
 
@@ -18,9 +20,21 @@ typedef struct {
   size_t cap, size; /* cap is a power of two */
 } Table;
 
+/* Rows usually come grouped by user (a join driven by users or segment
+** members).  While every user's pairs have come in one run, a pair repeats
+** only within its user's run, so an item whose last user is the current
+** one was already counted: no table of pairs is needed, only the log of
+** the pairs counted (sequential writes).  When a user comes back after
+** another, the log becomes the pair table and every later pair is looked
+** up there: the counts are the same in any order. */
 struct ItemCount {
-  Table pairs; /* (user, item) */
-  Table items; /* (item, distinct users) */
+  Table items; /* (item, distinct users, last user) */
+  Table users; /* users seen, while grouped */
+  int grouped;
+  int64_t current; /* the user of the run under way, while grouped */
+  int64_t *log;    /* user, item of each pair counted, while grouped */
+  size_t logged, log_cap;
+  Table pairs; /* (user, item), once not grouped */
 };
 
 static int table_init(Table *t, size_t cap) {
@@ -59,16 +73,25 @@ static int table_reserve(Table *t, int match_b) {
   return 0;
 }
 
-ItemCount *item_count_new(void) {
-  ItemCount *c = malloc(sizeof *c);
-  if (c == NULL) return NULL;
-  if (table_init(&c->pairs, 1024)) {
-    free(c);
-    return NULL;
+/* Key (a, b) (key a alone unless match_b), inserted if absent; NULL when
+** memory is short.  *fresh says whether it was inserted. */
+static Slot *table_insert(Table *t, int64_t a, int64_t b, int match_b, int *fresh) {
+  if (table_reserve(t, match_b)) return NULL;
+  Slot *s = table_find(t, a, b, match_b);
+  *fresh = !s->used;
+  if (*fresh) {
+    *s = (Slot){a, match_b ? b : 0, 0, 1};
+    t->size++;
   }
-  if (table_init(&c->items, 256)) {
-    free(c->pairs.slots);
-    free(c);
+  return s;
+}
+
+ItemCount *item_count_new(void) {
+  ItemCount *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->grouped = 1;
+  if (table_init(&c->items, 256) || table_init(&c->users, 256)) {
+    item_count_free(c);
     return NULL;
   }
   return c;
@@ -76,28 +99,68 @@ ItemCount *item_count_new(void) {
 
 void item_count_free(ItemCount *c) {
   if (c == NULL) return;
-  free(c->pairs.slots);
   free(c->items.slots);
+  free(c->users.slots);
+  free(c->log);
+  free(c->pairs.slots);
   free(c);
 }
 
-int item_count_add(ItemCount *c, int64_t user, int64_t item) {
-  if (table_reserve(&c->pairs, 1)) return -1;
-  Slot *p = table_find(&c->pairs, user, item, 1);
-  if (p->used) return 0; /* this user already met this item */
-  p->a = user;
-  p->b = item;
-  p->used = 1;
-  c->pairs.size++;
-  if (table_reserve(&c->items, 0)) return -1;
-  Slot *s = table_find(&c->items, item, 0, 0);
-  if (!s->used) {
-    s->a = item;
-    s->b = 0;
-    s->used = 1;
-    c->items.size++;
+/* A user came back: the pairs logged so far become the pair table. */
+static int leave_grouped(ItemCount *c) {
+  if (table_init(&c->pairs, 1024)) return -1;
+  int fresh;
+  for (size_t i = 0; i < c->logged; i++) {
+    if (table_insert(&c->pairs, c->log[2 * i], c->log[2 * i + 1], 1, &fresh) == NULL) {
+      free(c->pairs.slots); /* still grouped: the next pair tries again */
+      c->pairs.slots = NULL;
+      return -1;
+    }
   }
+  free(c->log);
+  c->log = NULL;
+  free(c->users.slots);
+  c->users.slots = NULL;
+  c->grouped = 0;
+  return 0;
+}
+
+/* Whether (user, item) is new, recording it; -1 when memory is short. */
+static int first_meeting(ItemCount *c, int64_t user, int64_t item) {
+  int fresh;
+  if (c->grouped && (c->users.size == 0 || user != c->current)) {
+    if (table_insert(&c->users, user, 0, 0, &fresh) == NULL) return -1;
+    if (fresh)
+      c->current = user;
+    else if (leave_grouped(c))
+      return -1;
+  }
+  if (!c->grouped) {
+    if (table_insert(&c->pairs, user, item, 1, &fresh) == NULL) return -1;
+    return fresh;
+  }
+  const Slot *s = table_find(&c->items, item, 0, 0);
+  if (s->used && s->c == user) return 0;
+  if (c->logged == c->log_cap) {
+    size_t cap = c->log_cap ? 2 * c->log_cap : 1024;
+    int64_t *grown = realloc(c->log, 2 * cap * sizeof *grown);
+    if (grown == NULL) return -1;
+    c->log = grown;
+    c->log_cap = cap;
+  }
+  c->log[2 * c->logged] = user;
+  c->log[2 * c->logged + 1] = item;
+  c->logged++;
+  return 1;
+}
+
+int item_count_add(ItemCount *c, int64_t user, int64_t item) {
+  int first = first_meeting(c, user, item), fresh;
+  if (first <= 0) return first;
+  Slot *s = table_insert(&c->items, item, 0, 0, &fresh);
+  if (s == NULL) return -1;
   s->b++;
+  s->c = user;
   return 0;
 }
 
@@ -109,20 +172,45 @@ static int by_users_then_id(const void *x, const void *y) {
   return (a->a > b->a) - (a->a < b->a);
 }
 
+/* Restores the heap below i: the worst of h[0 .. m) (the last in the
+** ranking) at the root. */
+static void sift_down(Slot *h, size_t m, size_t i) {
+  for (;;) {
+    size_t w = i, l = 2 * i + 1, r = l + 1;
+    if (l < m && by_users_then_id(&h[l], &h[w]) > 0) w = l;
+    if (r < m && by_users_then_id(&h[r], &h[w]) > 0) w = r;
+    if (w == i) return;
+    Slot t = h[i];
+    h[i] = h[w];
+    h[w] = t;
+    i = w;
+  }
+}
+
+/* The m best items are kept in a heap as they come (a segment's list is
+** 100 of thousands of items: no sort of them all), then sorted. */
 size_t item_count_top(const ItemCount *c, size_t k, int64_t *items, int64_t *users) {
-  size_t n = c->items.size;
-  Slot *all = malloc((n ? n : 1) * sizeof *all);
-  if (all == NULL) return (size_t)-1;
+  size_t n = c->items.size, m = k < n ? k : n;
+  Slot *best = malloc((m ? m : 1) * sizeof *best);
+  if (best == NULL) return (size_t)-1;
   size_t j = 0;
-  for (size_t i = 0; i < c->items.cap; i++) {
-    if (c->items.slots[i].used) all[j++] = c->items.slots[i];
+  for (size_t i = 0; i < c->items.cap && m > 0; i++) {
+    const Slot *s = &c->items.slots[i];
+    if (!s->used) continue;
+    if (j < m) {
+      best[j++] = *s;
+      if (j == m)
+        for (size_t p = m / 2; p-- > 0;) sift_down(best, m, p);
+    } else if (by_users_then_id(s, &best[0]) < 0) {
+      best[0] = *s;
+      sift_down(best, m, 0);
+    }
   }
-  qsort(all, n, sizeof *all, by_users_then_id);
-  size_t m = k < n ? k : n;
+  qsort(best, m, sizeof *best, by_users_then_id);
   for (size_t i = 0; i < m; i++) {
-    items[i] = all[i].a;
-    users[i] = all[i].b;
+    items[i] = best[i].a;
+    users[i] = best[i].b;
   }
-  free(all);
+  free(best);
   return m;
 }

@@ -5,8 +5,10 @@
 ** Contract: feed (user, item) pairs in any order, repeats allowed; a pair
 ** seen twice counts once.  item_count_top() ranks items by their number of
 ** distinct users, most first, ties by smaller item id.  Memory grows with
-** the number of distinct pairs (hash tables, 16 bytes a slot, kept at most
-** half full).  Segment and popularity lists of the pipeline are this.
+** the number of distinct pairs: 16 bytes each while every user's pairs
+** come in one run (any order of users and items within it), hash tables
+** of 32-byte slots at most half full once a user comes back after another.
+** Segment and popularity lists of the pipeline are this.
 */
 #ifndef SEMIPERSO_ITEM_COUNT_H
 #define SEMIPERSO_ITEM_COUNT_H

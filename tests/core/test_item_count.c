@@ -59,5 +59,41 @@ int main(void) {
   CHECK(exact);
   CHECK(ordered);
   item_count_free(c);
+
+  /* Rows grouped by user (each user's pairs in one run, repeats inside it)
+  ** take the path without a pair table; then users come back in random
+  ** order, repeating pairs of their first run and adding new ones: the
+  ** counts stay those of the brute-force matrix. */
+  static unsigned char seen[USERS][ITEMS];
+  int64_t want[ITEMS] = {0};
+  c = item_count_new();
+  added = 1;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < 8000; i++) {
+      int u = pass == 0 ? i * USERS / 8000 : (int)rng_below(&r, USERS);
+      int it = (int)rng_below(&r, ITEMS / 3);
+      it = pass == 0 ? it : (it + i % 2 * ITEMS / 3);
+      if (!seen[u][it]) {
+        seen[u][it] = 1;
+        want[it]++;
+      }
+      if (item_count_add(c, u, it)) added = 0;
+    }
+    size_t distinct_now = 0;
+    for (int i = 0; i < ITEMS; i++) distinct_now += want[i] > 0;
+    n = item_count_top(c, ITEMS, got_items, got_users);
+    exact = n == distinct_now;
+    for (size_t i = 0; i < n; i++) exact &= got_users[i] == want[got_items[i]];
+    CHECK(exact);
+    /* The 10 best alone (kept in a heap) are the head of the full ranking. */
+    int64_t head_items[10], head_users[10];
+    CHECK(item_count_top(c, 10, head_items, head_users) == 10);
+    int head = 1;
+    for (int i = 0; i < 10; i++)
+      head &= head_items[i] == got_items[i] && head_users[i] == got_users[i];
+    CHECK(head);
+  }
+  CHECK(added);
+  item_count_free(c);
   return check_report();
 }
