@@ -29,6 +29,12 @@ CREATE TABLE segment_descriptions(
   top_artists     TEXT
 );
 
+-- Each track's artist, apart from the tracks' vectors: looked up once per
+-- listen, from a table that stays in the page cache.
+DROP TABLE IF EXISTS temp.track_artists;
+CREATE TEMP TABLE track_artists(track_id INTEGER PRIMARY KEY, artist_id INTEGER);
+INSERT INTO temp.track_artists SELECT track_id, artist_id FROM tracks;
+
 -- Artists ranked within each segment by listeners among its members.
 DROP TABLE IF EXISTS temp.segment_artists;
 CREATE TEMP TABLE segment_artists(segment_id INTEGER, rank INTEGER, artist_id INTEGER,
@@ -38,11 +44,12 @@ INSERT INTO segment_artists
   FROM (SELECT m.segment_id, top_items(m.user_id, tr.artist_id, 5) AS top
         FROM segment_members AS m
         JOIN future_listens AS f USING (user_id)
-        JOIN tracks AS tr USING (track_id)
+        JOIN temp.track_artists AS tr USING (track_id)
         WHERE m.segmentation = 'warm_users'
           AND EXISTS (SELECT 1 FROM tracks WHERE artist_id IS NOT NULL)
         GROUP BY m.segment_id) AS s,
        json_each(s.top) AS t;
+DROP TABLE temp.track_artists;
 
 INSERT INTO segment_descriptions
   WITH members AS (
