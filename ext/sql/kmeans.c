@@ -13,6 +13,11 @@
 **   assign_segment(name TEXT, embedding) -> INTEGER segment id
 **       the nearest centroid (squared Euclidean, ties by smaller id): the
 **       id k-means gave a training row at convergence.
+**   assign_segments(name TEXT, id INTEGER, embedding) -> JSON
+**       aggregate: [[id, segment id], ...] in the order of the rows,
+**       each id assign_segment() gives, computed a block of rows at a time
+**       (one sgemm each); '[]' without rows.  Every row must name the
+**       same segmentation.
 **
 ** What a training leaves, replaced atomically under its name by the model
 ** store (store.h), written only after the fit succeeded:
@@ -481,6 +486,127 @@ static void assign_segment_func(sqlite3_context *ctx, int argc, sqlite3_value **
   sqlite3_free(x);
 }
 
+/* ---- assign_segments: the same assignment, many rows at a time ---------- */
+
+#define ASSIGN_BATCH_FN "assign_segments"
+
+/* Rows gathered until a block is full, then assigned with one sgemm per
+** block of rows (kmeans_assign: the same canonical ids as row by row). */
+typedef struct {
+  int started, k, d, normalize;
+  char *name;                 /* of the first row; every row must name it */
+  float *centroids, *norms;   /* copied: the cache may reload meanwhile */
+  float *rows;                /* block x d */
+  sqlite3_int64 *ids;         /* block */
+  int32_t *labels;            /* block */
+  int block, filled;
+  sqlite3_str *out;           /* JSON [[id, segment_id], ...] so far */
+} Assigning;
+
+static int start_assigning(sqlite3_context *ctx, Assigning *a, const char *name) {
+  const Segmentation *g = sp_cache_get(ctx, sp_state(ctx), &segmentation_loader, name);
+  if (g == NULL) return SQLITE_ERROR;
+  size_t kd = (size_t)g->k * (size_t)g->d;
+  a->k = g->k;
+  a->d = g->d;
+  a->normalize = g->normalize;
+  /* Blocks of about 4 Mi floats (16 MiB), at least one row. */
+  a->block = (1 << 22) / g->d > 0 ? (1 << 22) / g->d : 1;
+  a->name = sqlite3_mprintf("%s", name);
+  a->centroids = sqlite3_malloc64(kd * sizeof(float));
+  a->norms = sqlite3_malloc64((size_t)g->k * sizeof(float));
+  a->rows = sqlite3_malloc64((size_t)a->block * (size_t)g->d * sizeof(float));
+  a->ids = sqlite3_malloc64((size_t)a->block * sizeof *a->ids);
+  a->labels = sqlite3_malloc64((size_t)a->block * sizeof *a->labels);
+  a->out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  a->started = 1;
+  if (!a->name || !a->centroids || !a->norms || !a->rows || !a->ids || !a->labels)
+    return SQLITE_NOMEM;
+  memcpy(a->centroids, g->centroids, kd * sizeof(float));
+  memcpy(a->norms, g->norms, (size_t)g->k * sizeof(float));
+  sqlite3_str_appendchar(a->out, 1, '[');
+  return SQLITE_OK;
+}
+
+/* Assigns the rows gathered and appends them to the JSON. */
+static int flush_assigning(Assigning *a) {
+  if (a->filled == 0) return SQLITE_OK;
+  if (kmeans_assign(a->rows, a->filled, a->d, a->centroids, a->norms, a->k, a->labels, NULL) !=
+      KMEANS_OK)
+    return SQLITE_NOMEM;
+  for (int i = 0; i < a->filled; i++)
+    sqlite3_str_appendf(a->out, "%s[%lld,%d]", sqlite3_str_length(a->out) > 1 ? "," : "",
+                        a->ids[i], (int)a->labels[i]);
+  a->filled = 0;
+  return sqlite3_str_errcode(a->out);
+}
+
+static void free_assigning(Assigning *a) {
+  sqlite3_free(a->name);
+  sqlite3_free(a->centroids);
+  sqlite3_free(a->norms);
+  sqlite3_free(a->rows);
+  sqlite3_free(a->ids);
+  sqlite3_free(a->labels);
+  sqlite3_free(sqlite3_str_finish(a->out));
+  memset(a, 0, sizeof *a);
+}
+
+static void assign_segments_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  Assigning *a = sqlite3_aggregate_context(ctx, sizeof *a);
+  const char *name;
+  if (a == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (sp_text_arg(ctx, argv[0], 1, NULL, "the TEXT name of a segmentation made by "
+                  "train_segments()", 0, &name) != SQLITE_OK)
+    return;
+  if (!a->started) {
+    int rc = start_assigning(ctx, a, name);
+    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    if (rc != SQLITE_OK) return;
+  } else if (a->name == NULL || strcmp(name, a->name) != 0) {
+    sp_result_errorf(ctx, ASSIGN_BATCH_FN "(): argument 1 must name the same segmentation in "
+                     "every row ('%s' after '%s')", name, a->name ? a->name : "");
+    return;
+  }
+  if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
+    sp_result_errorf(ctx, ASSIGN_BATCH_FN "(): argument 2 must be an INTEGER id");
+    return;
+  }
+  float *x = NULL;
+  int n;
+  if (sp_vector_arg(ctx, argv[2], 3, &x, &n) != SQLITE_OK) return;
+  if (n != a->d) {
+    sp_result_errorf(ctx, ASSIGN_BATCH_FN "(): argument 3 has %d floats, segmentation '%s' has %d",
+                     n, a->name, a->d);
+  } else {
+    if (a->normalize) vec_normalize(x, (size_t)n);
+    memcpy(a->rows + (size_t)a->filled * (size_t)a->d, x, (size_t)n * sizeof(float));
+    a->ids[a->filled++] = sqlite3_value_int64(argv[1]);
+    if (a->filled == a->block && flush_assigning(a) != SQLITE_OK)
+      sqlite3_result_error_nomem(ctx);
+  }
+  sqlite3_free(x);
+}
+
+static void assign_segments_final(sqlite3_context *ctx) {
+  Assigning *a = sqlite3_aggregate_context(ctx, 0);
+  if (a == NULL || !a->started) {
+    sp_result_json_text(ctx, "[]");
+  } else if (flush_assigning(a) != SQLITE_OK) {
+    sqlite3_result_error_nomem(ctx);
+  } else {
+    sqlite3_str_appendchar(a->out, 1, ']');
+    sqlite3_str *out = a->out;
+    a->out = NULL;
+    sp_result_json(ctx, out);
+  }
+  if (a) free_assigning(a);
+}
+
 static void clear_segmentations(void *state) { sp_cache_clear(state, &segmentation_loader); }
 
 static const SpFunction kmeans_functions[] = {
@@ -489,6 +615,8 @@ static const SpFunction kmeans_functions[] = {
     /* Reads tables, so not deterministic; no side effects, so innocuous. */
     {"assign_segment", 2, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL, assign_segment_func, NULL, NULL,
      NULL, NULL},
+    {ASSIGN_BATCH_FN, 3, SQLITE_UTF8 | SQLITE_INNOCUOUS | SP_SUBTYPED, NULL, NULL,
+     assign_segments_step, assign_segments_final, NULL, NULL},
 };
 
 const SpBinding sp_kmeans_binding = {kmeans_functions, SP_COUNT(kmeans_functions), NULL, 0,

@@ -7,7 +7,8 @@
 --   'input_features'  the Input Features Clustering baseline: warm users'
 --                     L2-normalised input features (k = "input_segments")
 -- segment_members(segmentation, user_id, segment_id) records each warm
--- user's segment as assign_segment() gives it (the k-means assignment).
+-- user's segment as assign_segment() gives it (the k-means assignment;
+-- assign_segments() computes the same ids in blocks).
 
 -- A k larger than the number of warm users cannot be honoured: say so.
 SELECT raise_error(printf(
@@ -55,12 +56,17 @@ CREATE TABLE segment_members(
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX segment_members_by_user ON segment_members(segmentation, user_id);
 
+-- assign_segments() gives each row the id assign_segment() would, a block
+-- of rows per sgemm, as JSON [[user_id, segment_id], ...].
 INSERT INTO segment_members(segmentation, user_id, segment_id)
-  SELECT 'warm_users', user_id, assign_segment('warm_users', embedding)
-  FROM users WHERE split = 'warm' AND embedding IS NOT NULL;
+  SELECT 'warm_users', m.value ->> 0, m.value ->> 1
+  FROM (SELECT assign_segments('warm_users', user_id, embedding) AS members
+        FROM users WHERE split = 'warm' AND embedding IS NOT NULL) AS a,
+       json_each(a.members) AS m;
 
 INSERT INTO segment_members(segmentation, user_id, segment_id)
-  SELECT 'input_features', u.user_id,
-         assign_segment('input_features', f.features)
-  FROM users AS u JOIN user_features AS f USING (user_id)
-  WHERE u.split = 'warm' AND u.embedding IS NOT NULL;
+  SELECT 'input_features', m.value ->> 0, m.value ->> 1
+  FROM (SELECT assign_segments('input_features', u.user_id, f.features) AS members
+        FROM users AS u JOIN user_features AS f USING (user_id)
+        WHERE u.split = 'warm' AND u.embedding IS NOT NULL) AS a,
+       json_each(a.members) AS m;
