@@ -75,6 +75,29 @@ SELECT 'sizes = assignments', count(*) FROM semiperso_segments AS s
 SELECT 'inertia = brute force', abs(inertia - (SELECT sum(a.d) FROM rnd AS p
   JOIN d_rnd AS a ON a.point = p.id AND a.segment = assign_segment('rnd', p.v)))
   < 1e-9 * inertia FROM semiperso_segmentations WHERE name = 'rnd';
+-- assign_segments: the same ids in one call, each row's the brute-force
+-- nearest centroid, in the order of the rows.
+CREATE TEMP TABLE batch AS SELECT m.key AS pos, m.value ->> 0 AS id, m.value ->> 1 AS segment
+  FROM (SELECT assign_segments('rnd', id, v) AS j FROM (SELECT * FROM rnd ORDER BY id DESC)),
+       json_each(j) AS m;
+SELECT 'rnd assign_segments = brute force', count(*), sum(b.pos = 300 - b.id) FROM batch AS b
+  JOIN d_rnd AS a ON a.point = b.id AND a.segment = b.segment
+  WHERE NOT EXISTS (SELECT 1 FROM d_rnd AS c WHERE c.point = b.id
+                    AND (c.d < a.d OR (c.d = a.d AND c.segment < a.segment)));
+-- Rows of 1024 floats come in blocks of 4096 rows: 10000 rows fill two
+-- and part of a third, every id as assign_segment's.
+CREATE TEMP TABLE wide(id INTEGER PRIMARY KEY, v BLOB);
+WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 9999)
+INSERT INTO wide SELECT n, vec_f32((SELECT json_group_array(((n * 7919 + j * 104729) % 1009) / 100.0)
+                                    FROM (SELECT value AS j FROM generate_series(1, 1024))))
+  FROM i;
+SELECT json_extract(train_segments('wide', 'SELECT v FROM wide WHERE id % 50 = 0',
+  '{"k": 7, "seed": 2, "quiet": true}'), '$.k');
+SELECT 'wide: blocks = row by row', count(*), sum(m.value ->> 1 = assign_segment('wide', w.v)),
+  sum(m.key = w.id), count(DISTINCT m.value ->> 1)
+  FROM (SELECT assign_segments('wide', id, v) AS j FROM wide) AS a, json_each(a.j) AS m
+  JOIN wide AS w ON w.id = m.value ->> 0;
+SELECT 'no rows', assign_segments('wide', id, v) FROM wide WHERE id < 0;
 CREATE TEMP TABLE first AS SELECT segment_id, centroid FROM semiperso_segments
   WHERE segmentation = 'rnd';
 SELECT json_extract(train_segments('rnd', 'SELECT v FROM rnd', '{"k": 12, "seed": 5,
@@ -190,6 +213,13 @@ SELECT assign_segment('nope', '[1, 2]');
 SELECT assign_segment('rnd', '[1, 2]');
 SELECT assign_segment('rnd', NULL);
 SELECT assign_segment(NULL, '[1, 2, 3]');
+SELECT assign_segments('nope', 1, '[1, 2]');
+SELECT assign_segments('rnd', 1, '[1, 2]');
+SELECT assign_segments('rnd', 1, NULL);
+SELECT assign_segments('rnd', NULL, '[1, 2, 3]');
+SELECT assign_segments('rnd', '7', '[1, 2, 3]');
+SELECT assign_segments(NULL, 1, '[1, 2, 3]');
+SELECT assign_segments(CASE WHEN id = 1 THEN 'rnd' ELSE 'wide' END, id, v) FROM rnd;
 CREATE VIEW trains AS SELECT train_segments('y', 'SELECT v FROM pts', '{"k": 1}');
 SELECT * FROM trains;
 SELECT 'failed trainings left nothing', group_concat(name, ',') FROM
