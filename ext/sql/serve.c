@@ -62,6 +62,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "../core/hash.h"
 #include "../core/input_features.h"
 #include "../core/json_events.h"
 #include "args.h"
@@ -228,6 +229,131 @@ static int lookup_vector(ServeVtab *v, const char *fn, sqlite3_stmt *st, const c
   return SQLITE_OK;
 }
 
+/* ---- lookups remembered for one statement -------------------------------------- */
+
+/* What the lookups of events answered, kept by a cursor for its life (one
+** statement: user_feature_vectors computes every user's vector through one
+** cursor, and most users' events name the same groups and entities).  A
+** statement reads the tables as they were when it started, so the answers
+** cannot go stale; errors are never kept. */
+typedef struct {
+  char *action, *entity; /* sqlite3_malloc'd */
+  int group;             /* 0: not an interaction group */
+} GroupMemo;
+
+typedef struct {
+  sqlite3_int64 id;
+  int name; /* index in names; -1: empty slot */
+  int at;   /* the vector at at * d in vectors; -1: the entity has none */
+} EntityMemo;
+
+typedef struct {
+  GroupMemo *groups;
+  int64_t n_groups, cap_groups;
+  char **names; /* the entity names met */
+  int64_t n_names, cap_names;
+  EntityMemo *slots; /* open addressing, a power of two, at most half full */
+  int64_t cap, size;
+  float *vectors;
+  int64_t n_vectors, cap_vectors; /* in floats */
+  int d;                          /* of the vectors */
+} LookupMemo;
+
+static void memo_free(LookupMemo *m) {
+  for (int64_t i = 0; i < m->n_groups; i++) {
+    sqlite3_free(m->groups[i].action);
+    sqlite3_free(m->groups[i].entity);
+  }
+  for (int64_t i = 0; i < m->n_names; i++) sqlite3_free(m->names[i]);
+  sqlite3_free(m->groups);
+  sqlite3_free(m->names);
+  sqlite3_free(m->slots);
+  sqlite3_free(m->vectors);
+  memset(m, 0, sizeof *m);
+}
+
+static int same_text(const char *a, const char *b, size_t b_len) {
+  return strlen(a) == b_len && memcmp(a, b, b_len) == 0;
+}
+
+/* The remembered group of the event's (action, entity) pair, or NULL. */
+static const GroupMemo *memo_group(const LookupMemo *m, const JsonEvent *ev) {
+  for (int64_t i = 0; i < m->n_groups; i++)
+    if (same_text(m->groups[i].action, ev->action, ev->action_len) &&
+        same_text(m->groups[i].entity, ev->entity, ev->entity_len))
+      return &m->groups[i];
+  return NULL;
+}
+
+static int memo_keep_group(LookupMemo *m, const JsonEvent *ev, int group) {
+  if (sp_grow((void **)&m->groups, &m->cap_groups, m->n_groups + 1, sizeof *m->groups))
+    return SQLITE_NOMEM;
+  GroupMemo *g = &m->groups[m->n_groups];
+  g->action = sqlite3_mprintf("%.*s", (int)ev->action_len, ev->action);
+  g->entity = sqlite3_mprintf("%.*s", (int)ev->entity_len, ev->entity);
+  g->group = group;
+  if (g->action == NULL || g->entity == NULL) {
+    sqlite3_free(g->action);
+    sqlite3_free(g->entity);
+    return SQLITE_NOMEM;
+  }
+  m->n_groups++;
+  return SQLITE_OK;
+}
+
+/* The index of the entity name in names, added if new; -1 when memory is
+** short. */
+static int memo_name(LookupMemo *m, const char *entity, size_t len) {
+  for (int64_t i = 0; i < m->n_names; i++)
+    if (same_text(m->names[i], entity, len)) return (int)i;
+  if (sp_grow((void **)&m->names, &m->cap_names, m->n_names + 1, sizeof *m->names)) return -1;
+  m->names[m->n_names] = sqlite3_mprintf("%.*s", (int)len, entity);
+  return m->names[m->n_names] ? (int)m->n_names++ : -1;
+}
+
+/* The slot of (name, id), or the empty one where it belongs. */
+static EntityMemo *memo_slot(const LookupMemo *m, int name, sqlite3_int64 id) {
+  uint64_t h = hash_mix64((uint64_t)id * 0x9E3779B97F4A7C15ULL ^ (uint64_t)name);
+  for (uint64_t i = h & (uint64_t)(m->cap - 1);; i = (i + 1) & (uint64_t)(m->cap - 1)) {
+    EntityMemo *e = &m->slots[i];
+    if (e->name < 0 || (e->name == name && e->id == id)) return e;
+  }
+}
+
+/* Room for one more entity: the table doubled when it would pass half full. */
+static int memo_reserve(LookupMemo *m) {
+  if (2 * (m->size + 1) <= m->cap) return SQLITE_OK;
+  int64_t cap = m->cap ? 2 * m->cap : 1024;
+  EntityMemo *old = m->slots, *slots = sqlite3_malloc64((sqlite3_uint64)cap * sizeof *slots);
+  if (slots == NULL) return SQLITE_NOMEM;
+  for (int64_t i = 0; i < cap; i++) slots[i].name = -1;
+  int64_t old_cap = m->cap;
+  m->slots = slots;
+  m->cap = cap;
+  for (int64_t i = 0; i < old_cap; i++)
+    if (old[i].name >= 0) *memo_slot(m, old[i].name, old[i].id) = old[i];
+  sqlite3_free(old);
+  return SQLITE_OK;
+}
+
+/* Remembers vec (d floats, or NULL: no vector) as the answer for (name,
+** id). */
+static int memo_keep_entity(LookupMemo *m, int name, sqlite3_int64 id, const float *vec, int d) {
+  if (memo_reserve(m) != SQLITE_OK) return SQLITE_NOMEM;
+  EntityMemo *e = memo_slot(m, name, id);
+  int at = -1;
+  if (vec) {
+    if (sp_grow((void **)&m->vectors, &m->cap_vectors, m->n_vectors + d, sizeof *m->vectors))
+      return SQLITE_NOMEM;
+    memcpy(m->vectors + m->n_vectors, vec, (size_t)d * sizeof *vec);
+    at = (int)(m->n_vectors / d);
+    m->n_vectors += d;
+  }
+  *e = (EntityMemo){id, name, at};
+  m->size++;
+  return SQLITE_OK;
+}
+
 /* ---- one user's input features ------------------------------------------------ */
 
 typedef struct {
@@ -288,7 +414,8 @@ static int event_group(ServeVtab *v, const char *fn, sqlite3_stmt *group, const 
 
 /* Adds the events of the JSON array to s, in order. */
 static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int strict,
-                      FeatureSums *s, float *buf, UserInput *u, char **err) {
+                      LookupMemo *memo, FeatureSums *s, float *buf, UserInput *u,
+                      char **err) {
   int type = sqlite3_value_type(events), rc;
   if (type == SQLITE_NULL) return SQLITE_OK;
   const char *text = type == SQLITE_TEXT ? (const char *)sqlite3_value_text(events) : NULL;
@@ -304,6 +431,10 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
   sqlite3_stmt *group = lookup(v, fn, ST_GROUP, &rc, err);
   sqlite3_stmt *entity = group ? lookup(v, fn, ST_ENTITY, &rc, err) : NULL;
   if (entity == NULL) return rc;
+  if (memo->d != s->d) {
+    memo_free(memo);
+    memo->d = s->d;
+  }
   int got = json_events_begin(&it, text, (size_t)sqlite3_value_bytes(events), &jerr);
   rc = SQLITE_OK;
   while (got >= 0 && rc == SQLITE_OK && (got = json_events_next(&it, &ev, &jerr)) == 1) {
@@ -316,7 +447,13 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
       rc = SQLITE_TOOBIG;
       break;
     }
-    rc = event_group(v, fn, group, &ev, &g, err);
+    const GroupMemo *known = memo_group(memo, &ev);
+    if (known) {
+      g = known->group;
+    } else {
+      rc = event_group(v, fn, group, &ev, &g, err);
+      if (rc == SQLITE_OK) rc = memo_keep_group(memo, &ev, g);
+    }
     if (rc == SQLITE_OK && g == 0) {
       if (strict) {
         problem = sqlite3_mprintf("('%.*q', '%.*q') is not an (action, entity) pair of "
@@ -328,11 +465,20 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
       }
     }
     if (rc == SQLITE_OK && problem == NULL) {
-      sqlite3_reset(entity);
-      sqlite3_bind_text(entity, 1, ev.entity, (int)ev.entity_len, SQLITE_STATIC);
-      sqlite3_bind_int64(entity, 2, ev.entity_id);
-      rc = lookup_vector(v, fn, entity, "feature_entity_vectors", buf, s->d, &vec, err,
-                         "%.*s %lld", (int)ev.entity_len, ev.entity, (long long)ev.entity_id);
+      int name = memo_name(memo, ev.entity, ev.entity_len);
+      const EntityMemo *e = name >= 0 && memo->cap ? memo_slot(memo, name, ev.entity_id) : NULL;
+      if (name < 0) {
+        rc = SQLITE_NOMEM;
+      } else if (e && e->name >= 0) {
+        vec = e->at >= 0 ? memo->vectors + (int64_t)e->at * s->d : NULL;
+      } else {
+        sqlite3_reset(entity);
+        sqlite3_bind_text(entity, 1, ev.entity, (int)ev.entity_len, SQLITE_STATIC);
+        sqlite3_bind_int64(entity, 2, ev.entity_id);
+        rc = lookup_vector(v, fn, entity, "feature_entity_vectors", buf, s->d, &vec, err,
+                           "%.*s %lld", (int)ev.entity_len, ev.entity, (long long)ev.entity_id);
+        if (rc == SQLITE_OK) rc = memo_keep_entity(memo, name, ev.entity_id, vec, s->d);
+      }
       if (rc == SQLITE_OK && vec == NULL && strict)
         problem = sqlite3_mprintf("%.*s %lld has no vector in feature_entity_vectors",
                                   (int)ev.entity_len, ev.entity, (long long)ev.entity_id);
@@ -364,7 +510,7 @@ static int add_events(ServeVtab *v, const char *fn, sqlite3_value *events, int s
 
 /* args: country, age, events.  Fills u (u->features sqlite3_malloc'd). */
 static int user_input(ServeVtab *v, const char *fn, sqlite3_value **args, int strict,
-                      UserInput *u, char **err) {
+                      LookupMemo *memo, UserInput *u, char **err) {
   memset(u, 0, sizeof *u);
   int type = sqlite3_value_type(args[0]), has_age, d = 0, rc;
   double age;
@@ -383,7 +529,7 @@ static int user_input(ServeVtab *v, const char *fn, sqlite3_value **args, int st
   }
   float *age_buf = buf + d, *country_buf = buf + 2 * d;
   const float *age_vec = NULL, *country_vec = NULL;
-  rc = add_events(v, fn, args[2], strict, &s, buf, u, err);
+  rc = add_events(v, fn, args[2], strict, memo, &s, buf, u, err);
   sqlite3_stmt *st;
   if (rc == SQLITE_OK && has_age && (st = lookup(v, fn, ST_AGE, &rc, err)) != NULL) {
     sqlite3_bind_int(st, 1, features_age_class(age));
@@ -477,6 +623,7 @@ typedef struct {
   sqlite3_vtab_cursor base;
   int n, at;                 /* rows, current row */
   UserInput input;           /* user_input_features: its one row */
+  LookupMemo memo;           /* kept from row to row: see LookupMemo */
   sqlite3_int64 segment;     /* recommend_cold_user: its rows */
   int *rank, score_is_count;
   sqlite3_int64 *track;
@@ -647,12 +794,15 @@ static void cursor_reset(ServeCursor *c) {
   sqlite3_free(c->track);
   sqlite3_free(c->score);
   sqlite3_vtab *vtab = c->base.pVtab;
+  LookupMemo memo = c->memo;
   memset(c, 0, sizeof *c);
   c->base.pVtab = vtab;
+  c->memo = memo;
 }
 
 static int serve_close(sqlite3_vtab_cursor *cur) {
   cursor_reset((ServeCursor *)cur);
+  memo_free(&((ServeCursor *)cur)->memo);
   sqlite3_free(cur);
   return SQLITE_OK;
 }
@@ -669,7 +819,7 @@ static int serve_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
   if (v->recommend) rc = serve_options(v, (idxNum & 8) ? argv[3] : NULL, &err);
   if (rc == SQLITE_OK)
     rc = user_input(v, v->recommend ? RECOMMEND_FN : FEATURES_FN, argv,
-                    v->recommend && v->opts.strict, &c->input, &err);
+                    v->recommend && v->opts.strict, &c->memo, &c->input, &err);
   if (rc == SQLITE_OK && v->recommend) {
     rc = recommend(v, c, &c->input, &err);
   } else if (rc == SQLITE_OK) {

@@ -33,6 +33,29 @@ FROM users AS u JOIN user_features AS uf USING (user_id),
      user_input_features(u.country, u.age,
        (SELECT json_group_array(json_array(action, entity, entity_id))
         FROM registration_events AS e WHERE e.user_id = u.user_id)) AS f;
+-- One cursor remembers its lookups from row to row (a statement's rows
+-- share it): the id 10 under two entity names (album 10; track 10, which
+-- does not exist), a pair that is no group (share/track) and an entity
+-- without a vector (search/artist 999), each met again in later rows, give
+-- every row what a call of its own (a statement each) gives.
+CREATE TEMP TABLE memo_events(i INTEGER PRIMARY KEY, events TEXT);
+INSERT INTO memo_events VALUES
+  (1, '[["stream","album",10],["share","track",1],["search","artist",999]]'),
+  (2, '[["stream","track",10],["stream","album",10],["search","artist",999]]'),
+  (3, '[["share","track",1],["stream","track",1],["stream","track",10],["skip","album",10]]');
+CREATE TEMP TABLE alone(i INTEGER PRIMARY KEY, features, grouped, ignored, unknown);
+INSERT INTO alone SELECT 1, features, grouped_events, ignored_events, unknown_entities
+  FROM user_input_features('FR', 19, (SELECT events FROM memo_events WHERE i = 1));
+INSERT INTO alone SELECT 2, features, grouped_events, ignored_events, unknown_entities
+  FROM user_input_features('FR', 19, (SELECT events FROM memo_events WHERE i = 2));
+INSERT INTO alone SELECT 3, features, grouped_events, ignored_events, unknown_entities
+  FROM user_input_features('FR', 19, (SELECT events FROM memo_events WHERE i = 3));
+SELECT i, f.features = a.features, f.grouped_events, f.ignored_events, f.unknown_entities,
+       vec_to_json(substr(f.features, 73, 8))
+FROM memo_events AS m JOIN alone AS a USING (i), user_input_features('FR', 19, m.events) AS f
+WHERE f.grouped_events = a.grouped AND f.ignored_events = a.ignored
+  AND f.unknown_entities = a.unknown
+ORDER BY i;
 -- No events, NULL events and '[]' agree; an unknown country gives zeros
 -- and is counted; a NULL age gives age scalar 0.
 SELECT a.features = b.features, b.features = c.features, a.unknown_country
