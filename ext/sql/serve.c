@@ -54,7 +54,8 @@
 **       error naming it, instead of being counted).
 **
 ** Each virtual table keeps its lookups prepared for the life of the
-** connection; models, centroids and the track matrix come from the
+** connection, and a cursor the answers of the event lookups for its
+** statement (see LookupMemo); models, centroids and the track matrix come from the
 ** per-connection caches of embed_user, assign_segment and topk_tracks,
 ** which check at every call that nothing changed (store.h, topk.c).
 ** OpenBLAS runs on one thread during a recommendation (see below).
