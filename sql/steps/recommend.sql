@@ -19,6 +19,14 @@
 -- Also kept: cold_embeddings (predicted vectors) and cold_segments (each
 -- cold user's segment in both segmentations).
 
+-- A database an earlier version ran on holds recommendations as a table
+-- (one row per rank); SQL cannot drop "a table or a view", so say what to do
+-- before anything changes.
+SELECT raise_error('recommend.sql: recommendations is a table of an earlier version '
+                   || '(one row per rank), now a view of recommendation_lists; '
+                   || 'drop it once (DROP TABLE recommendations) and run again')
+FROM sqlite_schema WHERE name = 'recommendations' AND type = 'table';
+
 -- The network's prediction for every cold user (unit length).
 DROP TABLE IF EXISTS cold_embeddings;
 CREATE TABLE cold_embeddings(
@@ -29,13 +37,6 @@ INSERT INTO cold_embeddings
   SELECT u.user_id, embed_user('user_embedder', f.features)
   FROM users AS u JOIN user_features AS f USING (user_id)
   WHERE u.split IN ('validation', 'test');
-
--- A database an earlier version ran on holds recommendations as a table
--- (one row per rank); SQL cannot drop "a table or a view", so say what to do.
-SELECT raise_error('recommend.sql: recommendations is a table of an earlier version '
-                   || '(one row per rank), now a view of recommendation_lists; '
-                   || 'drop it once (DROP TABLE recommendations) and run again')
-FROM sqlite_schema WHERE name = 'recommendations' AND type = 'table';
 
 -- One row per (method, user); lists rather than a row per rank (15 M rows
 -- at the paper's scale), which evaluate.sql reads as they are.
