@@ -17,7 +17,8 @@
 --   input_features_clustering  L2-normalised input features -> nearest
 --                              'input_features' segment -> its top tracks
 -- Also kept: cold_embeddings (predicted vectors) and cold_segments (each
--- cold user's segment in both segmentations).
+-- cold user's segment in both segmentations) and the view segment_lists
+-- (each segment's list, as JSON).
 
 -- A database an earlier version ran on holds recommendations as a table
 -- (one row per rank); SQL cannot drop "a table or a view", so say what to do
