@@ -26,7 +26,8 @@
 --   baseline_vectors ...  DropoutNet and MeLU, with the setting baselines = 1
 --                                                       (steps/baselines.sql)
 --   segment_top_tracks, popular_tracks                  (steps/top_tracks.sql)
---   cold_embeddings, recommendations                    (steps/recommend.sql)
+--   cold_embeddings, recommendation_lists (the view recommendations by
+--                         rank)                        (steps/recommend.sql)
 --   user_metrics, results                               (steps/evaluate.sql)
 --   segment_descriptions  the paper's Table 2           (steps/describe.sql)
 --   results_at_k, results_by_activity, recommended_popularity

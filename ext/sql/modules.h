@@ -15,7 +15,7 @@ extern const SpBinding sp_metrics_binding;    /* metrics.c: precision_at, recall
 extern const SpBinding sp_item_count_binding; /* item_count.c: top_items */
 extern const SpBinding sp_mlp_binding;        /* mlp.c: train_embedder, embed_user */
 extern const SpBinding sp_kmeans_binding;     /* kmeans.c: train_segments, assign_segment */
-extern const SpBinding sp_topk_binding;       /* topk.c: topk_tracks, topk_tracks_batch */
+extern const SpBinding sp_topk_binding;       /* topk.c: topk_tracks, _batch, _lists */
 extern const SpBinding sp_synth_binding;      /* synth.c: synthesize_dataset */
 extern const SpBinding sp_scripting_binding;  /* scripting.c: raise_error */
 extern const SpBinding sp_stats_binding;      /* stats.c: normal_cdf, normal_quantile */

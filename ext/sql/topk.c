@@ -19,6 +19,12 @@
 **       per block, in the order the query yields them.  It runs user SQL,
 **       so it is SQLITE_VTAB_DIRECTONLY (not usable from views/triggers).
 **
+**   SELECT user_id, tracks
+**     FROM topk_tracks_lists(query, k [, table [, metric]]);
+**       the same as topk_tracks_batch, one row per user: tracks is the
+**       JSON array of the track ids best first (steps/recommend.sql stores
+**       lists, not one row per rank).
+**
 ** Both are exact (see core/topk.h).  Per connection and metric, the item
 ** matrix of the last table used is cached (for cosine its rows
 ** L2-normalised, for dot as stored with their largest norm, which bounds
@@ -104,7 +110,8 @@ typedef struct {
   sqlite3_vtab base;
   sqlite3 *db;
   ItemCache *cache;
-  int batch;
+  int batch; /* topk_tracks_batch or topk_tracks_lists: users from a query */
+  int lists; /* topk_tracks_lists: a row per user */
   sqlite3_stmt *sv[3]; /* schema_version of temp, main, the table's schema */
   char *sv_schema;     /* the schema sv[2] was prepared for */
 } TopkVtab;
@@ -323,19 +330,26 @@ typedef struct {
   int done;
 } TopkCursor;
 
-static int n_visible(const TopkVtab *v) { return v->batch ? 4 : 3; }
+static int n_visible(const TopkVtab *v) { return v->lists ? 2 : v->batch ? 4 : 3; }
+
+static const char *fn_name(const TopkVtab *v) {
+  return v->lists ? "topk_tracks_lists" : v->batch ? "topk_tracks_batch" : "topk_tracks";
+}
 
 static int topk_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                         sqlite3_vtab **out, char **pzErr) {
   (void)argc;
   (void)argv;
   (void)pzErr;
-  int batch = strcmp(argv[0], "topk_tracks_batch") == 0;
+  int lists = strcmp(argv[0], "topk_tracks_lists") == 0;
+  int batch = lists || strcmp(argv[0], "topk_tracks_batch") == 0;
   int rc = sqlite3_declare_vtab(
-      db, batch ? "CREATE TABLE x(user_id, rank, track_id, score,"
-                  " query HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)"
-                : "CREATE TABLE x(rank, track_id, score,"
-                  " embedding HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)");
+      db, lists   ? "CREATE TABLE x(user_id, tracks,"
+                    " query HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)"
+          : batch ? "CREATE TABLE x(user_id, rank, track_id, score,"
+                    " query HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)"
+                  : "CREATE TABLE x(rank, track_id, score,"
+                    " embedding HIDDEN, k HIDDEN, tbl HIDDEN, metric HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   if (batch) {
     /* It runs the SQL it is given: never from a view or trigger. */
@@ -349,6 +363,7 @@ static int topk_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
   v->db = db;
   v->cache = sp_module_state(aux);
   v->batch = batch;
+  v->lists = lists;
   *out = &v->base;
   return SQLITE_OK;
 }
@@ -380,10 +395,10 @@ static int topk_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
     if (unusable) return SQLITE_CONSTRAINT;
     sqlite3_free(p->zErrMsg);
     p->zErrMsg = sqlite3_mprintf(
-        v->batch ? "topk_tracks_batch(query, k [, table [, metric]]): the query and k "
-                   "arguments are required"
-                 : "topk_tracks(embedding, k [, table [, metric]]): the embedding and k "
-                   "arguments are required");
+        v->batch ? "%s(query, k [, table [, metric]]): the query and k arguments are required"
+                 : "%s(embedding, k [, table [, metric]]): the embedding and k arguments are "
+                   "required",
+        fn_name(v));
     return SQLITE_ERROR;
   }
   for (int a = ARG_TABLE; a < N_ARGS; a++)
@@ -450,7 +465,7 @@ static int set_error(sqlite3_vtab_cursor *cur, char *err, int rc) {
 
 /* Batch: reads up to c->block users from the query and scores them. */
 static int batch_fill(TopkCursor *c, TopkVtab *v) {
-  static const SpColumn embedding = {"topk_tracks_batch", NULL, 1, 2, "embedding"};
+  const SpColumn embedding = {fn_name(v), NULL, 1, 2, "embedding"};
   c->q = c->r = 0;
   c->users.rows = 0;
   c->nq = 0;
@@ -462,7 +477,7 @@ static int batch_fill(TopkCursor *c, TopkVtab *v) {
     c->done = 1;
   } else if (rc != SQLITE_ROW) {
     if (err == NULL && rc != SQLITE_NOMEM)
-      err = sqlite3_mprintf("topk_tracks_batch(): the query failed: %s", sqlite3_errmsg(v->db));
+      err = sqlite3_mprintf("%s(): the query failed: %s", fn_name(v), sqlite3_errmsg(v->db));
     sqlite3_free(v->base.zErrMsg);
     v->base.zErrMsg = err;
     return sp_error_code(rc);
@@ -477,7 +492,7 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   (void)idxStr;
   TopkCursor *c = (TopkCursor *)cur;
   TopkVtab *v = (TopkVtab *)cur->pVtab;
-  const char *fn = v->batch ? "topk_tracks_batch" : "topk_tracks";
+  const char *fn = fn_name(v);
   cursor_reset(c);
   char *err = NULL;
   /* The optional arguments given, in order after embedding/query and k. */
@@ -549,11 +564,12 @@ static int topk_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
 
 static int topk_next(sqlite3_vtab_cursor *cur) {
   TopkCursor *c = (TopkCursor *)cur;
+  TopkVtab *v = (TopkVtab *)cur->pVtab;
   c->rowid++;
+  if (v->lists) c->r = c->m - 1; /* a row per user: on to the next one */
   if (++c->r < c->m) return SQLITE_OK;
   c->r = 0;
   if (++c->q < c->nq) return SQLITE_OK;
-  TopkVtab *v = (TopkVtab *)cur->pVtab;
   if (!v->batch) return SQLITE_OK;
   return batch_fill(c, v);
 }
@@ -561,6 +577,16 @@ static int topk_next(sqlite3_vtab_cursor *cur) {
 static int topk_eof(sqlite3_vtab_cursor *cur) {
   TopkCursor *c = (TopkCursor *)cur;
   return c->q >= c->nq || c->m == 0;
+}
+
+/* The current user's track ids best first, as a JSON array. */
+static void list_result(sqlite3_context *ctx, const TopkCursor *c) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  const int32_t *idx = c->idx + (int64_t)c->q * c->m;
+  sp_json_open(s, '[');
+  for (int r = 0; r < c->m; r++) sp_json_int(s, NULL, c->set->m.ids[idx[r]]);
+  sp_json_close(s, ']');
+  sp_result_json(ctx, s);
 }
 
 static int topk_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
@@ -573,6 +599,10 @@ static int topk_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) 
       return SQLITE_OK;
     }
     col--;
+  }
+  if (v->lists) {
+    if (col == 0) list_result(ctx, c);
+    return SQLITE_OK;
   }
   switch (col) {
     case 0: sqlite3_result_int(ctx, c->r + 1); break;
@@ -606,6 +636,7 @@ static const sqlite3_module topk_module = {
 static const SpModule topk_modules[] = {
     {"topk_tracks", &topk_module},
     {"topk_tracks_batch", &topk_module},
+    {"topk_tracks_lists", &topk_module},
 };
 
 const SpBinding sp_topk_binding = {NULL, 0, topk_modules, SP_COUNT(topk_modules),

@@ -17,7 +17,7 @@
 -- What this step reads, with a message that says what to run when missing.
 SELECT raise_error('analyze.sql: no table ' || t.name
                    || '; run the earlier steps first (sql/pipeline.sql)')
-FROM (SELECT 'run_config' AS name UNION ALL SELECT 'recommendations'
+FROM (SELECT 'run_config' AS name UNION ALL SELECT 'recommendation_lists'
       UNION ALL SELECT 'evaluation_lists' UNION ALL SELECT 'evaluation_folds'
       UNION ALL SELECT 'track_popularity' UNION ALL SELECT 'feature_groups'
       UNION ALL SELECT 'run_notes') AS t
@@ -226,19 +226,21 @@ INSERT INTO popularity_rank_bins
     SELECT bin + 1, rank_to + 1, min(rank_to + width, n) FROM bins, width WHERE rank_to < n)
   SELECT * FROM bins;
 
--- One pass over the recommendations, by (method, country, bin); the scope
--- of all users sums the countries (NULL country included).
+-- One pass over the test users' lists (their first top_k tracks), by
+-- (method, country, bin); the scope of all users sums the countries (NULL
+-- country included).
 DROP TABLE IF EXISTS temp.popularity_counts;
 CREATE TEMP TABLE popularity_counts AS
-  SELECT r.method, u.country,
+  SELECT l.method, u.country,
          (p.rank - 1) / (SELECT rank_to FROM popularity_rank_bins WHERE bin = 0) AS bin,
          count(*) AS recommendations
-  FROM recommendations AS r
-  JOIN users AS u USING (user_id)
-  JOIN track_popularity AS p USING (track_id)
+  FROM recommendation_lists AS l
+  JOIN users AS u USING (user_id),
+       json_each(l.tracks) AS r
+  JOIN track_popularity AS p ON p.track_id = r.value
   WHERE u.split = 'test'
-    AND r.rank <= (SELECT top_k FROM run_config)
-  GROUP BY r.method, u.country, bin;
+    AND r.key < (SELECT top_k FROM run_config)
+  GROUP BY l.method, u.country, bin;
 
 INSERT INTO recommended_popularity
   WITH scopes(country, users) AS (

@@ -1,6 +1,6 @@
 -- baselines_recommend.sql - step 5b (only with the setting baselines = 1):
--- the four rows of the deep baselines in recommendations, for every cold
--- user, list_length tracks each (steps/baselines.sql trained the models):
+-- the lists of the four deep baselines in recommendation_lists, for every
+-- cold user, list_length tracks each (steps/baselines.sql trained the models):
 --   dropoutnet_full  the tracks of DropoutNet's highest scores (user output
 --                    . item output over the catalog)
 --   dropoutnet_semi  the user's DropoutNet vector -> nearest 'dropoutnet'
@@ -10,19 +10,18 @@
 --   melu_semi        the same with MeLU's vector and the 'melu' segments
 -- With baselines = 0 nothing is added.
 
-INSERT INTO recommendations
-  SELECT u.user_id, 'dropoutnet_full', r.key + 1, r.value
-  FROM users AS u JOIN user_features AS f USING (user_id),
-       json_each(dropoutnet_recommend('dropoutnet', f.features,
-                                      (SELECT list_length FROM run_config))) AS r
+INSERT INTO recommendation_lists
+  SELECT 'dropoutnet_full', u.user_id,
+         dropoutnet_recommend('dropoutnet', f.features, (SELECT list_length FROM run_config))
+  FROM users AS u JOIN user_features AS f USING (user_id)
   WHERE (SELECT baselines FROM run_config) AND u.split IN ('validation', 'test');
 
-INSERT INTO recommendations
-  SELECT u.user_id, 'melu_full', r.key + 1, r.value
+INSERT INTO recommendation_lists
+  SELECT 'melu_full', u.user_id,
+         melu_recommend('melu', u.user_id, f.features, s.support,
+                        (SELECT list_length FROM run_config))
   FROM users AS u JOIN user_features AS f USING (user_id)
-  LEFT JOIN baseline_support AS s USING (user_id),
-       json_each(melu_recommend('melu', u.user_id, f.features, s.support,
-                                (SELECT list_length FROM run_config))) AS r
+  LEFT JOIN baseline_support AS s USING (user_id)
   WHERE (SELECT baselines FROM run_config) AND u.split IN ('validation', 'test');
 
 -- Each cold user's segment, computed once (as cold_segments in
@@ -32,8 +31,9 @@ INSERT INTO cold_segments
   FROM baseline_vectors AS v JOIN users AS u USING (user_id)
   WHERE u.split IN ('validation', 'test');
 
-INSERT INTO recommendations
-  SELECT c.user_id, c.segmentation || '_semi', t.rank, t.track_id
+INSERT INTO recommendation_lists
+  WITH lists AS MATERIALIZED (SELECT * FROM segment_lists
+                              WHERE segmentation IN ('dropoutnet', 'melu'))
+  SELECT c.segmentation || '_semi', c.user_id, l.tracks
   FROM cold_segments AS c
-  JOIN segment_top_tracks AS t USING (segmentation, segment_id)
-  WHERE c.segmentation IN ('dropoutnet', 'melu');
+  JOIN lists AS l USING (segmentation, segment_id);

@@ -35,34 +35,15 @@ CREATE TABLE user_metrics(
 
 -- The recommended list of each (method, test user) in rank order, with the
 -- user's relevant set ('[]' when none); a view, as steps/analyze.sql scores
--- the same lists at other K.  Each list is read by its own range of the
--- primary key (method, user_id, rank), so it comes in rank order with no
--- sort, and only the test users' rows are read; the methods are found by
--- one key search each (the recursive methods(...) below) rather than by a
--- scan of every recommendation.
+-- the same lists at other K.  The lists are stored as they are scored
+-- (recommendation_lists, steps/recommend.sql).
 DROP VIEW IF EXISTS evaluation_lists;
 CREATE VIEW evaluation_lists(method, user_id, tracks, relevant) AS
-  WITH RECURSIVE methods(method) AS (
-    SELECT min(method) FROM recommendations
-    UNION ALL
-    SELECT (SELECT min(r.method) FROM recommendations AS r WHERE r.method > m.method)
-    FROM methods AS m WHERE m.method IS NOT NULL),
-  -- MATERIALIZED: built once, so that a query naming tracks several times
-  -- (one metric each) does not read each list again every time.
-  lists AS MATERIALIZED (
-    SELECT m.method, u.user_id,
-           (SELECT json_group_array(track_id)
-            FROM (SELECT rec.track_id FROM recommendations AS rec
-                  WHERE rec.method = m.method AND rec.user_id = u.user_id
-                  ORDER BY rec.rank)) AS tracks,
-           coalesce(t.tracks, '[]') AS relevant
-    FROM methods AS m
-    CROSS JOIN users AS u  -- CROSS: methods outermost, then the test users
-    LEFT JOIN relevant_tracks AS t ON t.user_id = u.user_id
-    WHERE m.method IS NOT NULL AND u.split = 'test'
-      AND EXISTS (SELECT 1 FROM recommendations AS rec
-                  WHERE rec.method = m.method AND rec.user_id = u.user_id))
-  SELECT method, user_id, tracks, relevant FROM lists;
+  SELECT l.method, l.user_id, l.tracks, coalesce(t.tracks, '[]')
+  FROM recommendation_lists AS l
+  JOIN users AS u ON u.user_id = l.user_id
+  LEFT JOIN relevant_tracks AS t ON t.user_id = l.user_id
+  WHERE u.split = 'test';
 
 INSERT INTO user_metrics
   SELECT l.method, l.user_id, precision_at(l.tracks, l.relevant, c.top_k),

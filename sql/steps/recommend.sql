@@ -1,7 +1,9 @@
 -- recommend.sql - step 5: list_length tracks (top_k, or the largest of
 -- eval_ks if larger; see steps/settings.sql) for every cold (validation and
--- test) user, by every method, into recommendations(user_id, method, rank,
--- track_id).  Methods (the paper's Table 1):
+-- test) user, by every method, into recommendation_lists(method, user_id,
+-- tracks): one row per list, tracks the JSON array of its track ids best
+-- first; the view recommendations(user_id, method, rank, track_id) shows
+-- them one row per rank.  Methods (the paper's Table 1):
 --   semi_personalized          predicted vector -> nearest warm segment
 --                              ('warm_users') -> that segment's top tracks
 --   full_personalized          predicted vector -> best tracks by the setting
@@ -15,7 +17,16 @@
 --   input_features_clustering  L2-normalised input features -> nearest
 --                              'input_features' segment -> its top tracks
 -- Also kept: cold_embeddings (predicted vectors) and cold_segments (each
--- cold user's segment in both segmentations).
+-- cold user's segment in both segmentations) and the view segment_lists
+-- (each segment's list, as JSON).
+
+-- A database an earlier version ran on holds recommendations as a table
+-- (one row per rank); SQL cannot drop "a table or a view", so say what to do
+-- before anything changes.
+SELECT raise_error('recommend.sql: recommendations is a table of an earlier version '
+                   || '(one row per rank), now a view of recommendation_lists; '
+                   || 'drop it once (DROP TABLE recommendations) and run again')
+FROM sqlite_schema WHERE name = 'recommendations' AND type = 'table';
 
 -- The network's prediction for every cold user (unit length).
 DROP TABLE IF EXISTS cold_embeddings;
@@ -28,14 +39,19 @@ INSERT INTO cold_embeddings
   FROM users AS u JOIN user_features AS f USING (user_id)
   WHERE u.split IN ('validation', 'test');
 
-DROP TABLE IF EXISTS recommendations;
-CREATE TABLE recommendations(
-  user_id  INTEGER NOT NULL,
-  method   TEXT NOT NULL,
-  rank     INTEGER NOT NULL,
-  track_id INTEGER NOT NULL,
-  PRIMARY KEY (method, user_id, rank)
+-- One row per (method, user); lists rather than a row per rank (15 M rows
+-- at the paper's scale), which evaluate.sql reads as they are.
+DROP TABLE IF EXISTS recommendation_lists;
+CREATE TABLE recommendation_lists(
+  method  TEXT NOT NULL,
+  user_id INTEGER NOT NULL,
+  tracks  TEXT NOT NULL,  -- JSON array of track ids, best first
+  PRIMARY KEY (method, user_id)
 ) WITHOUT ROWID;
+DROP VIEW IF EXISTS recommendations;
+CREATE VIEW recommendations(user_id, method, rank, track_id) AS
+  SELECT l.user_id, l.method, t.key + 1, t.value
+  FROM recommendation_lists AS l, json_each(l.tracks) AS t;
 
 -- Each cold user's segment in both segmentations, computed once (joining
 -- on assign_segment() directly would let the planner call it per row of
@@ -56,26 +72,45 @@ INSERT INTO cold_segments
   FROM users AS u JOIN user_features AS f USING (user_id)
   WHERE u.split IN ('validation', 'test');
 
--- Semi-personalized: the production system.
-INSERT INTO recommendations
-  SELECT c.user_id, 'semi_personalized', t.rank, t.track_id
+-- Users by segment: each segment's list is joined to its users.
+CREATE INDEX cold_segments_by_segment ON cold_segments(segmentation, segment_id);
+
+-- Each segment's list, its tracks in rank order as JSON (also read by
+-- steps/baselines_recommend.sql for the baselines' segmentations).
+DROP VIEW IF EXISTS segment_lists;
+CREATE VIEW segment_lists(segmentation, segment_id, tracks) AS
+  SELECT s.segmentation, s.segment_id,
+         (SELECT json_group_array(track_id)
+          FROM (SELECT t.track_id FROM segment_top_tracks AS t
+                WHERE t.segmentation = s.segmentation AND t.segment_id = s.segment_id
+                ORDER BY t.rank))
+  FROM (SELECT DISTINCT segmentation, segment_id FROM segment_top_tracks) AS s;
+
+-- Semi-personalized: the production system.  MATERIALIZED: each
+-- segment's list built once, not once per user.
+INSERT INTO recommendation_lists
+  WITH lists AS MATERIALIZED (SELECT * FROM segment_lists WHERE segmentation = 'warm_users')
+  SELECT 'semi_personalized', c.user_id, l.tracks
   FROM cold_segments AS c
-  JOIN segment_top_tracks AS t USING (segmentation, segment_id)
-  WHERE c.segmentation = 'warm_users';
+  JOIN lists AS l USING (segmentation, segment_id);
 
 -- Fully personalized: nearest tracks, all users scored in sgemm blocks.
-INSERT INTO recommendations
-  SELECT user_id, 'full_personalized', rank, track_id
-  FROM topk_tracks_batch('SELECT user_id, embedding FROM cold_embeddings',
+INSERT INTO recommendation_lists
+  SELECT 'full_personalized', user_id, tracks
+  FROM topk_tracks_lists('SELECT user_id, embedding FROM cold_embeddings',
                          (SELECT list_length FROM run_config), 'tracks',
                          (SELECT ranking_metric FROM run_config));
 
--- Popularity.
-INSERT INTO recommendations
-  SELECT u.user_id, 'popularity', p.rank, p.track_id
-  FROM users AS u, popular_tracks AS p
-  WHERE u.split IN ('validation', 'test')
-    AND p.rank <= (SELECT list_length FROM run_config);
+-- Popularity: one list for everyone.
+INSERT INTO recommendation_lists
+  SELECT 'popularity', u.user_id, p.tracks
+  FROM users AS u,
+       (SELECT json_group_array(track_id) AS tracks
+        FROM (SELECT track_id FROM popular_tracks
+              WHERE rank <= (SELECT list_length FROM run_config)
+              ORDER BY rank)
+        HAVING count(*) > 0) AS p  -- no list, as no row, without tracks
+  WHERE u.split IN ('validation', 'test');
 
 -- Registration Day Streams: the mean of the streamed tracks' vectors,
 -- from registration_events (setting features = 'events')...
@@ -114,23 +149,24 @@ INSERT INTO run_notes
          || 'computed from registration events'
   FROM run_config WHERE features = 'given';
 
-INSERT INTO recommendations
-  SELECT user_id, 'registration_day_streams', rank, track_id
-  FROM topk_tracks_batch('SELECT user_id, embedding FROM temp.stream_embeddings',
+INSERT INTO recommendation_lists
+  SELECT 'registration_day_streams', user_id, tracks
+  FROM topk_tracks_lists('SELECT user_id, embedding FROM temp.stream_embeddings',
                          (SELECT list_length FROM run_config), 'tracks',
                          (SELECT ranking_metric FROM run_config));
 
 -- ...and Popularity for those who streamed nothing.
-INSERT INTO recommendations
-  SELECT u.user_id, 'registration_day_streams', p.rank, p.track_id
-  FROM users AS u, popular_tracks AS p
+INSERT INTO recommendation_lists
+  SELECT 'registration_day_streams', u.user_id, p.tracks
+  FROM users AS u JOIN recommendation_lists AS p
+    ON p.method = 'popularity' AND p.user_id = u.user_id
   WHERE u.split IN ('validation', 'test')
-    AND u.user_id NOT IN (SELECT user_id FROM temp.stream_embeddings)
-    AND p.rank <= (SELECT list_length FROM run_config);
+    AND u.user_id NOT IN (SELECT user_id FROM temp.stream_embeddings);
 
 -- Input Features Clustering: no network, the raw feature vector's segment.
-INSERT INTO recommendations
-  SELECT c.user_id, 'input_features_clustering', t.rank, t.track_id
+INSERT INTO recommendation_lists
+  WITH lists AS MATERIALIZED (SELECT * FROM segment_lists
+                              WHERE segmentation = 'input_features')
+  SELECT 'input_features_clustering', c.user_id, l.tracks
   FROM cold_segments AS c
-  JOIN segment_top_tracks AS t USING (segmentation, segment_id)
-  WHERE c.segmentation = 'input_features';
+  JOIN lists AS l USING (segmentation, segment_id);

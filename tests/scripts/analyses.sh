@@ -7,7 +7,8 @@
 # simulated impressions and responses, ab_results (z-test, p-value, also by
 # scipy's chi-square test, Katz interval, minimum detectable effect and the
 # power it implies); then the data files of make figures against the same
-# recomputation; and a clear error from each command whose input is missing.
+# recomputation; and a clear error from each command whose input is missing,
+# and from steps/recommend.sql on a database of an earlier version.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -34,6 +35,10 @@ expect_error "analyze.sql: no table run_config; run the earlier steps first" \
 expect_error "abtest_simulate.sql: no table recommendations; run sql/pipeline.sql first" \
   sq -bail "$tmp/empty.db" ".load $SO" ".read sql/schema.sql" ".read sql/abtest.sql" \
   ".read sql/abtest_simulate.sql"
+# A database an earlier version ran on, whose recommendations was a table.
+sq "$tmp/old.db" ".read sql/schema.sql" "CREATE TABLE recommendations(user_id, method, rank, track_id)"
+expect_error "recommend.sql: recommendations is a table of an earlier version" \
+  sq -bail "$tmp/old.db" ".load $SO" ".read sql/steps/recommend.sql"
 
 # A small pipeline, then the simulated A/B test.
 sq "$tmp/a.db" >/dev/null <<SQL

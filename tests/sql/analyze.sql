@@ -1,4 +1,4 @@
--- steps/analyze.sql on recommendations written by hand (no training), with
+-- steps/analyze.sql on recommendation lists written by hand (no training), with
 -- every output worked out by hand.  top_k 2, eval_ks [1, 2].
 -- Tracks 1..6.  Warm first-month listens: w101 {1,2,3}, w102 {1,2},
 -- w103 {1}, w104 {4}: listeners t1 3, t2 2, t3 1, t4 1, t5 0, t6 0, so the
@@ -57,12 +57,10 @@ INSERT INTO settings VALUES ('top_k', 2), ('eval_ks', '[2,1]'),
 -- Step 4 for track_popularity (no segments: segment lists stay empty).
 CREATE TABLE segment_members(segmentation TEXT, segment_id INTEGER, user_id INTEGER);
 .read sql/steps/top_tracks.sql
-CREATE TABLE recommendations(user_id INTEGER, method TEXT, rank INTEGER, track_id INTEGER);
-INSERT INTO recommendations VALUES
-  (1, 'm1', 1, 1), (1, 'm1', 2, 3), (2, 'm1', 1, 3), (2, 'm1', 2, 1),
-  (3, 'm1', 1, 1), (3, 'm1', 2, 2), (4, 'm1', 1, 1), (4, 'm1', 2, 2),
-  (1, 'm2', 1, 2), (1, 'm2', 2, 1), (2, 'm2', 1, 4), (2, 'm2', 2, 5),
-  (3, 'm2', 1, 6), (3, 'm2', 2, 5), (4, 'm2', 1, 5), (4, 'm2', 2, 6);
+CREATE TABLE recommendation_lists(method TEXT, user_id INTEGER, tracks TEXT);
+INSERT INTO recommendation_lists VALUES
+  ('m1', 1, '[1,3]'), ('m1', 2, '[3,1]'), ('m1', 3, '[1,2]'), ('m1', 4, '[1,2]'),
+  ('m2', 1, '[2,1]'), ('m2', 2, '[4,5]'), ('m2', 3, '[6,5]'), ('m2', 4, '[5,6]');
 .read sql/steps/evaluate.sql
 DELETE FROM evaluation_folds;
 INSERT INTO evaluation_folds VALUES (0, 1, 0), (0, 2, 0), (0, 3, 1), (0, 4, 1),

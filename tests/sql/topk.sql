@@ -68,6 +68,23 @@ SELECT 'batch mismatches', count(*) FROM (
 SELECT 'batch rows', count(*), count(DISTINCT user_id)
   FROM topk_tracks_batch('SELECT qid, e FROM q', 7);
 SELECT 'batch k > n', count(*) FROM topk_tracks_batch('SELECT qid, e FROM q WHERE qid < 3', 5000);
+-- The lists form: per user the JSON array of the same tracks, best first,
+-- against one call per user (each list rebuilt in rank order, as text:
+-- the same JSON as json_group_array()).
+SELECT 'lists mismatches', count(*), (SELECT count(*) FROM q) FROM (
+  SELECT user_id, tracks
+    FROM topk_tracks_lists('SELECT qid, e FROM q ORDER BY qid DESC', 7)
+  EXCEPT SELECT qid, (SELECT json_group_array(track_id)
+                      FROM (SELECT track_id FROM topk_tracks(q.e, 7) ORDER BY rank))
+         FROM q);
+SELECT 'dot lists mismatches', count(*) FROM (
+  SELECT user_id, tracks FROM topk_tracks_lists('SELECT qid, e FROM q', 7, 'tracks', 'dot')
+  EXCEPT SELECT qid, (SELECT json_group_array(track_id)
+                      FROM (SELECT track_id FROM topk_tracks(q.e, 7, 'tracks', 'dot')
+                            ORDER BY rank))
+         FROM q);
+SELECT 'lists k > n', count(*), min(json_array_length(tracks)), max(json_array_length(tracks))
+  FROM topk_tracks_lists('SELECT qid, e FROM q WHERE qid < 3', 5000);
 CREATE TABLE recs AS SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 3);
 SELECT 'stored', count(*) FROM recs;
 
@@ -150,6 +167,14 @@ SELECT * FROM topk_tracks_batch('SELECT qid, NULL FROM q', 3);
 SELECT * FROM topk_tracks_batch('SELECT qid, vec_f32(''[1, 2]'') FROM q', 3);
 CREATE VIEW unsafe AS SELECT * FROM topk_tracks_batch('SELECT qid, e FROM q', 3);
 SELECT count(*) FROM unsafe;
+SELECT * FROM topk_tracks_lists('SELECT qid, NULL FROM q', 3);
+SELECT * FROM topk_tracks_lists(NULL, 3);
+SELECT * FROM topk_tracks_lists('SELECT qid, e FROM q', 0);
+SELECT * FROM topk_tracks_lists('SELECT qid, e FROM q', 3, 'missing');
+SELECT * FROM topk_tracks_lists('SELECT qid, e FROM q', 3, 'tracks', 'l2');
+SELECT * FROM topk_tracks_lists;
+CREATE VIEW unsafe_lists AS SELECT * FROM topk_tracks_lists('SELECT qid, e FROM q', 3);
+SELECT count(*) FROM unsafe_lists;
 SELECT 'tracks intact', count(*) FROM tracks;
 -- Arguments are read as by every other function: the same checks and
 -- messages as vec_f32 and sp_int_arg (a float out of range is refused,
