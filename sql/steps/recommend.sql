@@ -20,14 +20,6 @@
 -- cold user's segment in both segmentations) and the view segment_lists
 -- (each segment's list, as JSON).
 
--- A database an earlier version ran on holds recommendations as a table
--- (one row per rank); SQL cannot drop "a table or a view", so say what to do
--- before anything changes.
-SELECT raise_error('recommend.sql: recommendations is a table of an earlier version '
-                   || '(one row per rank), now a view of recommendation_lists; '
-                   || 'drop it once (DROP TABLE recommendations) and run again')
-FROM sqlite_schema WHERE name = 'recommendations' AND type = 'table';
-
 -- The network's prediction for every cold user (unit length).
 DROP TABLE IF EXISTS cold_embeddings;
 CREATE TABLE cold_embeddings(

@@ -67,6 +67,15 @@ INSERT INTO run_settings(name, value)
         UNION ALL SELECT 'quiet', 0) AS d
   LEFT JOIN settings AS s ON s.name = d.name;
 
+-- A database an earlier version ran on holds recommendations as a table
+-- (one row per rank), now a view of steps/recommend.sql's
+-- recommendation_lists.  SQL cannot drop "a table or a view" by one name, so
+-- say what to do here, before any step has spent time.
+SELECT raise_error('settings: recommendations is a table of an earlier version '
+                   || '(one row per rank), now a view of recommendation_lists; '
+                   || 'drop it once (DROP TABLE recommendations) and run again')
+FROM sqlite_schema WHERE name = 'recommendations' AND type = 'table';
+
 -- Keys in `settings` that no step reads are most likely typos: refuse them
 -- rather than silently running with the default.
 SELECT raise_error('settings: unknown key(s) ' || group_concat('"' || name || '"', ', ')

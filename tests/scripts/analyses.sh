@@ -8,7 +8,8 @@
 # scipy's chi-square test, Katz interval, minimum detectable effect and the
 # power it implies); then the data files of make figures against the same
 # recomputation; and a clear error from each command whose input is missing,
-# and from steps/recommend.sql on a database of an earlier version.
+# and from steps/settings.sql (the pipeline's first step) on a database of an
+# earlier version.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -37,8 +38,10 @@ expect_error "abtest_simulate.sql: no table recommendations; run sql/pipeline.sq
   ".read sql/abtest_simulate.sql"
 # A database an earlier version ran on, whose recommendations was a table.
 sq "$tmp/old.db" ".read sql/schema.sql" "CREATE TABLE recommendations(user_id, method, rank, track_id)"
-expect_error "recommend.sql: recommendations is a table of an earlier version" \
-  sq -bail "$tmp/old.db" ".load $SO" ".read sql/steps/recommend.sql"
+expect_error "settings: recommendations is a table of an earlier version" \
+  sq -bail "$tmp/old.db" ".load $SO" ".read sql/pipeline.sql"
+[ "$(sq "$tmp/old.db" "SELECT count(*) FROM sqlite_schema WHERE name = 'feature_groups'")" = 0 ] ||
+  fail "the pipeline ran a step before refusing the old recommendations table"
 
 # A small pipeline, then the simulated A/B test.
 sq "$tmp/a.db" >/dev/null <<SQL
