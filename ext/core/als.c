@@ -314,9 +314,9 @@ static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
   if (!o->natural_order) {
     f->user_order = malloc(((size_t)r->rows + 1) * sizeof *f->user_order);
     f->item_order = malloc(((size_t)r->cols + 1) * sizeof *f->item_order);
-    if (!f->user_order || !f->item_order ||
-        row_order(r, &f->rt, f->user_order, f->item_order) != 0)
-      return ALS_NOMEM;
+    if (!f->user_order || !f->item_order) return ALS_NOMEM;
+    int rc = row_order(r, &f->rt, f->user_order, f->item_order, o->should_stop, o->arg);
+    if (rc != 0) return rc == -2 ? ALS_ABORTED : ALS_NOMEM;
   }
   for (int j = 0; j < d; j++) f->q[(size_t)j * d + j] = 1.0;
   for (int k = 0; k < f->threads; k++) {

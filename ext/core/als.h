@@ -82,9 +82,9 @@ typedef struct {
   int natural_order;    /* 0: rows solved in locality order (row_order.h);
                         ** 1: in index order, slower on large matrices.
                         ** The factors and the loss are the same bits. */
-  /* Both optional.  should_stop is polled on the calling thread before
-  ** every 8192 rows solved (as many times for any thread count or
-  ** timing); nonzero aborts.  progress is called on the calling
+  /* Both optional.  should_stop is polled on the calling thread while
+  ** the solving order is computed and before every 8192 rows solved (as
+  ** many times for any thread count or timing); nonzero aborts.  progress is called on the calling
   ** thread after each iteration with the loss L; nonzero aborts too. */
   int (*should_stop)(void *arg);
   int (*progress)(void *arg, int iteration, double loss);

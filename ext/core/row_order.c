@@ -90,7 +90,8 @@ static void order_by_cells(const double *u, const double *scale, int32_t n, Entr
   for (int32_t p = 0; p < n; p++) order[p] = e[p].index;
 }
 
-int row_order(const SparseMatrix *m, const SparseMatrix *mt, int32_t *rows, int32_t *cols) {
+int row_order(const SparseMatrix *m, const SparseMatrix *mt, int32_t *rows, int32_t *cols,
+              int (*should_stop)(void *arg), void *arg) {
   const int32_t most = m->rows > m->cols ? m->rows : m->cols;
   const size_t n = most > 0 ? (size_t)most : 1;
   double *u = malloc(n * DIMS * sizeof *u), *v = malloc(n * DIMS * sizeof *v);
@@ -105,16 +106,21 @@ int row_order(const SparseMatrix *m, const SparseMatrix *mt, int32_t *rows, int3
     Rng r;
     rng_seed(&r, 0, ROW_ORDER_RNG_STREAM);
     for (int64_t k = 0; k < (int64_t)m->cols * DIMS; k++) v[k] = rng_normal(&r);
-    for (int step = 0; step < ROW_ORDER_POWER_STEPS; step++) {
-      normalized_product(m, scale_r, scale_c, v, scaled, u);
-      normalized_product(mt, scale_c, scale_r, u, scaled, v);
-      orthonormalize(v, m->cols);
-    }
-    normalized_product(m, scale_r, scale_c, v, scaled, u);
-    orthonormalize(u, m->rows);
-    order_by_cells(u, scale_r, m->rows, e, cell, rows);
-    order_by_cells(v, scale_c, m->cols, e, cell, cols);
     rc = 0;
+    for (int step = 0; rc == 0 && step <= ROW_ORDER_POWER_STEPS; step++) {
+      if (should_stop && should_stop(arg)) rc = -2;
+      else if (step < ROW_ORDER_POWER_STEPS) {
+        normalized_product(m, scale_r, scale_c, v, scaled, u);
+        normalized_product(mt, scale_c, scale_r, u, scaled, v);
+        orthonormalize(v, m->cols);
+      }
+    }
+    if (rc == 0) {
+      normalized_product(m, scale_r, scale_c, v, scaled, u);
+      orthonormalize(u, m->rows);
+      order_by_cells(u, scale_r, m->rows, e, cell, rows);
+      order_by_cells(v, scale_c, m->cols, e, cell, cols);
+    }
   }
   free(u);
   free(v);

@@ -16,10 +16,12 @@
 ** in snake order (neighbouring cells are neighbours in space), by the last
 ** coordinate within a cell.  Columns likewise.
 **
-** Contract: row_order(m, mt, rows, cols) fills rows (m->rows) and cols
-** (m->cols) with permutations of 0 .. n-1, a pure function of the sparsity
-** pattern of m (mt is its transpose, sparse.h); values are not read.
-** Returns 0, or -1 when memory runs out (rows and cols then unspecified).
+** Contract: row_order(m, mt, rows, cols, should_stop, arg) fills rows
+** (m->rows) and cols (m->cols) with permutations of 0 .. n-1, a pure
+** function of the sparsity pattern of m (mt is its transpose, sparse.h);
+** values are not read.  should_stop (optional) is polled before every
+** pass over the entries; nonzero stops.  Returns 0, -1 when memory runs
+** out, -2 when stopped (rows and cols then unspecified).
 ** Cost: O(nnz) a step, single-threaded, plus sorting.
 */
 #ifndef SEMIPERSO_ROW_ORDER_H
@@ -31,6 +33,7 @@
 
 #define ROW_ORDER_POWER_STEPS 3
 
-int row_order(const SparseMatrix *m, const SparseMatrix *mt, int32_t *rows, int32_t *cols);
+int row_order(const SparseMatrix *m, const SparseMatrix *mt, int32_t *rows, int32_t *cols,
+              int (*should_stop)(void *arg), void *arg);
 
 #endif

@@ -26,6 +26,11 @@ static int switches(const int32_t *order, int32_t n, const int *community) {
   return s;
 }
 
+static int always(void *arg) {
+  (void)arg;
+  return 1;
+}
+
 enum { COMMUNITIES = 4, USERS = 240, ITEMS = 160 };
 
 int main(void) {
@@ -56,7 +61,7 @@ int main(void) {
   CHECK(sparse_transpose(&m, &mt) == SPARSE_OK);
 
   int32_t rows[USERS], cols[ITEMS];
-  CHECK(row_order(&m, &mt, rows, cols) == 0);
+  CHECK(row_order(&m, &mt, rows, cols, NULL, NULL) == 0);
   CHECK(is_permutation(rows, USERS) && is_permutation(cols, ITEMS));
   /* Index order changes community about 3 times in 4; the locality order
   ** seldom (a community may span several grid cells with another's cells
@@ -72,8 +77,11 @@ int main(void) {
   /* A pure function of the pattern: the weights are not read. */
   for (int64_t k = 0; k < m.nnz; k++) m.val[k] = 1000.0f - m.val[k];
   int32_t rows2[USERS], cols2[ITEMS];
-  CHECK(row_order(&m, &mt, rows2, cols2) == 0);
+  CHECK(row_order(&m, &mt, rows2, cols2, NULL, NULL) == 0);
   CHECK(memcmp(rows, rows2, sizeof rows) == 0 && memcmp(cols, cols2, sizeof cols) == 0);
+
+  /* should_stop is heard. */
+  CHECK(row_order(&m, &mt, rows2, cols2, always, NULL) == -2);
 
   /* Empty rows and columns, and an empty matrix, still give permutations. */
   SparseMatrix e, et;
@@ -81,13 +89,13 @@ int main(void) {
   CHECK(sparse_from_coo(4, 5, 3, er, ec, NULL, &e) == SPARSE_OK);
   CHECK(sparse_transpose(&e, &et) == SPARSE_OK);
   int32_t erows[4], ecols[5];
-  CHECK(row_order(&e, &et, erows, ecols) == 0);
+  CHECK(row_order(&e, &et, erows, ecols, NULL, NULL) == 0);
   CHECK(is_permutation(erows, 4) && is_permutation(ecols, 5));
   sparse_free(&e);
   sparse_free(&et);
   CHECK(sparse_from_coo(3, 2, 0, NULL, NULL, NULL, &e) == SPARSE_OK);
   CHECK(sparse_transpose(&e, &et) == SPARSE_OK);
-  CHECK(row_order(&e, &et, erows, ecols) == 0);
+  CHECK(row_order(&e, &et, erows, ecols, NULL, NULL) == 0);
   CHECK(is_permutation(erows, 3) && is_permutation(ecols, 2));
   sparse_free(&e);
   sparse_free(&et);
