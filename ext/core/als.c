@@ -11,7 +11,6 @@
 #include <sys/mman.h>
 
 #include "rng.h"
-#include "row_order.h"
 #include "sym_eigen.h"
 #include "team.h"
 
@@ -20,8 +19,7 @@
 #define ROTATE_CHUNK 1024 /* rows per product of a change of basis */
 #define CG_EPS 1e-20      /* a row's CG stops once |r|^2 is below (as `implicit`) */
 #define LOSS_BLOCK 256    /* rows per partial sum of the loss */
-/* A half-iteration hands out its rows (in solving order) LOSS_BLOCK at a
-** time, ROUND_BLOCKS blocks per team run; should_stop is polled between
+/* Blocks per team run of a half-iteration; should_stop is polled between
 ** runs, so how often depends on the sizes alone (never on timing). */
 #define ROUND_BLOCKS 32
 
@@ -151,11 +149,10 @@ typedef struct {
   const float *fixed;
   float *solved;
   const float *diag;  /* d: the fixed side's Gram matrix (diagonal) + reg */
-  const int32_t *order; /* the rows in solving order (row_order.h), or NULL: 0, 1, ... */
-  double *row_loss;   /* per row, or NULL: no loss tracking */
+  double *block_loss; /* per LOSS_BLOCK rows, or NULL: no loss tracking */
   int d, cg_steps, level;
   float alpha;
-  int64_t end;              /* blocks of solving order of this round: [next, end) */
+  int64_t end;              /* blocks of this round: [next, end) */
   _Atomic int64_t next;
   Scratch *scratch; /* per member */
 } Solve;
@@ -168,7 +165,7 @@ static void add_scaled(float *x, float a, const float *v, int d) {
 ** the current x.  Returns the row's share of the loss beyond its sum of
 ** s^2 (when tracking), sum over its entries of c (1 - s)^2 - s^2. */
 static double solve_row(const Solve *h, Scratch *sc, int32_t u) {
-  const int d = h->d, level = h->level, track = h->row_loss != NULL;
+  const int d = h->d, level = h->level, track = h->block_loss != NULL;
   const int64_t lo = h->m->start[u], n = h->m->start[u + 1] - lo;
   AlsRow row = {h->fixed, d, h->m->col + lo, h->m->val + lo, n, h->alpha, 1.0f, -1.0f};
   float *x = h->solved + (size_t)u * d, *r = sc->r, *p = sc->p, *ap = sc->ap;
@@ -213,13 +210,11 @@ static void solve_member(void *arg, int id, int n_members) {
   for (;;) {
     int64_t b = atomic_fetch_add(&h->next, 1);
     if (b >= h->end) return;
-    int32_t p0 = (int32_t)(b * LOSS_BLOCK), p1 = p0 + LOSS_BLOCK;
-    if (p1 > h->m->rows) p1 = h->m->rows;
-    for (int32_t p = p0; p < p1; p++) {
-      int32_t u = h->order ? h->order[p] : p;
-      double part = solve_row(h, sc, u);
-      if (h->row_loss) h->row_loss[u] = part;
-    }
+    int32_t u0 = (int32_t)(b * LOSS_BLOCK), u1 = u0 + LOSS_BLOCK;
+    if (u1 > h->m->rows) u1 = h->m->rows;
+    double part = 0;
+    for (int32_t u = u0; u < u1; u++) part += solve_row(h, sc, u);
+    if (h->block_loss) h->block_loss[b] = part;
   }
 }
 
@@ -243,8 +238,7 @@ typedef struct {
   float *v;        /* d x d: the eigenvectors as a change of basis */
   double *q, *q2;  /* d x d: the product of every change of basis so far */
   float *diag;     /* d */
-  int32_t *user_order, *item_order; /* row_order.h, or NULL: natural order */
-  double *row_loss; /* per item: its share of the loss (solve_row) */
+  double *block_loss;
   float *x, *y; /* the factors while they are fitted (big_alloc), rotated */
 } Fit;
 
@@ -282,9 +276,7 @@ static void fit_free(Fit *f) {
   free(f->q);
   free(f->q2);
   free(f->diag);
-  free(f->user_order);
-  free(f->item_order);
-  free(f->row_loss);
+  free(f->block_loss);
   free(f->x);
   free(f->y);
 }
@@ -305,19 +297,12 @@ static int fit_alloc(Fit *f, const SparseMatrix *r, const AlsOptions *o) {
   f->q = calloc(dd, sizeof *f->q);
   f->q2 = malloc(dd * sizeof *f->q2);
   f->diag = malloc((size_t)d * sizeof *f->diag);
-  f->row_loss = malloc(((size_t)r->cols + 1) * sizeof *f->row_loss);
+  f->block_loss = malloc(((size_t)r->cols / LOSS_BLOCK + 1) * sizeof *f->block_loss);
   f->x = big_alloc((size_t)r->rows * d * sizeof *f->x);
   f->y = big_alloc((size_t)r->cols * d * sizeof *f->y);
   if (!f->scratch || !f->g || !f->eig || !eigen_ok || !f->v || !f->q || !f->q2 || !f->diag ||
-      !f->row_loss || !f->x || !f->y)
+      !f->block_loss || !f->x || !f->y)
     return ALS_NOMEM;
-  if (!o->natural_order) {
-    f->user_order = malloc(((size_t)r->rows + 1) * sizeof *f->user_order);
-    f->item_order = malloc(((size_t)r->cols + 1) * sizeof *f->item_order);
-    if (!f->user_order || !f->item_order) return ALS_NOMEM;
-    int rc = row_order(r, &f->rt, f->user_order, f->item_order, o->should_stop, o->arg);
-    if (rc != 0) return rc == -2 ? ALS_ABORTED : ALS_NOMEM;
-  }
   for (int j = 0; j < d; j++) f->q[(size_t)j * d + j] = 1.0;
   for (int k = 0; k < f->threads; k++) {
     Scratch *sc = &f->scratch[k];
@@ -360,13 +345,13 @@ static int change_basis(Fit *f, const float *users, int64_t n_users, const float
   return ALS_OK;
 }
 
-/* Solves every row of m, in the given order, into solved with the fixed
-** side's Gram matrix diagonal (f->eigen.lambda); ALS_OK or ALS_ABORTED. */
-static int solve_side(Fit *f, const AlsOptions *o, const SparseMatrix *m, const int32_t *order,
-                      const float *fixed, float *solved, double *row_loss) {
+/* Solves every row of m into solved with the fixed side's Gram matrix
+** diagonal (f->eigen.lambda); ALS_OK or ALS_ABORTED. */
+static int solve_side(Fit *f, const AlsOptions *o, const SparseMatrix *m, const float *fixed,
+                      float *solved, double *block_loss) {
   for (int j = 0; j < f->d; j++) f->diag[j] = (float)(f->eigen.lambda[j] + o->regularization);
-  Solve h = {.m = m, .fixed = fixed, .solved = solved, .diag = f->diag, .order = order,
-             .row_loss = row_loss, .d = f->d, .cg_steps = o->cg_steps,
+  Solve h = {.m = m, .fixed = fixed, .solved = solved, .diag = f->diag,
+             .block_loss = block_loss, .d = f->d, .cg_steps = o->cg_steps,
              .level = als_kernels_level(o->kernels), .alpha = (float)o->alpha,
              .scratch = f->scratch};
   const int64_t n_blocks = ((int64_t)m->rows + LOSS_BLOCK - 1) / LOSS_BLOCK;
@@ -393,11 +378,11 @@ static int iterate(Fit *f, const AlsOptions *o, const SparseMatrix *r, const flo
   const int d = f->d;
   /* f->g holds the items' Gram matrix. */
   int rc = change_basis(f, users, r->rows, items, r->cols);
-  if (rc == ALS_OK) rc = solve_side(f, o, r, f->user_order, f->y, f->x, NULL);
+  if (rc == ALS_OK) rc = solve_side(f, o, r, f->y, f->x, NULL);
   if (rc != ALS_OK) return rc;
   gram(f->team, f->scratch, f->x, r->rows, d, f->g);
   rc = change_basis(f, f->x, r->rows, f->y, r->cols);
-  if (rc == ALS_OK) rc = solve_side(f, o, &f->rt, f->item_order, f->x, f->y, f->row_loss);
+  if (rc == ALS_OK) rc = solve_side(f, o, &f->rt, f->x, f->y, f->block_loss);
   if (rc != ALS_OK) return rc;
   gram(f->team, f->scratch, f->y, r->cols, d, f->g);
   /* L = sum over all pairs of s^2 = <X^T X, Y^T Y> (X^T X is diagonal in
@@ -408,13 +393,9 @@ static int iterate(Fit *f, const AlsOptions *o, const SparseMatrix *r, const flo
     all_pairs += f->eigen.lambda[j] * f->g[(size_t)j * d + j];
     norms += f->eigen.lambda[j] + f->g[(size_t)j * d + j];
   }
-  /* Summed in blocks of item index, whatever the solving order. */
   double entries = 0;
-  for (int32_t i0 = 0; i0 < r->cols; i0 += LOSS_BLOCK) {
-    double part = 0;
-    for (int32_t i = i0; i < r->cols && i < i0 + LOSS_BLOCK; i++) part += f->row_loss[i];
-    entries += part;
-  }
+  for (int64_t b = 0; b < ((int64_t)r->cols + LOSS_BLOCK - 1) / LOSS_BLOCK; b++)
+    entries += f->block_loss[b];
   *loss = all_pairs + entries + o->regularization * norms;
   return isfinite(*loss) ? ALS_OK : ALS_NUMERIC;
 }

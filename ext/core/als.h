@@ -30,9 +30,6 @@
 ** of basis writes it), in transparent huge pages where Linux gives them on
 ** request: a row solve reads the fixed side's vectors from all over it,
 ** and with 4 KiB pages nearly every such read also pays a TLB miss.
-** Rows are solved in an order where neighbours share many entries
-** (row_order.h, computed once per fit from the pattern of r), so that the
-** vectors a row reads are often still in cache from the rows before it.
 **
 ** The loss reported per iteration is L above, exactly: the sum over all
 ** pairs is <X^T X, Y^T Y> (both Gram matrices are formed anyway) plus a
@@ -40,13 +37,12 @@
 ** through its CG updates.
 **
 ** Determinism: every row is solved by the same operations whatever thread
-** takes it and whenever its turn comes; each tile of a Gram matrix and
-** each chunk of a change of basis is one sgemm of fixed shape; loss partial
-** sums are added in a fixed order.  So the factors are bit-identical for
-** any thread count and either solving order (with OpenBLAS's own thread
-** count fixed: a product it threads may round differently), and a pure
-** function of (input, options, starting factors) on one machine (the
-** vector kernels used depend on the CPU).  Each sgemm runs on the member
+** takes it; each tile of a Gram matrix and each chunk of a change of basis
+** is one sgemm of fixed shape; loss partial sums are added in a fixed
+** order.  So the factors are bit-identical for any thread count (with
+** OpenBLAS's own thread count fixed: a product it threads may round
+** differently), and a pure function of (input, options, starting
+** factors) on one machine (the vector kernels used depend on the CPU).  Each sgemm runs on the member
 ** that calls it; OpenBLAS's own thread setting is left as it is.
 */
 #ifndef SEMIPERSO_ALS_H
@@ -79,12 +75,9 @@ typedef struct {
   int kernels;          /* 0: the widest vector kernels the CPU runs;
                         ** else ALS_KERNELS_* (the widest at most that,
                         ** als_kernels.h) */
-  int natural_order;    /* 0: rows solved in locality order (row_order.h);
-                        ** 1: in index order, slower on large matrices.
-                        ** The factors and the loss are the same bits. */
-  /* Both optional.  should_stop is polled on the calling thread while
-  ** the solving order is computed and before every 8192 rows solved (as
-  ** many times for any thread count or timing); nonzero aborts.  progress is called on the calling
+  /* Both optional.  should_stop is polled on the calling thread before
+  ** every 8192 rows solved (as many times for any thread count or
+  ** timing); nonzero aborts.  progress is called on the calling
   ** thread after each iteration with the loss L; nonzero aborts too. */
   int (*should_stop)(void *arg);
   int (*progress)(void *arg, int iteration, double loss);
@@ -117,10 +110,8 @@ void als_init(const AlsOptions *o, int32_t n_users, int32_t n_items,
 ** ALS_NUMERIC or ALS_NOMEM the factors are left as they were (the fit
 ** works on a copy, written back only on success); res (optional) tells
 ** how many iterations completed, with their loss and work.  Memory beyond
-** r and the factors: a second copy of both factors, r transposed, the
-** solving orders, and O(d^2 + threads (d + longest row) + 1024 threads d)
-** scratch (while the orders are computed: 112 bytes per row or column of
-** the larger side). */
+** r and the factors: a second copy of both factors, r transposed, and
+** O(d^2 + threads (d + longest row) + 1024 threads d) scratch. */
 int als_fit(const SparseMatrix *r, const AlsOptions *o, float *users,
             float *items, AlsResult *res);
 
