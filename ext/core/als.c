@@ -167,7 +167,7 @@ static void add_scaled(float *x, float a, const float *v, int d) {
 static double solve_row(const Solve *h, Scratch *sc, int32_t u) {
   const int d = h->d, level = h->level, track = h->block_loss != NULL;
   const int64_t lo = h->m->start[u], n = h->m->start[u + 1] - lo;
-  AlsRow row = {h->fixed, d, h->m->col + lo, h->m->val + lo, n, h->alpha, 1.0f, -1.0f};
+  AlsRow row = {h->fixed, d, h->m->col + lo, h->m->val + lo, n, h->alpha, 1.0f, -1.0f, 1};
   float *x = h->solved + (size_t)u * d, *r = sc->r, *p = sc->p, *ap = sc->ap;
   /* r = b - A x: the dense part is -diag x; the entries add the rest. */
   for (int j = 0; j < d; j++) r[j] = -h->diag[j] * x[j];
@@ -178,6 +178,7 @@ static double solve_row(const Solve *h, Scratch *sc, int32_t u) {
   /* From now on: the products A p. */
   row.base = 0.0f;
   row.sign = 1.0f;
+  row.cold = 0;
   for (int step = 0; step < h->cg_steps && rs >= CG_EPS; step++) {
     for (int j = 0; j < d; j++) ap[j] = h->diag[j] * p[j];
     als_accumulate(level, &row, p, ap, track ? sc->t : NULL);

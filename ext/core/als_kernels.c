@@ -9,6 +9,23 @@ static inline float coefficient(const AlsRow *s, int64_t e, float t) {
   return s->base * (1.0f + c1) + s->sign * c1 * t;
 }
 
+/* With row->cold, starts fetching the vectors of entries e + 2 and e + 3
+** (ALS_FETCH_AHEAD) into the first-level cache.  A vector of a random
+** row arrives from memory in one miss per 64-byte line; issued this early,
+** those misses overlap the two entries' arithmetic instead of stalling it,
+** which the out-of-order core alone does not manage over a 1 KiB vector. */
+static inline void fetch_ahead(const AlsRow *s, int64_t e) {
+#if defined(__GNUC__)
+  for (int64_t k = e + ALS_FETCH_AHEAD; k < e + 2 * ALS_FETCH_AHEAD && k < s->n; k++) {
+    const char *v = (const char *)(s->y + (size_t)s->idx[k] * s->d);
+    for (size_t b = 0; b < (size_t)s->d * sizeof(float); b += 64) __builtin_prefetch(v + b, 0, 3);
+  }
+#else
+  (void)s;
+  (void)e;
+#endif
+}
+
 static float dot_scalar(const float *a, const float *b, int d) {
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   int j = 0;
@@ -24,6 +41,7 @@ static float dot_scalar(const float *a, const float *b, int d) {
 
 static void accumulate_scalar(const AlsRow *s, const float *v, float *out, float *t) {
   for (int64_t e = 0; e < s->n; e++) {
+    if (s->cold && e % ALS_FETCH_AHEAD == 0) fetch_ahead(s, e);
     const float *y = s->y + (size_t)s->idx[e] * s->d;
     float te = dot_scalar(y, v, s->d), c = coefficient(s, e, te);
     if (t) t[e] = te;
@@ -68,6 +86,7 @@ __attribute__((target("avx2,fma"))) static void accumulate_avx2(const AlsRow *s,
     const int two = e + 1 < s->n;
     const float *y1 = s->y + (size_t)s->idx[e] * d;
     const float *y2 = two ? s->y + (size_t)s->idx[e + 1] * d : y1;
+    if (s->cold) fetch_ahead(s, e);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
     int j = 0;
     for (; j + 16 <= d; j += 16) {
@@ -130,6 +149,7 @@ __attribute__((target("avx512f"))) static void accumulate_avx512(const AlsRow *s
     const int two = e + 1 < s->n;
     const float *y1 = s->y + (size_t)s->idx[e] * d;
     const float *y2 = two ? s->y + (size_t)s->idx[e + 1] * d : y1;
+    if (s->cold) fetch_ahead(s, e);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
     int j = 0;
     for (; j + 32 <= d; j += 32) {

@@ -30,7 +30,14 @@ typedef struct {
   int64_t n;
   float alpha;
   float base, sign; /* the coefficient, below */
+  /* Nonzero when the vectors are likely not in cache yet (a row's first
+  ** pass): each entry's processing then asks the memory for the vectors
+  ** of the next ALS_FETCH_AHEAD entries, so their misses overlap.
+  ** Changes no result. */
+  int cold;
 } AlsRow;
+
+#define ALS_FETCH_AHEAD 2
 
 /* For each entry e in order: t_e = y_e . v, then
 **   out += (base c_e + sign (c_e - 1) t_e) y_e,
