@@ -453,7 +453,24 @@ int kmeans_assign(const float *x, int64_t n, int d, const float *c,
 typedef struct {
   float *dots; /* rows_per_block x KM_PENDING */
   Product pr;
+  float *xg;    /* pruned greedy scan: rows_per_block x d, the rows computed */
+  int32_t *idx; /* their offsets in the block */
 } ScanLane;
+
+/* Pruned greedy scans.  A candidate c can only lower d2[i] if it is
+** closer to x_i than x_i's nearest centre a so far: by the triangle
+** inequality it cannot when |c - a| >= 2 |x_i - a|.  Both sides are
+** bounded with KM_SLACK (|x|^2 + |c|^2), at least 8 times sgemm's
+** rounding error of a distance, so a row is skipped only when its
+** float distance to every candidate would come out >= d2[i], leaving
+** d2 as it is: the rows computed get the very numbers of an unpruned
+** scan, the rows skipped the numbers it would have kept.  The rows
+** computed are gathered and multiplied in one sgemm of at least
+** KM_GATHER_MIN rows (topped up with skipped rows): OpenBLAS multiplies
+** small products with other kernels, whose float bits differ from a
+** large product's. */
+#define KM_SLACK(d) (8.0 * ((d) + 8) * 5.9604644775390625e-08)
+#define KM_GATHER_MIN 1024
 
 typedef struct {
   const float *x;
@@ -462,6 +479,15 @@ typedef struct {
   const float *xn2; /* |x_i|^2 */
   double *d2, *cum;
   float *cand_d2; /* greedy seeding: n x trials, d2 if each candidate were added */
+  /* Pruned greedy scans (dense rows only; prune 0 otherwise). */
+  int prune;
+  int32_t *near;     /* n: a centre within d2[i] (and rounding) of x_i */
+  uint64_t *lowered; /* n: bit p set when candidate p lowered d2[i] */
+  double *reach;     /* KM_PENDING x k: lower bounds of |c_p - centre a| */
+  float *reach_dots; /* trials x k: c_p . centre a */
+  int k;
+  double xmax2;      /* max |x_i|^2 */
+  _Atomic int64_t skipped; /* rows skipped, over all scans */
   int64_t rows_per_block;
   Team *team;     /* NULL: the caller alone */
   ScanLane *lane; /* one per member */
@@ -474,36 +500,97 @@ typedef struct {
 /* Member id's share of a scan: whole blocks of rows_per_block rows, the
 ** same blocks (so the same sgemm calls, whose float products can steer a
 ** draw) whatever the team size. */
+/* Pruned scan: lists in ln->idx the rows of the block some candidate may
+** bring closer (topped up to KM_GATHER_MIN rows), gives the others their
+** unchanged d2 as every candidate's, and gathers the rows listed into
+** ln->xg; returns their count. */
+static int64_t gather_rows(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb) {
+  int d = pp->d, np = pp->np, k = pp->k;
+  double slack = KM_SLACK(d);
+  int64_t cnt = 0;
+  for (int64_t r = 0; r < nb; r++) {
+    int64_t i = r0 + r;
+    double best = pp->d2[i];
+    const double *reach = pp->reach + pp->near[i];
+    double twice = 2.0 * sqrt(best * (1.0 + 0x1p-20) + slack * ((double)pp->xn2[i] + pp->xmax2));
+    int p = 0;
+    while (p < np && reach[(int64_t)p * k] >= twice) p++;
+    if (p < np || nb - r <= KM_GATHER_MIN - cnt) {
+      ln->idx[cnt++] = (int32_t)r;
+      continue;
+    }
+    for (p = 0; p < np; p++) pp->cand_d2[i * np + p] = (float)best;
+    pp->lowered[i] = 0;
+  }
+  atomic_fetch_add(&pp->skipped, nb - cnt);
+  for (int64_t q = 0; q < cnt; q++)
+    memcpy(ln->xg + q * d, pp->x + (r0 + ln->idx[q]) * d, (size_t)d * sizeof(float));
+  return cnt;
+}
+
 static void scan_member(void *arg, int id, int nt) {
   PlusPlus *pp = arg;
   int d = pp->d, np = pp->np;
   const float *c = pp->c;
   const float *cn = pp->cn;
   ScanLane *ln = &pp->lane[id];
+  int prune = pp->prune && pp->want_pot;
   size_t nblocks = (size_t)((pp->n + pp->rows_per_block - 1) / pp->rows_per_block), blo, bhi;
   team_share(nblocks, 1, id, nt, &blo, &bhi);
   for (size_t blk = blo; blk < bhi; blk++) {
     int64_t r0 = (int64_t)blk * pp->rows_per_block;
     int64_t nb = pp->n - r0 < pp->rows_per_block ? pp->n - r0 : pp->rows_per_block;
     const float *xb = pp->x + r0 * d;
-    product_rows(&ln->pr, pp->x, r0, nb, d, c, np, 1.0f, ln->dots);
-    for (int64_t r = 0; r < nb; r++) {
-      int64_t i = r0 + r;
+    int64_t cnt = nb;
+    if (prune) {
+      cnt = gather_rows(pp, ln, r0, nb);
+      if (cnt > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cnt, np, d, 1.0f, ln->xg,
+                    d, c, d, 0.0f, ln->dots, np);
+    } else {
+      product_rows(&ln->pr, pp->x, r0, nb, d, c, np, 1.0f, ln->dots);
+    }
+    for (int64_t q = 0; q < cnt; q++) {
+      int64_t r = prune ? ln->idx[q] : q, i = r0 + r;
       double best = pp->d2[i];
+      uint64_t lowered = 0;
       /* Float distances are off by about d 2^-24 (|x|^2 + |c|^2) at most;
       ** below that the exact one is taken, so coincident points get 0. */
       float xn = pp->xn2[i];
       for (int p = 0; p < np; p++) {
-        float e = xn + cn[p] - 2.0f * ln->dots[r * np + p];
+        float e = xn + cn[p] - 2.0f * ln->dots[q * np + p];
         double ed = e;
         if (ed <= 4.0 * (d + 4) * KM_U * ((double)xn + cn[p]))
           ed = kmeans_sqdist(xb + r * d, c + (int64_t)p * d, d);
-        if (pp->want_pot)
+        if (pp->want_pot) {
           pp->cand_d2[i * np + p] = (float)(ed < best ? ed : best);
-        else if (ed < best)
+          lowered |= (uint64_t)(ed < best) << p;
+        } else if (ed < best) {
           best = ed;
+        }
       }
       pp->d2[i] = best;
+      if (pp->lowered) pp->lowered[i] = lowered;
+    }
+  }
+}
+
+/* reach[p k + a] = a lower bound of |c_p - centre a| for the np
+** candidates c (rows cand_rows of x) and the j centres so far (rows rows),
+** from one sgemm and the rounding bound KM_SLACK. */
+static void candidate_reach(PlusPlus *pp, const float *c, const int64_t *cand_rows, int np,
+                            const float *centroids, const int64_t *rows, int j) {
+  int d = pp->d, k = pp->k;
+  double slack = KM_SLACK(d);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, np, j, d, 1.0f, c, d, centroids, d,
+              0.0f, pp->reach_dots, j);
+  for (int p = 0; p < np; p++) {
+    double cp = pp->xn2[cand_rows[p]];
+    for (int a = 0; a < j; a++) {
+      double ca = pp->xn2[rows[a]];
+      double e = cp + ca - 2.0 * (double)pp->reach_dots[(int64_t)p * j + a] -
+                 slack * (cp + ca);
+      pp->reach[(int64_t)p * k + a] = e > 0.0 ? sqrt(e) * (1.0 - 1e-6) : 0.0;
     }
   }
 }
@@ -646,6 +733,7 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
       cand_rows[t] = search_cum(pp->cum, n, rng_uniform(rng) * total);
       memcpy(cand + (int64_t)t * d, x + cand_rows[t] * d, (size_t)d * sizeof(float));
     }
+    if (pp->prune) candidate_reach(pp, cand, cand_rows, trials, centroids, rows, j);
     scan_centres(pp, cand, trials, pot);
     int best = 0;
     for (int t = 1; t < trials; t++)
@@ -653,6 +741,9 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
     memcpy(centroids + (int64_t)j * d, cand + (int64_t)best * d, (size_t)d * sizeof(float));
     rows[j] = cand_rows[best];
     for (int64_t i = 0; i < n; i++) pp->d2[i] = pp->cand_d2[i * trials + best];
+    if (pp->prune)
+      for (int64_t i = 0; i < n; i++)
+        if (pp->lowered[i] >> best & 1) pp->near[i] = j;
     total = settle_centres(pp, rows + j, 1);
   }
   return KMEANS_OK;
@@ -660,7 +751,7 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
 
 static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const float *xn2,
                           const uint8_t *mask, const KmeansConfig *cfg, uint64_t seed,
-                          float *centroids) {
+                          float *centroids, int64_t *skipped) {
   int k = cfg->k, nt = team_size(team);
   int greedy = cfg->seeding == KMEANS_SEED_GREEDY;
   PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2, .team = team};
@@ -673,27 +764,52 @@ static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const fl
   float *cand = greedy ? malloc((size_t)greedy_trials(k) * (size_t)d * sizeof(float)) : NULL;
   pp.cand_d2 = greedy ? malloc((size_t)n * (size_t)greedy_trials(k) * sizeof(float)) : NULL;
   int rc = pp.lane ? KMEANS_OK : KMEANS_NOMEM;
+  /* Pruning needs whole rows in one sgemm: dense rows only. */
+  pp.prune = greedy && mask == NULL && !cfg->exhaustive;
+  pp.k = k;
+  if (pp.prune) {
+    int trials = greedy_trials(k);
+    pp.near = calloc((size_t)n, sizeof *pp.near); /* all near the first centre */
+    pp.lowered = malloc((size_t)n * sizeof *pp.lowered);
+    pp.reach = malloc((size_t)KM_PENDING * (size_t)k * sizeof *pp.reach);
+    pp.reach_dots = malloc((size_t)trials * (size_t)k * sizeof *pp.reach_dots);
+    if (!pp.near || !pp.lowered || !pp.reach || !pp.reach_dots) rc = KMEANS_NOMEM;
+    for (int64_t i = 0; i < n; i++) pp.xmax2 = xn2[i] > pp.xmax2 ? xn2[i] : pp.xmax2;
+  }
   for (int t = 0; t < nt && rc == KMEANS_OK; t++) {
-    rc = product_init(&pp.lane[t].pr, mask, d, pp.rows_per_block, KM_PENDING);
-    pp.lane[t].dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
-    if (pp.lane[t].dots == NULL) rc = KMEANS_NOMEM;
+    ScanLane *ln = &pp.lane[t];
+    rc = product_init(&ln->pr, mask, d, pp.rows_per_block, KM_PENDING);
+    ln->dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+    if (pp.prune) {
+      ln->xg = malloc((size_t)pp.rows_per_block * (size_t)d * sizeof(float));
+      ln->idx = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
+    }
+    if (!ln->dots || (pp.prune && (!ln->xg || !ln->idx))) rc = KMEANS_NOMEM;
   }
   if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !rows || (greedy && (!cand || !pp.cand_d2))) {
     rc = KMEANS_NOMEM;
     goto done;
   }
   for (int64_t i = 0; i < n; i++) pp.d2[i] = INFINITY;
+  atomic_init(&pp.skipped, 0);
   Rng rng;
   rng_seed(&rng, seed, KMEANS_RNG_STREAM);
   rc = greedy ? greedy_steps(&pp, &rng, cfg, centroids, rows, cand)
               : plain_steps(&pp, &rng, cfg, centroids, rows);
+  *skipped = atomic_load(&pp.skipped);
 done:
   free(pp.d2);
   free(pp.cum);
   for (int t = 0; pp.lane && t < nt; t++) {
     free(pp.lane[t].dots);
+    free(pp.lane[t].xg);
+    free(pp.lane[t].idx);
     product_free(&pp.lane[t].pr);
   }
+  free(pp.near);
+  free(pp.lowered);
+  free(pp.reach);
+  free(pp.reach_dots);
   free(pp.lane);
   free(rows);
   free(cand);
@@ -786,7 +902,8 @@ static int fit_once(const float *x, int64_t n, int d, const KmeansConfig *cfg, u
                     Fit *f, float *centroids, KmeansResult *res) {
   int k = cfg->k;
   memset(res, 0, sizeof *res);
-  int rc = init_plus_plus(f->team, x, n, d, f->xn2, f->mask, cfg, seed, centroids);
+  int rc = init_plus_plus(f->team, x, n, d, f->xn2, f->mask, cfg, seed, centroids,
+                          &res->seed_skipped);
   if (rc != KMEANS_OK) return rc;
   kmeans_centroid_norms(centroids, k, d, f->cnorm);
   rc = assign_blocked(f->team, x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,

@@ -72,6 +72,8 @@ typedef struct {
   uint64_t seed;
   int n_init;  /* starts, the lowest inertia kept; 0 means 1 */
   int seeding; /* KMEANS_SEED_GREEDY (0) or KMEANS_SEED_PLAIN */
+  int exhaustive; /* 1: greedy seeding scans every row, none pruned (the
+                  ** same result: for tests) */
   /* Both optional.  should_stop is polled often (between blocks and
   ** initialisation steps); nonzero aborts the fit.  progress is called
   ** after the initial assignment (iteration 0, changed = n) and after each
@@ -90,6 +92,7 @@ typedef struct {
   double inertia; /* sum of squared distances to the final centroids */
   int64_t reseeded; /* empty clusters re-seeded, over all iterations */
   int restart;      /* the start kept, 0 .. n_init - 1 */
+  int64_t seed_skipped; /* rows greedy seeding's scans skipped (pruned) */
 } KmeansResult;
 /* All fields but restart describe the start kept. */
 
