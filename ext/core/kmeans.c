@@ -453,8 +453,12 @@ int kmeans_assign(const float *x, int64_t n, int d, const float *c,
 typedef struct {
   float *dots; /* rows_per_block x KM_PENDING */
   Product pr;
-  float *xg;    /* pruned greedy scan: rows_per_block x d, the rows computed */
-  int32_t *idx; /* their offsets in the block */
+  /* Pruned greedy scans (product_listed). */
+  float *xg;    /* rows_per_block x (d, or KM_BLOCK for block-sparse rows) */
+  float *tmp;   /* rows_per_block x KM_PENDING, one sgemm's product */
+  int32_t *idx; /* rows_per_block: the rows listed (offsets in the block) */
+  int32_t *pos; /* rows_per_block: a row's place among them, or -1 */
+  int32_t *src; /* rows_per_block: the rows of one sgemm */
 } ScanLane;
 
 /* Pruned greedy scans.  A candidate c can only lower d2[i] if it is
@@ -465,10 +469,9 @@ typedef struct {
 ** float distance to every candidate would come out >= d2[i], leaving
 ** d2 as it is: the rows computed get the very numbers of an unpruned
 ** scan, the rows skipped the numbers it would have kept.  The rows
-** computed are gathered and multiplied in one sgemm of at least
-** KM_GATHER_MIN rows (topped up with skipped rows): OpenBLAS multiplies
-** small products with other kernels, whose float bits differ from a
-** large product's. */
+** computed are gathered for sgemm in calls of at least KM_GATHER_MIN
+** rows (product_listed): OpenBLAS multiplies small products with other
+** kernels, whose float bits differ from a large product's. */
 #define KM_SLACK(d) (8.0 * ((d) + 8) * 5.9604644775390625e-08)
 #define KM_GATHER_MIN 1024
 
@@ -479,7 +482,7 @@ typedef struct {
   const float *xn2; /* |x_i|^2 */
   double *d2, *cum;
   float *cand_d2; /* greedy seeding: n x trials, d2 if each candidate were added */
-  /* Pruned greedy scans (dense rows only; prune 0 otherwise). */
+  /* Pruned greedy scans (prune 0: every row scanned). */
   int prune;
   int32_t *near;     /* n: a centre within d2[i] (and rounding) of x_i */
   uint64_t *lowered; /* n: bit p set when candidate p lowered d2[i] */
@@ -501,12 +504,11 @@ typedef struct {
 ** same blocks (so the same sgemm calls, whose float products can steer a
 ** draw) whatever the team size. */
 /* Pruned scan: lists in ln->idx the rows of the block some candidate may
-** bring closer (topped up to KM_GATHER_MIN rows), gives the others their
-** unchanged d2 as every candidate's, and gathers the rows listed into
-** ln->xg; returns their count. */
-static int64_t gather_rows(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb) {
-  int d = pp->d, np = pp->np, k = pp->k;
-  double slack = KM_SLACK(d);
+** bring closer (ln->pos[r]: row r's place in that list, or -1) and gives
+** the others their unchanged d2 as every candidate's; returns the count. */
+static int64_t select_rows(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb) {
+  int np = pp->np, k = pp->k;
+  double slack = KM_SLACK(pp->d);
   int64_t cnt = 0;
   for (int64_t r = 0; r < nb; r++) {
     int64_t i = r0 + r;
@@ -515,17 +517,55 @@ static int64_t gather_rows(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb) {
     double twice = 2.0 * sqrt(best * (1.0 + 0x1p-20) + slack * ((double)pp->xn2[i] + pp->xmax2));
     int p = 0;
     while (p < np && reach[(int64_t)p * k] >= twice) p++;
-    if (p < np || nb - r <= KM_GATHER_MIN - cnt) {
+    if (p < np) {
+      ln->pos[r] = (int32_t)cnt;
       ln->idx[cnt++] = (int32_t)r;
       continue;
     }
+    ln->pos[r] = -1;
     for (p = 0; p < np; p++) pp->cand_d2[i * np + p] = (float)best;
     pp->lowered[i] = 0;
   }
   atomic_fetch_add(&pp->skipped, nb - cnt);
-  for (int64_t q = 0; q < cnt; q++)
-    memcpy(ln->xg + q * d, pp->x + (r0 + ln->idx[q]) * d, (size_t)d * sizeof(float));
   return cnt;
+}
+
+/* g (cnt x np) = x c^T for the rows listed by select_rows.  Column block
+** by column block as product_rows (one block of width d for dense rows),
+** each sgemm on the listed rows holding a nonzero there, topped up in
+** row order with unlisted ones (whose products are dropped) to the
+** smaller of KM_GATHER_MIN and all the rows holding one: the very call of
+** an unpruned scan when those are fewer, a call of regular size
+** otherwise, so every product keeps the float bits of an unpruned scan. */
+static void product_listed(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb, int64_t cnt,
+                           float *g) {
+  int d = pp->d, np = pp->np;
+  const Product *pr = &ln->pr;
+  int nbk = pr->nbk > 0 ? pr->nbk : 1;
+  memset(g, 0, (size_t)cnt * (size_t)np * sizeof(float));
+  for (int b = 0; b < nbk; b++) {
+    int j0 = pr->nbk > 0 ? b * KM_BLOCK : 0;
+    int w = pr->nbk > 0 ? (d - j0 < KM_BLOCK ? d - j0 : KM_BLOCK) : d;
+    const uint8_t *m = pr->nbk > 0 ? pr->mask + r0 * nbk + b : NULL;
+    int64_t holding = 0, seen = 0, used = 0;
+    for (int64_t r = 0; r < nb; r++) holding += m == NULL || m[r * nbk];
+    int64_t target = holding < KM_GATHER_MIN ? holding : KM_GATHER_MIN;
+    for (int64_t r = 0; r < nb; r++) {
+      if (m && !m[r * nbk]) continue;
+      seen++;
+      if (ln->pos[r] < 0 && holding - seen + 1 > target - used) continue;
+      memcpy(ln->xg + used * w, pp->x + (r0 + r) * d + j0, (size_t)w * sizeof(float));
+      ln->src[used++] = (int32_t)r;
+    }
+    if (used == 0) continue;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)used, np, w, 1.0f, ln->xg, w,
+                pp->c + j0, d, 0.0f, ln->tmp, np);
+    for (int64_t q = 0; q < used; q++) {
+      int32_t at = ln->pos[ln->src[q]];
+      if (at < 0) continue;
+      for (int p = 0; p < np; p++) g[(int64_t)at * np + p] += ln->tmp[q * np + p];
+    }
+  }
 }
 
 static void scan_member(void *arg, int id, int nt) {
@@ -543,10 +583,8 @@ static void scan_member(void *arg, int id, int nt) {
     const float *xb = pp->x + r0 * d;
     int64_t cnt = nb;
     if (prune) {
-      cnt = gather_rows(pp, ln, r0, nb);
-      if (cnt > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cnt, np, d, 1.0f, ln->xg,
-                    d, c, d, 0.0f, ln->dots, np);
+      cnt = select_rows(pp, ln, r0, nb);
+      if (cnt > 0) product_listed(pp, ln, r0, nb, cnt, ln->dots);
     } else {
       product_rows(&ln->pr, pp->x, r0, nb, d, c, np, 1.0f, ln->dots);
     }
@@ -764,8 +802,7 @@ static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const fl
   float *cand = greedy ? malloc((size_t)greedy_trials(k) * (size_t)d * sizeof(float)) : NULL;
   pp.cand_d2 = greedy ? malloc((size_t)n * (size_t)greedy_trials(k) * sizeof(float)) : NULL;
   int rc = pp.lane ? KMEANS_OK : KMEANS_NOMEM;
-  /* Pruning needs whole rows in one sgemm: dense rows only. */
-  pp.prune = greedy && mask == NULL && !cfg->exhaustive;
+  pp.prune = greedy && !cfg->exhaustive;
   pp.k = k;
   if (pp.prune) {
     int trials = greedy_trials(k);
@@ -781,10 +818,15 @@ static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const fl
     rc = product_init(&ln->pr, mask, d, pp.rows_per_block, KM_PENDING);
     ln->dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
     if (pp.prune) {
-      ln->xg = malloc((size_t)pp.rows_per_block * (size_t)d * sizeof(float));
+      int w = mask ? KM_BLOCK : d;
+      ln->xg = malloc((size_t)pp.rows_per_block * (size_t)w * sizeof(float));
+      ln->tmp = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
       ln->idx = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
+      ln->pos = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
+      ln->src = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
     }
-    if (!ln->dots || (pp.prune && (!ln->xg || !ln->idx))) rc = KMEANS_NOMEM;
+    if (!ln->dots || (pp.prune && (!ln->xg || !ln->tmp || !ln->idx || !ln->pos || !ln->src)))
+      rc = KMEANS_NOMEM;
   }
   if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !rows || (greedy && (!cand || !pp.cand_d2))) {
     rc = KMEANS_NOMEM;
@@ -803,7 +845,10 @@ done:
   for (int t = 0; pp.lane && t < nt; t++) {
     free(pp.lane[t].dots);
     free(pp.lane[t].xg);
+    free(pp.lane[t].tmp);
     free(pp.lane[t].idx);
+    free(pp.lane[t].pos);
+    free(pp.lane[t].src);
     product_free(&pp.lane[t].pr);
   }
   free(pp.near);

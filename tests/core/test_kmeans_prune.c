@@ -7,7 +7,8 @@
 **   - far out: the blobs shifted by 300, and points of a line 3000 away
 **     from the origin, so sgemm's rounding of |x|^2 + |c|^2 - 2 x.c is
 **     large, which the pruning bounds must allow for (on the line, points
-**     midway between a centre and a candidate sit right on the bound).
+**     midway between a centre and a candidate sit right on the bound);
+**   - block-sparse rows, multiplied column block by column block.
 ** Each case also checks that the scans did skip rows (the comparison
 ** would prove nothing otherwise) and that the exhaustive fit skipped none.
 ** The rows exceed the 1024 a pruned sgemm takes at least, so skipping is
@@ -92,7 +93,25 @@ int main(void) {
   }
   compare("far line", y, 2 * NL, 2, 50);
 
+  /* Block-sparse rows (kmeans.c multiplies them 128-column block by
+  ** block): 6 blocks, each nonzero with probability 0.3, every row twice. */
+  enum { DS = 6 * 128, NS = 3000 };
+  float *z = calloc((size_t)2 * NS * DS, sizeof(float));
+  for (int i = 0; i < NS; i++) {
+    int c = (int)rng_below(&r, 60);
+    for (int b = 0; b < 6; b++) {
+      if (rng_uniform(&r) >= 0.3 && b != i % 6) continue;
+      for (int j = b * 128; j < (b + 1) * 128; j++) {
+        float v = mu[c][j % DD] + (float)(0.5 * rng_normal(&r));
+        z[(int64_t)(2 * i) * DS + j] = v;
+        z[(int64_t)(2 * i + 1) * DS + j] = v;
+      }
+    }
+  }
+  compare("block-sparse", z, 2 * NS, DS, 40);
+
   free(x);
   free(y);
+  free(z);
   return check_report();
 }
