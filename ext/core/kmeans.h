@@ -37,7 +37,15 @@
 **   exact distance to the centres not yet applied, so each centre is still
 **   drawn with probability proportional to the squared distance to the
 **   nearest centre so far.  Greedy seeding scores a step's candidates
-**   together, one sgemm per block of rows.
+**   together, one sgemm per block of rows, skipping the rows that no
+**   candidate can bring closer (the triangle inequality against the
+**   row's nearest centre, sgemm's rounding allowed for): the others get
+**   the float distances a full scan would, from calls of at least 1024
+**   rows or the full scan's own, so the centres are the same wherever
+**   sgemm's product of a row does not depend on the other rows of a
+**   large call (OpenBLAS's Haswell and SkylakeX kernels; its generic
+**   Prescott kernel's does, so there a draw can differ as with another
+**   thread count).  KmeansConfig.exhaustive scans every row, for tests.
 ** - The passes over the rows (seeding scans, assignments) are split among
 **   a team of team_default_size() threads (team.h): seeding's in whole
 **   blocks of rows, the same sgemm calls whatever the team size, with the
