@@ -43,8 +43,8 @@
 **   the float distances a full scan would, from calls of at least 1024
 **   rows or the full scan's own, so the centres are the same wherever
 **   sgemm's product of a row does not depend on the other rows of a
-**   large call (OpenBLAS's Haswell and SkylakeX kernels; its generic
-**   Prescott kernel's does, so there a draw can differ as with another
+**   large call (OpenBLAS 0.3.21's SkylakeX kernel; where it does, e.g.
+**   the generic Prescott kernel, a draw can differ as with another
 **   thread count).  KmeansConfig.exhaustive scans every row, for tests.
 ** - The passes over the rows (seeding scans, assignments) are split among
 **   a team of team_default_size() threads (team.h): seeding's in whole

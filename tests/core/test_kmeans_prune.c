@@ -14,6 +14,7 @@
 ** The rows exceed the 1024 a pruned sgemm takes at least, so skipping is
 ** possible at all.
 */
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,37 @@
 #include "check.h"
 #include "kmeans.h"
 #include "rng.h"
+
+/* 1 when sgemm gives a row's products the same bits in a call of 2000
+** rows and in a call of 1100 of them, as kmeans.h requires for pruned
+** seeding to keep every centre (OpenBLAS's generic Prescott kernel does
+** not: a sanitizer build runs it, OpenBLAS loaded before the kernel
+** choice of blas.c). */
+static int products_row_independent(void) {
+  enum { M = 3000, SUB = 1100, N = 8, KMAX = 128 };
+  static float x[M * KMAX], sub[2 * SUB * KMAX], c[N * KMAX], g[M * N], h[2 * SUB * N];
+  Rng r;
+  rng_seed(&r, 9, 0);
+  for (int i = 0; i < M * KMAX; i++) x[i] = (float)(300.0 + rng_normal(&r));
+  for (int i = 0; i < N * KMAX; i++) c[i] = (float)(300.0 + rng_normal(&r));
+  for (int K = 16; K <= KMAX; K *= 8) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, c, K, 0.0f, g,
+                N);
+    /* Every row once, in calls of SUB rows (the last one larger), shuffled. */
+    for (int q0 = 0; q0 + SUB <= M; q0 += SUB) {
+      int m = M - q0 < 2 * SUB ? M - q0 : SUB;
+      for (int q = 0; q < m; q++)
+        memcpy(sub + q * K, x + ((q0 + q) * 7 % M) * K, K * sizeof(float));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, N, K, 1.0f, sub, K, c, K, 0.0f,
+                  h, N);
+      for (int q = 0; q < m; q++)
+        if (memcmp(h + q * N, g + ((q0 + q) * 7 % M) * N, N * sizeof(float)) != 0) return 0;
+    }
+  }
+  return 1;
+}
+
+static int identical_expected;
 
 /* Fits x both ways (seeding alone, then 3 Lloyd iterations) and compares. */
 static void compare(const char *name, const float *x, int64_t n, int d, int k) {
@@ -33,15 +65,16 @@ static void compare(const char *name, const float *x, int64_t n, int d, int k) {
     CHECK(kmeans_fit(x, n, d, &cfg, c0, l0, NULL, &r0) == KMEANS_OK);
     cfg.exhaustive = 0;
     CHECK(kmeans_fit(x, n, d, &cfg, c1, l1, NULL, &r1) == KMEANS_OK);
+    CHECK_MSG(r1.seed_skipped > 0, "%s: the pruned scans skipped no row", name);
+    CHECK_MSG(r0.seed_skipped == 0, "%s: the exhaustive scan skipped %lld rows", name,
+              (long long)r0.seed_skipped);
+    if (!identical_expected) continue;
     CHECK_MSG(memcmp(c0, c1, (size_t)k * d * sizeof(float)) == 0,
               "%s, %d iterations: pruned seeding gave other centroids", name, iters);
     CHECK_MSG(memcmp(l0, l1, (size_t)n * sizeof(int32_t)) == 0,
               "%s, %d iterations: pruned seeding gave other labels", name, iters);
     CHECK_MSG(r0.inertia == r1.inertia, "%s: inertia %.17g exhaustive, %.17g pruned", name,
               r0.inertia, r1.inertia);
-    CHECK_MSG(r0.seed_skipped == 0, "%s: the exhaustive scan skipped %lld rows", name,
-              (long long)r0.seed_skipped);
-    CHECK_MSG(r1.seed_skipped > 0, "%s: the pruned scans skipped no row", name);
   }
   free(c0);
   free(c1);
@@ -50,6 +83,10 @@ static void compare(const char *name, const float *x, int64_t n, int d, int k) {
 }
 
 int main(void) {
+  identical_expected = products_row_independent();
+  if (!identical_expected)
+    printf("note: sgemm's products depend on the call here, so pruned seeding may draw "
+           "otherwise (kmeans.h); only the pruning itself is checked\n");
   Rng r;
   rng_seed(&r, 5, 0);
 
