@@ -453,7 +453,27 @@ int kmeans_assign(const float *x, int64_t n, int d, const float *c,
 typedef struct {
   float *dots; /* rows_per_block x KM_PENDING */
   Product pr;
+  /* Pruned greedy scans (product_listed). */
+  float *xg;    /* rows_per_block x (d, or KM_BLOCK for block-sparse rows) */
+  float *tmp;   /* rows_per_block x KM_PENDING, one sgemm's product */
+  int32_t *idx; /* rows_per_block: the rows listed (offsets in the block) */
+  int32_t *pos; /* rows_per_block: a row's place among them, or -1 */
+  int32_t *src; /* rows_per_block: the rows of one sgemm */
 } ScanLane;
+
+/* Pruned greedy scans.  A candidate c can only lower d2[i] if it is
+** closer to x_i than x_i's nearest centre a so far: by the triangle
+** inequality it cannot when |c - a| >= 2 |x_i - a|.  Both sides are
+** bounded with KM_SLACK (|x|^2 + |c|^2), at least 8 times sgemm's
+** rounding error of a distance, so a row is skipped only when its
+** float distance to every candidate would come out >= d2[i], leaving
+** d2 as it is: the rows computed get the very numbers of an unpruned
+** scan, the rows skipped the numbers it would have kept.  The rows
+** computed are gathered for sgemm in calls of at least KM_GATHER_MIN
+** rows (product_listed): OpenBLAS multiplies small products with other
+** kernels, whose float bits differ from a large product's. */
+#define KM_SLACK(d) (8.0 * ((d) + 8) * 5.9604644775390625e-08)
+#define KM_GATHER_MIN 1024
 
 typedef struct {
   const float *x;
@@ -462,6 +482,15 @@ typedef struct {
   const float *xn2; /* |x_i|^2 */
   double *d2, *cum;
   float *cand_d2; /* greedy seeding: n x trials, d2 if each candidate were added */
+  /* Pruned greedy scans (prune 0: every row scanned). */
+  int prune;
+  int32_t *near;     /* n: a centre within d2[i] (and rounding) of x_i */
+  uint64_t *lowered; /* n: bit p set when candidate p lowered d2[i] */
+  double *reach;     /* KM_PENDING x k: lower bounds of |c_p - centre a| */
+  float *reach_dots; /* trials x k: c_p . centre a */
+  int k;
+  double xmax2;      /* max |x_i|^2 */
+  _Atomic int64_t skipped; /* rows skipped, over all scans */
   int64_t rows_per_block;
   Team *team;     /* NULL: the caller alone */
   ScanLane *lane; /* one per member */
@@ -474,36 +503,132 @@ typedef struct {
 /* Member id's share of a scan: whole blocks of rows_per_block rows, the
 ** same blocks (so the same sgemm calls, whose float products can steer a
 ** draw) whatever the team size. */
+/* Pruned scan: lists in ln->idx the rows of the block some candidate may
+** bring closer (ln->pos[r]: row r's place in that list, or -1) and gives
+** the others their unchanged d2 as every candidate's; returns the count. */
+static int64_t select_rows(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb) {
+  int np = pp->np, k = pp->k;
+  double slack = KM_SLACK(pp->d);
+  int64_t cnt = 0;
+  for (int64_t r = 0; r < nb; r++) {
+    int64_t i = r0 + r;
+    double best = pp->d2[i];
+    const double *reach = pp->reach + pp->near[i];
+    double twice = 2.0 * sqrt(best * (1.0 + 0x1p-20) + slack * ((double)pp->xn2[i] + pp->xmax2));
+    int p = 0;
+    while (p < np && reach[(int64_t)p * k] >= twice) p++;
+    if (p < np) {
+      ln->pos[r] = (int32_t)cnt;
+      ln->idx[cnt++] = (int32_t)r;
+      continue;
+    }
+    ln->pos[r] = -1;
+    for (p = 0; p < np; p++) pp->cand_d2[i * np + p] = (float)best;
+    pp->lowered[i] = 0;
+  }
+  atomic_fetch_add(&pp->skipped, nb - cnt);
+  return cnt;
+}
+
+/* g (cnt x np) = x c^T for the rows listed by select_rows.  Column block
+** by column block as product_rows (one block of width d for dense rows),
+** each sgemm on the listed rows holding a nonzero there, topped up in
+** row order with unlisted ones (whose products are dropped) to the
+** smaller of KM_GATHER_MIN and all the rows holding one: the very call of
+** an unpruned scan when those are fewer, a call of regular size
+** otherwise, so every product keeps the float bits of an unpruned scan. */
+static void product_listed(PlusPlus *pp, ScanLane *ln, int64_t r0, int64_t nb, int64_t cnt,
+                           float *g) {
+  int d = pp->d, np = pp->np;
+  const Product *pr = &ln->pr;
+  int nbk = pr->nbk > 0 ? pr->nbk : 1;
+  memset(g, 0, (size_t)cnt * (size_t)np * sizeof(float));
+  for (int b = 0; b < nbk; b++) {
+    int j0 = pr->nbk > 0 ? b * KM_BLOCK : 0;
+    int w = pr->nbk > 0 ? (d - j0 < KM_BLOCK ? d - j0 : KM_BLOCK) : d;
+    const uint8_t *m = pr->nbk > 0 ? pr->mask + r0 * nbk + b : NULL;
+    int64_t holding = 0, seen = 0, used = 0;
+    for (int64_t r = 0; r < nb; r++) holding += m == NULL || m[r * nbk];
+    int64_t target = holding < KM_GATHER_MIN ? holding : KM_GATHER_MIN;
+    for (int64_t r = 0; r < nb; r++) {
+      if (m && !m[r * nbk]) continue;
+      seen++;
+      if (ln->pos[r] < 0 && holding - seen + 1 > target - used) continue;
+      memcpy(ln->xg + used * w, pp->x + (r0 + r) * d + j0, (size_t)w * sizeof(float));
+      ln->src[used++] = (int32_t)r;
+    }
+    if (used == 0) continue;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)used, np, w, 1.0f, ln->xg, w,
+                pp->c + j0, d, 0.0f, ln->tmp, np);
+    for (int64_t q = 0; q < used; q++) {
+      int32_t at = ln->pos[ln->src[q]];
+      if (at < 0) continue;
+      for (int p = 0; p < np; p++) g[(int64_t)at * np + p] += ln->tmp[q * np + p];
+    }
+  }
+}
+
 static void scan_member(void *arg, int id, int nt) {
   PlusPlus *pp = arg;
   int d = pp->d, np = pp->np;
   const float *c = pp->c;
   const float *cn = pp->cn;
   ScanLane *ln = &pp->lane[id];
+  int prune = pp->prune && pp->want_pot;
   size_t nblocks = (size_t)((pp->n + pp->rows_per_block - 1) / pp->rows_per_block), blo, bhi;
   team_share(nblocks, 1, id, nt, &blo, &bhi);
   for (size_t blk = blo; blk < bhi; blk++) {
     int64_t r0 = (int64_t)blk * pp->rows_per_block;
     int64_t nb = pp->n - r0 < pp->rows_per_block ? pp->n - r0 : pp->rows_per_block;
     const float *xb = pp->x + r0 * d;
-    product_rows(&ln->pr, pp->x, r0, nb, d, c, np, 1.0f, ln->dots);
-    for (int64_t r = 0; r < nb; r++) {
-      int64_t i = r0 + r;
+    int64_t cnt = nb;
+    if (prune) {
+      cnt = select_rows(pp, ln, r0, nb);
+      if (cnt > 0) product_listed(pp, ln, r0, nb, cnt, ln->dots);
+    } else {
+      product_rows(&ln->pr, pp->x, r0, nb, d, c, np, 1.0f, ln->dots);
+    }
+    for (int64_t q = 0; q < cnt; q++) {
+      int64_t r = prune ? ln->idx[q] : q, i = r0 + r;
       double best = pp->d2[i];
+      uint64_t lowered = 0;
       /* Float distances are off by about d 2^-24 (|x|^2 + |c|^2) at most;
       ** below that the exact one is taken, so coincident points get 0. */
       float xn = pp->xn2[i];
       for (int p = 0; p < np; p++) {
-        float e = xn + cn[p] - 2.0f * ln->dots[r * np + p];
+        float e = xn + cn[p] - 2.0f * ln->dots[q * np + p];
         double ed = e;
         if (ed <= 4.0 * (d + 4) * KM_U * ((double)xn + cn[p]))
           ed = kmeans_sqdist(xb + r * d, c + (int64_t)p * d, d);
-        if (pp->want_pot)
+        if (pp->want_pot) {
           pp->cand_d2[i * np + p] = (float)(ed < best ? ed : best);
-        else if (ed < best)
+          lowered |= (uint64_t)(ed < best) << p;
+        } else if (ed < best) {
           best = ed;
+        }
       }
       pp->d2[i] = best;
+      if (pp->lowered) pp->lowered[i] = lowered;
+    }
+  }
+}
+
+/* reach[p k + a] = a lower bound of |c_p - centre a| for the np
+** candidates c (rows cand_rows of x) and the j centres so far (rows rows),
+** from one sgemm and the rounding bound KM_SLACK. */
+static void candidate_reach(PlusPlus *pp, const float *c, const int64_t *cand_rows, int np,
+                            const float *centroids, const int64_t *rows, int j) {
+  int d = pp->d, k = pp->k;
+  double slack = KM_SLACK(d);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, np, j, d, 1.0f, c, d, centroids, d,
+              0.0f, pp->reach_dots, j);
+  for (int p = 0; p < np; p++) {
+    double cp = pp->xn2[cand_rows[p]];
+    for (int a = 0; a < j; a++) {
+      double ca = pp->xn2[rows[a]];
+      double e = cp + ca - 2.0 * (double)pp->reach_dots[(int64_t)p * j + a] -
+                 slack * (cp + ca);
+      pp->reach[(int64_t)p * k + a] = e > 0.0 ? sqrt(e) * (1.0 - 1e-6) : 0.0;
     }
   }
 }
@@ -646,6 +771,7 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
       cand_rows[t] = search_cum(pp->cum, n, rng_uniform(rng) * total);
       memcpy(cand + (int64_t)t * d, x + cand_rows[t] * d, (size_t)d * sizeof(float));
     }
+    if (pp->prune) candidate_reach(pp, cand, cand_rows, trials, centroids, rows, j);
     scan_centres(pp, cand, trials, pot);
     int best = 0;
     for (int t = 1; t < trials; t++)
@@ -653,6 +779,9 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
     memcpy(centroids + (int64_t)j * d, cand + (int64_t)best * d, (size_t)d * sizeof(float));
     rows[j] = cand_rows[best];
     for (int64_t i = 0; i < n; i++) pp->d2[i] = pp->cand_d2[i * trials + best];
+    if (pp->prune)
+      for (int64_t i = 0; i < n; i++)
+        if (pp->lowered[i] >> best & 1) pp->near[i] = j;
     total = settle_centres(pp, rows + j, 1);
   }
   return KMEANS_OK;
@@ -660,7 +789,7 @@ static int greedy_steps(PlusPlus *pp, Rng *rng, const KmeansConfig *cfg, float *
 
 static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const float *xn2,
                           const uint8_t *mask, const KmeansConfig *cfg, uint64_t seed,
-                          float *centroids) {
+                          float *centroids, int64_t *skipped) {
   int k = cfg->k, nt = team_size(team);
   int greedy = cfg->seeding == KMEANS_SEED_GREEDY;
   PlusPlus pp = {.x = x, .n = n, .d = d, .xn2 = xn2, .team = team};
@@ -673,27 +802,59 @@ static int init_plus_plus(Team *team, const float *x, int64_t n, int d, const fl
   float *cand = greedy ? malloc((size_t)greedy_trials(k) * (size_t)d * sizeof(float)) : NULL;
   pp.cand_d2 = greedy ? malloc((size_t)n * (size_t)greedy_trials(k) * sizeof(float)) : NULL;
   int rc = pp.lane ? KMEANS_OK : KMEANS_NOMEM;
+  pp.prune = greedy && !cfg->exhaustive;
+  pp.k = k;
+  if (pp.prune) {
+    int trials = greedy_trials(k);
+    pp.near = calloc((size_t)n, sizeof *pp.near); /* all near the first centre */
+    pp.lowered = malloc((size_t)n * sizeof *pp.lowered);
+    pp.reach = malloc((size_t)KM_PENDING * (size_t)k * sizeof *pp.reach);
+    pp.reach_dots = malloc((size_t)trials * (size_t)k * sizeof *pp.reach_dots);
+    if (!pp.near || !pp.lowered || !pp.reach || !pp.reach_dots) rc = KMEANS_NOMEM;
+    for (int64_t i = 0; i < n; i++) pp.xmax2 = xn2[i] > pp.xmax2 ? xn2[i] : pp.xmax2;
+  }
   for (int t = 0; t < nt && rc == KMEANS_OK; t++) {
-    rc = product_init(&pp.lane[t].pr, mask, d, pp.rows_per_block, KM_PENDING);
-    pp.lane[t].dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
-    if (pp.lane[t].dots == NULL) rc = KMEANS_NOMEM;
+    ScanLane *ln = &pp.lane[t];
+    rc = product_init(&ln->pr, mask, d, pp.rows_per_block, KM_PENDING);
+    ln->dots = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+    if (pp.prune) {
+      int w = mask ? KM_BLOCK : d;
+      ln->xg = malloc((size_t)pp.rows_per_block * (size_t)w * sizeof(float));
+      ln->tmp = malloc((size_t)pp.rows_per_block * KM_PENDING * sizeof(float));
+      ln->idx = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
+      ln->pos = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
+      ln->src = malloc((size_t)pp.rows_per_block * sizeof(int32_t));
+    }
+    if (!ln->dots || (pp.prune && (!ln->xg || !ln->tmp || !ln->idx || !ln->pos || !ln->src)))
+      rc = KMEANS_NOMEM;
   }
   if (rc != KMEANS_OK || !pp.d2 || !pp.cum || !rows || (greedy && (!cand || !pp.cand_d2))) {
     rc = KMEANS_NOMEM;
     goto done;
   }
   for (int64_t i = 0; i < n; i++) pp.d2[i] = INFINITY;
+  atomic_init(&pp.skipped, 0);
   Rng rng;
   rng_seed(&rng, seed, KMEANS_RNG_STREAM);
   rc = greedy ? greedy_steps(&pp, &rng, cfg, centroids, rows, cand)
               : plain_steps(&pp, &rng, cfg, centroids, rows);
+  *skipped = atomic_load(&pp.skipped);
 done:
   free(pp.d2);
   free(pp.cum);
   for (int t = 0; pp.lane && t < nt; t++) {
     free(pp.lane[t].dots);
+    free(pp.lane[t].xg);
+    free(pp.lane[t].tmp);
+    free(pp.lane[t].idx);
+    free(pp.lane[t].pos);
+    free(pp.lane[t].src);
     product_free(&pp.lane[t].pr);
   }
+  free(pp.near);
+  free(pp.lowered);
+  free(pp.reach);
+  free(pp.reach_dots);
   free(pp.lane);
   free(rows);
   free(cand);
@@ -786,7 +947,8 @@ static int fit_once(const float *x, int64_t n, int d, const KmeansConfig *cfg, u
                     Fit *f, float *centroids, KmeansResult *res) {
   int k = cfg->k;
   memset(res, 0, sizeof *res);
-  int rc = init_plus_plus(f->team, x, n, d, f->xn2, f->mask, cfg, seed, centroids);
+  int rc = init_plus_plus(f->team, x, n, d, f->xn2, f->mask, cfg, seed, centroids,
+                          &res->seed_skipped);
   if (rc != KMEANS_OK) return rc;
   kmeans_centroid_norms(centroids, k, d, f->cnorm);
   rc = assign_blocked(f->team, x, f->xnorm, f->nnz, f->mask, n, d, centroids, f->cnorm, k, f->lab,

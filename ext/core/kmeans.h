@@ -37,7 +37,15 @@
 **   exact distance to the centres not yet applied, so each centre is still
 **   drawn with probability proportional to the squared distance to the
 **   nearest centre so far.  Greedy seeding scores a step's candidates
-**   together, one sgemm per block of rows.
+**   together, one sgemm per block of rows, skipping the rows that no
+**   candidate can bring closer (the triangle inequality against the
+**   row's nearest centre, sgemm's rounding allowed for): the others get
+**   the float distances a full scan would, from calls of at least 1024
+**   rows or the full scan's own, so the centres are the same wherever
+**   sgemm's product of a row does not depend on the other rows of a
+**   large call (OpenBLAS 0.3.21's SkylakeX kernel; where it does, e.g.
+**   the generic Prescott kernel, a draw can differ as with another
+**   thread count).  KmeansConfig.exhaustive scans every row, for tests.
 ** - The passes over the rows (seeding scans, assignments) are split among
 **   a team of team_default_size() threads (team.h): seeding's in whole
 **   blocks of rows, the same sgemm calls whatever the team size, with the
@@ -72,6 +80,8 @@ typedef struct {
   uint64_t seed;
   int n_init;  /* starts, the lowest inertia kept; 0 means 1 */
   int seeding; /* KMEANS_SEED_GREEDY (0) or KMEANS_SEED_PLAIN */
+  int exhaustive; /* 1: greedy seeding scans every row, none pruned (the
+                  ** same result: for tests) */
   /* Both optional.  should_stop is polled often (between blocks and
   ** initialisation steps); nonzero aborts the fit.  progress is called
   ** after the initial assignment (iteration 0, changed = n) and after each
@@ -90,6 +100,7 @@ typedef struct {
   double inertia; /* sum of squared distances to the final centroids */
   int64_t reseeded; /* empty clusters re-seeded, over all iterations */
   int restart;      /* the start kept, 0 .. n_init - 1 */
+  int64_t seed_skipped; /* rows greedy seeding's scans skipped (pruned) */
 } KmeansResult;
 /* All fields but restart describe the start kept. */
 
