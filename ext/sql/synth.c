@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../core/synth.h"
+#include "../core/team.h"
 #include "common.h"
 #include "modules.h"
 #include "options.h"
@@ -122,7 +123,10 @@ static int check_empty(sqlite3 *db, char **err) {
 
 /* Bulk loading into indexed tables is several times slower than indexing
 ** afterwards, so the indexes of the dataset tables are dropped inside the
-** savepoint and recreated from their own SQL once the rows are in.  When
+** savepoint and recreated from their own SQL once the rows are in; all but
+** those of sql/schema.sql whose keys the rows arrive in the order of (user
+** by user, playlist by playlist), which cost less to extend than to sort
+** (and are extended while other threads draw users).  When
 ** SQLite refuses the drop (SQLITE_LOCKED: the calling statement itself
 ** reads the database) they simply stay. */
 #define MAX_INDEXES 64
@@ -138,7 +142,9 @@ static int drop_indexes(sqlite3 *db, Indexes *idx) {
   int rc = sqlite3_prepare_v2(db,
       "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
       "AND tbl_name IN ('tracks', 'playlist_tracks', 'users', "
-      "'registration_events', 'future_listens', 'user_features')", -1, &st, NULL);
+      "'registration_events', 'future_listens', 'user_features') "
+      "AND name NOT IN ('users_by_split', 'playlist_tracks_by_playlist', "
+      "'registration_events_by_user', 'future_listens_by_user')", -1, &st, NULL);
   while (rc == SQLITE_OK && n < MAX_INDEXES && (step = sqlite3_step(st)) == SQLITE_ROW) {
     names[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     sqls[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
@@ -191,9 +197,8 @@ typedef struct {
   sqlite3_int64 playlist_tracks, events, listens, history;
 } Counts;
 
-/* Inserts the catalog and every user. */
-static int insert_all(const SynthModel *m, SynthUserGen *gen,
-                      sqlite3_stmt **ins, const Options *o, Counts *n) {
+/* Inserts the catalog: tracks, then playlists. */
+static int insert_catalog(const SynthModel *m, sqlite3_stmt **ins, Counts *n) {
   const SynthOptions *so = synth_options(m);
   int rc = SQLITE_OK;
   for (int64_t k = 0; k < so->tracks && rc == SQLITE_OK; k++) {
@@ -217,48 +222,175 @@ static int insert_all(const SynthModel *m, SynthUserGen *gen,
       n->playlist_tracks++;
     }
   }
-  int64_t users = so->warm + so->validation + so->test;
-  int progress = !o->quiet && users >= 20000;
-  for (int64_t i = 0; i < users && rc == SQLITE_OK; i++) {
-    SynthUser u;
-    synth_user(gen, i, &u);
-    sqlite3_stmt *st = ins[INS_USER];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    sqlite3_bind_text(st, 2, synth_split_names[u.split], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, u.country, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, u.age);
-    if (u.embedding)
-      sqlite3_bind_blob(st, 5, u.embedding, so->dim * (int)sizeof(float), SQLITE_STATIC);
+  return rc;
+}
+
+/* Inserts the users of a block, table by table: each table gets its rows
+** in user order, as one user at a time would give them. */
+static int insert_users(const SynthBlock *b, int dim, sqlite3_stmt **ins, Counts *n) {
+  int64_t count;
+  const SynthUser *users = synth_block_users(b, &count);
+  int rc = SQLITE_OK;
+  sqlite3_stmt *st = ins[INS_USER];
+  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
+    const SynthUser *u = &users[k];
+    sqlite3_bind_int64(st, 1, u->user_id);
+    sqlite3_bind_text(st, 2, synth_split_names[u->split], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, u->country, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, u->age);
+    if (u->embedding)
+      sqlite3_bind_blob(st, 5, u->embedding, dim * (int)sizeof(float), SQLITE_STATIC);
     else
       sqlite3_bind_null(st, 5);
     rc = step_reset(st);
-    st = ins[INS_EVENT];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    for (int e = 0; e < u.n_events && rc == SQLITE_OK; e++) {
-      sqlite3_bind_text(st, 2, synth_action_names[u.events[e].action], -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 3, synth_entity_names[u.events[e].entity], -1, SQLITE_STATIC);
-      sqlite3_bind_int64(st, 4, u.events[e].entity_id);
-      rc = step_reset(st);
-    }
-    n->events += u.n_events;
-    st = ins[INS_LISTEN];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    for (int j = 0; j < u.n_listens && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(st, 2, u.listens[j]);
-      rc = step_reset(st);
-    }
-    n->listens += u.n_listens;
-    st = ins[INS_HISTORY];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    for (int j = 0; j < u.n_history && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(st, 2, u.history_tracks[j]);
-      sqlite3_bind_int(st, 3, u.history_plays[j]);
-      rc = step_reset(st);
-    }
-    n->history += u.n_history;
-    if (progress && (i + 1) % (users / 10 > 0 ? users / 10 : 1) == 0)
-      fprintf(stderr, FN ": %lld / %lld users\n", (long long)(i + 1), (long long)users);
   }
+  st = ins[INS_EVENT];
+  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
+    const SynthUser *u = &users[k];
+    sqlite3_bind_int64(st, 1, u->user_id);
+    for (int e = 0; e < u->n_events && rc == SQLITE_OK; e++) {
+      sqlite3_bind_text(st, 2, synth_action_names[u->events[e].action], -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 3, synth_entity_names[u->events[e].entity], -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 4, u->events[e].entity_id);
+      rc = step_reset(st);
+    }
+    n->events += u->n_events;
+  }
+  st = ins[INS_LISTEN];
+  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
+    const SynthUser *u = &users[k];
+    sqlite3_bind_int64(st, 1, u->user_id);
+    for (int j = 0; j < u->n_listens && rc == SQLITE_OK; j++) {
+      sqlite3_bind_int64(st, 2, u->listens[j]);
+      rc = step_reset(st);
+    }
+    n->listens += u->n_listens;
+  }
+  st = ins[INS_HISTORY];
+  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
+    const SynthUser *u = &users[k];
+    sqlite3_bind_int64(st, 1, u->user_id);
+    for (int j = 0; j < u->n_history && rc == SQLITE_OK; j++) {
+      sqlite3_bind_int64(st, 2, u->history_tracks[j]);
+      sqlite3_bind_int(st, 3, u->history_plays[j]);
+      rc = step_reset(st);
+    }
+    n->history += u->n_history;
+  }
+  return rc;
+}
+
+/* Users are drawn in blocks of BLOCK_USERS: while member 0 of a team
+** inserts block i, the other members draw block i + 1 (a share each) into
+** the other half of a double buffer; a barrier closes every round.  Alone,
+** member 0 draws and inserts in turn.  Every user has its own random
+** stream (synth.h), so the rows do not depend on the team's size. */
+#define BLOCK_USERS 512
+
+typedef struct {
+  const SynthModel *m;
+  const Options *o;
+  sqlite3_stmt **ins;
+  Counts *n;
+  Team *team;
+  SynthUserGen *gen[TEAM_MAX];
+  SynthBlock *blocks[2][TEAM_MAX]; /* [round % 2][share] */
+  int drawn[2][TEAM_MAX];          /* each share's result, SQLITE_OK or NOMEM */
+  int stop[2];                     /* member 0's verdict on a round */
+  int shares;                      /* blocks per round: drawing members */
+  int64_t users, rounds;
+  int rc;                          /* member 0's result */
+} UserRounds;
+
+/* Draws share s of round r with g. */
+static int draw_share(UserRounds *ur, int64_t r, int s, SynthUserGen *g) {
+  size_t lo, hi;
+  int64_t first = r * BLOCK_USERS;
+  int64_t len = ur->users - first < BLOCK_USERS ? ur->users - first : BLOCK_USERS;
+  team_share((size_t)len, 1, s, ur->shares, &lo, &hi);
+  int failed = synth_block_draw(g, ur->blocks[r % 2][s], first + (int64_t)lo,
+                                (int64_t)(hi - lo));
+  return failed ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/* Inserts round r's shares, in user order, and reports progress. */
+static int insert_round(UserRounds *ur, int64_t r) {
+  int rc = SQLITE_OK;
+  int dim = synth_options(ur->m)->dim;
+  for (int s = 0; s < ur->shares && rc == SQLITE_OK; s++)
+    rc = insert_users(ur->blocks[r % 2][s], dim, ur->ins, ur->n);
+  int64_t done = (r + 1) * BLOCK_USERS < ur->users ? (r + 1) * BLOCK_USERS : ur->users;
+  int64_t tenth = ur->users / 10 > 0 ? ur->users / 10 : 1;
+  if (rc == SQLITE_OK && !ur->o->quiet && ur->users >= 20000 &&
+      done / tenth > (r * BLOCK_USERS) / tenth)
+    fprintf(stderr, FN ": %lld / %lld users\n", (long long)(done / tenth * tenth),
+            (long long)ur->users);
+  return rc;
+}
+
+/* The verdicts and results of a round live in the half of the arrays of
+** its parity: a member may still read round r's while member 0 writes
+** round r + 1's. */
+static void user_rounds_member(void *arg, int id, int n) {
+  UserRounds *ur = arg;
+  if (n == 1) {
+    int rc = SQLITE_OK;
+    for (int64_t r = 0; r < ur->rounds && rc == SQLITE_OK; r++) {
+      rc = draw_share(ur, r, 0, ur->gen[0]);
+      if (rc == SQLITE_OK) rc = insert_round(ur, r);
+    }
+    ur->rc = rc;
+    return;
+  }
+  int rc = SQLITE_OK;
+  if (id > 0) ur->drawn[0][id - 1] = draw_share(ur, 0, id - 1, ur->gen[id]);
+  team_barrier(ur->team);
+  for (int64_t r = 0; r < ur->rounds; r++) {
+    if (id == 0) {
+      for (int s = 0; s < ur->shares && rc == SQLITE_OK; s++) rc = ur->drawn[r % 2][s];
+      if (rc == SQLITE_OK) rc = insert_round(ur, r);
+      ur->stop[r % 2] = rc != SQLITE_OK;
+    } else if (r + 1 < ur->rounds) {
+      ur->drawn[(r + 1) % 2][id - 1] = draw_share(ur, r + 1, id - 1, ur->gen[id]);
+    }
+    team_barrier(ur->team);
+    if (ur->stop[r % 2]) break;
+  }
+  if (id == 0) ur->rc = rc;
+}
+
+/* Draws and inserts every user with a team of team_default_size(). */
+static int insert_all_users(const SynthModel *m, const Options *o, sqlite3_stmt **ins,
+                            Counts *n) {
+  const SynthOptions *so = synth_options(m);
+  UserRounds *ur = sqlite3_malloc(sizeof *ur);
+  if (!ur) return SQLITE_NOMEM;
+  memset(ur, 0, sizeof *ur);
+  ur->m = m;
+  ur->o = o;
+  ur->ins = ins;
+  ur->n = n;
+  ur->users = so->warm + so->validation + so->test;
+  ur->rounds = (ur->users + BLOCK_USERS - 1) / BLOCK_USERS;
+  int size = team_default_size();
+  ur->team = size > 1 && ur->users > BLOCK_USERS ? team_new(size) : NULL;
+  int members = ur->team ? team_size(ur->team) : 1;
+  ur->shares = members > 1 ? members - 1 : 1;
+  int rc = SQLITE_OK;
+  for (int i = 0; i < members && rc == SQLITE_OK; i++)
+    if (!(ur->gen[i] = synth_user_gen_new(m))) rc = SQLITE_NOMEM;
+  for (int h = 0; h < 2; h++)
+    for (int s = 0; s < ur->shares && rc == SQLITE_OK; s++)
+      if (!(ur->blocks[h][s] = synth_block_new())) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) {
+    team_run(ur->team, user_rounds_member, ur);
+    rc = ur->rc;
+  }
+  team_free(ur->team);
+  for (int i = 0; i < members; i++) synth_user_gen_free(ur->gen[i]);
+  for (int h = 0; h < 2; h++)
+    for (int s = 0; s < ur->shares; s++) synth_block_free(ur->blocks[h][s]);
+  sqlite3_free(ur);
   return rc;
 }
 
@@ -293,7 +425,6 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   Options o;
   char *err = NULL;
   SynthModel *m = NULL;
-  SynthUserGen *gen = NULL;
   sqlite3_stmt *ins[N_INS] = {NULL};
   Counts n = {0, 0, 0, 0};
   Indexes idx;
@@ -309,8 +440,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   if (rc == SQLITE_OK) {
     /* The catalog first: pure C, before anything is written. */
     m = synth_model_new(&o.synth);
-    gen = m ? synth_user_gen_new(m) : NULL;
-    if (!gen) rc = SQLITE_NOMEM;
+    if (!m) rc = SQLITE_NOMEM;
   }
   if (rc == SQLITE_OK) rc = sp_check_interrupt(db);
   if (rc == SQLITE_OK) {
@@ -332,7 +462,8 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   for (int i = 0; rc == SQLITE_OK && i < N_INS; i++)
     rc = sqlite3_prepare_v2(db, insert_sql[i], -1, &ins[i], NULL);
-  if (rc == SQLITE_OK) rc = insert_all(m, gen, ins, &o, &n);
+  if (rc == SQLITE_OK) rc = insert_catalog(m, ins, &n);
+  if (rc == SQLITE_OK) rc = insert_all_users(m, &o, ins, &n);
   for (int i = 0; i < N_INS; i++) sqlite3_finalize(ins[i]);
   if (rc == SQLITE_OK) {
     if (!o.quiet && idx.n && o.synth.warm + o.synth.validation + o.synth.test >= 20000)
@@ -362,7 +493,6 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   } else {
     summarise(ctx, m, &n, sp_now() - t0);
   }
-  synth_user_gen_free(gen);
   synth_model_free(m);
 }
 
