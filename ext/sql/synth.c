@@ -177,15 +177,42 @@ static int recreate_indexes(sqlite3 *db, const Indexes *idx) {
   return rc;
 }
 
-/* The prepared inserts, stepped once per row. */
+/* The inserts, each prepared twice: one statement of ROWS_PER_INSERT rows
+** (a multi-row VALUES: several times faster per row than a statement
+** stepped for each) and one of a single row for the rest.  Rows go in the
+** order given, so every table gets the rowids a row at a time would. */
+#define ROWS_PER_INSERT 64
 enum { INS_TRACK, INS_PLAYLIST, INS_USER, INS_EVENT, INS_LISTEN, INS_HISTORY, N_INS };
-static const char *const insert_sql[N_INS] = {
-    "INSERT INTO tracks(track_id, album_id, artist_id, embedding) VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO playlist_tracks(playlist_id, track_id) VALUES (?1, ?2)",
-    "INSERT INTO users(user_id, split, country, age, embedding) VALUES (?1, ?2, ?3, ?4, ?5)",
-    "INSERT INTO registration_events(user_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO future_listens(user_id, track_id) VALUES (?1, ?2)",
-    "INSERT INTO listens(user_id, track_id, plays) VALUES (?1, ?2, ?3)"};
+static const struct {
+  const char *head; /* INSERT INTO ... VALUES */
+  int cols;
+} insert_spec[N_INS] = {
+    {"INSERT INTO tracks(track_id, album_id, artist_id, embedding) VALUES ", 4},
+    {"INSERT INTO playlist_tracks(playlist_id, track_id) VALUES ", 2},
+    {"INSERT INTO users(user_id, split, country, age, embedding) VALUES ", 5},
+    {"INSERT INTO registration_events(user_id, action, entity, entity_id) VALUES ", 4},
+    {"INSERT INTO future_listens(user_id, track_id) VALUES ", 2},
+    {"INSERT INTO listens(user_id, track_id, plays) VALUES ", 3}};
+
+typedef struct {
+  sqlite3_stmt *many, *one;
+  int cols;
+} Insert;
+
+static int prepare_insert(sqlite3 *db, int which, int rows, sqlite3_stmt **st) {
+  sqlite3_str *sql = sqlite3_str_new(db);
+  sqlite3_str_appendall(sql, insert_spec[which].head);
+  for (int r = 0; r < rows; r++) {
+    sqlite3_str_appendall(sql, r ? ", (?" : "(?");
+    for (int c = 1; c < insert_spec[which].cols; c++) sqlite3_str_appendall(sql, ", ?");
+    sqlite3_str_appendchar(sql, 1, ')');
+  }
+  char *text = sqlite3_str_finish(sql);
+  if (!text) return SQLITE_NOMEM;
+  int rc = sqlite3_prepare_v2(db, text, -1, st, NULL);
+  sqlite3_free(text);
+  return rc;
+}
 
 static int step_reset(sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
@@ -193,89 +220,158 @@ static int step_reset(sqlite3_stmt *st) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-typedef struct {
-  sqlite3_int64 playlist_tracks, events, listens, history;
-} Counts;
+/* Binds the cursor's next row at parameters base + 1 .. base + cols and
+** moves the cursor on. */
+typedef void (*BindNext)(sqlite3_stmt *st, int base, void *cursor);
 
-/* Inserts the catalog: tracks, then playlists. */
-static int insert_catalog(const SynthModel *m, sqlite3_stmt **ins, Counts *n) {
-  const SynthOptions *so = synth_options(m);
+/* Inserts n rows, as many as can be ROWS_PER_INSERT at a time. */
+static int insert_rows(const Insert *in, int64_t n, BindNext bind, void *cursor) {
   int rc = SQLITE_OK;
-  for (int64_t k = 0; k < so->tracks && rc == SQLITE_OK; k++) {
-    int64_t album, artist;
-    const float *v;
-    synth_track(m, k, &album, &artist, &v);
-    sqlite3_bind_int64(ins[INS_TRACK], 1, k + 1);
-    sqlite3_bind_int64(ins[INS_TRACK], 2, album);
-    sqlite3_bind_int64(ins[INS_TRACK], 3, artist);
-    sqlite3_bind_blob(ins[INS_TRACK], 4, v, so->dim * (int)sizeof(float), SQLITE_STATIC);
-    rc = step_reset(ins[INS_TRACK]);
+  int64_t i = 0;
+  for (; i + ROWS_PER_INSERT <= n && rc == SQLITE_OK; i += ROWS_PER_INSERT) {
+    for (int r = 0; r < ROWS_PER_INSERT; r++) bind(in->many, r * in->cols, cursor);
+    rc = step_reset(in->many);
   }
-  for (int64_t p = 0; p < synth_n_playlists(m) && rc == SQLITE_OK; p++) {
-    const int64_t *ids;
-    int len;
-    synth_playlist(m, p, &ids, &len);
-    sqlite3_bind_int64(ins[INS_PLAYLIST], 1, p + 1);
-    for (int j = 0; j < len && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(ins[INS_PLAYLIST], 2, ids[j]);
-      rc = step_reset(ins[INS_PLAYLIST]);
-      n->playlist_tracks++;
-    }
+  for (; i < n && rc == SQLITE_OK; i++) {
+    bind(in->one, 0, cursor);
+    rc = step_reset(in->one);
   }
   return rc;
 }
 
+typedef struct {
+  sqlite3_int64 playlist_tracks, events, listens, history;
+} Counts;
+
+/* Cursors over the catalog: track k + 1; track j of playlist p + 1. */
+typedef struct {
+  const SynthModel *m;
+  int64_t k, j;
+} CatalogCursor;
+
+static void bind_track(sqlite3_stmt *st, int base, void *cursor) {
+  CatalogCursor *c = cursor;
+  int64_t album, artist;
+  const float *v;
+  synth_track(c->m, c->k, &album, &artist, &v);
+  sqlite3_bind_int64(st, base + 1, c->k + 1);
+  sqlite3_bind_int64(st, base + 2, album);
+  sqlite3_bind_int64(st, base + 3, artist);
+  sqlite3_bind_blob(st, base + 4, v, synth_options(c->m)->dim * (int)sizeof(float),
+                    SQLITE_STATIC);
+  c->k++;
+}
+
+static void bind_playlist_track(sqlite3_stmt *st, int base, void *cursor) {
+  CatalogCursor *c = cursor;
+  const int64_t *ids;
+  int len;
+  for (synth_playlist(c->m, c->k, &ids, &len); c->j == len;
+       synth_playlist(c->m, c->k, &ids, &len)) {
+    c->k++;
+    c->j = 0;
+  }
+  sqlite3_bind_int64(st, base + 1, c->k + 1);
+  sqlite3_bind_int64(st, base + 2, ids[c->j++]);
+}
+
+/* Inserts the catalog: tracks, then playlists. */
+static int insert_catalog(const SynthModel *m, const Insert *ins, Counts *n) {
+  CatalogCursor c = {m, 0, 0};
+  int rc = insert_rows(&ins[INS_TRACK], synth_options(m)->tracks, bind_track, &c);
+  for (int64_t p = 0; p < synth_n_playlists(m); p++) {
+    const int64_t *ids;
+    int len;
+    synth_playlist(m, p, &ids, &len);
+    n->playlist_tracks += len;
+  }
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK)
+    rc = insert_rows(&ins[INS_PLAYLIST], n->playlist_tracks, bind_playlist_track, &c);
+  return rc;
+}
+
+/* A cursor over the users of a block: user k, and item j of its events,
+** listens or history. */
+typedef struct {
+  const SynthUser *users;
+  int64_t k;
+  int j;
+  int dim;
+} UserCursor;
+
+static void bind_user(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  const SynthUser *u = &c->users[c->k++];
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_text(st, base + 2, synth_split_names[u->split], -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, base + 3, u->country, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, base + 4, u->age);
+  if (u->embedding)
+    sqlite3_bind_blob(st, base + 5, u->embedding, c->dim * (int)sizeof(float), SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, base + 5);
+}
+
+static void bind_event(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  while (c->j == c->users[c->k].n_events) {
+    c->k++;
+    c->j = 0;
+  }
+  const SynthUser *u = &c->users[c->k];
+  const SynthEvent *e = &u->events[c->j++];
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_text(st, base + 2, synth_action_names[e->action], -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, base + 3, synth_entity_names[e->entity], -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, base + 4, e->entity_id);
+}
+
+static void bind_listen(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  while (c->j == c->users[c->k].n_listens) {
+    c->k++;
+    c->j = 0;
+  }
+  const SynthUser *u = &c->users[c->k];
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_int64(st, base + 2, u->listens[c->j++]);
+}
+
+static void bind_history(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  while (c->j == c->users[c->k].n_history) {
+    c->k++;
+    c->j = 0;
+  }
+  const SynthUser *u = &c->users[c->k];
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_int64(st, base + 2, u->history_tracks[c->j]);
+  sqlite3_bind_int(st, base + 3, u->history_plays[c->j++]);
+}
+
 /* Inserts the users of a block, table by table: each table gets its rows
 ** in user order, as one user at a time would give them. */
-static int insert_users(const SynthBlock *b, int dim, sqlite3_stmt **ins, Counts *n) {
-  int64_t count;
+static int insert_users(const SynthBlock *b, int dim, const Insert *ins, Counts *n) {
+  int64_t count, events = 0, listens = 0, history = 0;
   const SynthUser *users = synth_block_users(b, &count);
-  int rc = SQLITE_OK;
-  sqlite3_stmt *st = ins[INS_USER];
-  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
-    const SynthUser *u = &users[k];
-    sqlite3_bind_int64(st, 1, u->user_id);
-    sqlite3_bind_text(st, 2, synth_split_names[u->split], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, u->country, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, u->age);
-    if (u->embedding)
-      sqlite3_bind_blob(st, 5, u->embedding, dim * (int)sizeof(float), SQLITE_STATIC);
-    else
-      sqlite3_bind_null(st, 5);
-    rc = step_reset(st);
+  for (int64_t k = 0; k < count; k++) {
+    events += users[k].n_events;
+    listens += users[k].n_listens;
+    history += users[k].n_history;
   }
-  st = ins[INS_EVENT];
-  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
-    const SynthUser *u = &users[k];
-    sqlite3_bind_int64(st, 1, u->user_id);
-    for (int e = 0; e < u->n_events && rc == SQLITE_OK; e++) {
-      sqlite3_bind_text(st, 2, synth_action_names[u->events[e].action], -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 3, synth_entity_names[u->events[e].entity], -1, SQLITE_STATIC);
-      sqlite3_bind_int64(st, 4, u->events[e].entity_id);
-      rc = step_reset(st);
-    }
-    n->events += u->n_events;
-  }
-  st = ins[INS_LISTEN];
-  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
-    const SynthUser *u = &users[k];
-    sqlite3_bind_int64(st, 1, u->user_id);
-    for (int j = 0; j < u->n_listens && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(st, 2, u->listens[j]);
-      rc = step_reset(st);
-    }
-    n->listens += u->n_listens;
-  }
-  st = ins[INS_HISTORY];
-  for (int64_t k = 0; k < count && rc == SQLITE_OK; k++) {
-    const SynthUser *u = &users[k];
-    sqlite3_bind_int64(st, 1, u->user_id);
-    for (int j = 0; j < u->n_history && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(st, 2, u->history_tracks[j]);
-      sqlite3_bind_int(st, 3, u->history_plays[j]);
-      rc = step_reset(st);
-    }
-    n->history += u->n_history;
+  UserCursor c = {users, 0, 0, dim};
+  int rc = insert_rows(&ins[INS_USER], count, bind_user, &c);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK) rc = insert_rows(&ins[INS_EVENT], events, bind_event, &c);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK) rc = insert_rows(&ins[INS_LISTEN], listens, bind_listen, &c);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK) rc = insert_rows(&ins[INS_HISTORY], history, bind_history, &c);
+  if (rc == SQLITE_OK) {
+    n->events += events;
+    n->listens += listens;
+    n->history += history;
   }
   return rc;
 }
@@ -290,7 +386,7 @@ static int insert_users(const SynthBlock *b, int dim, sqlite3_stmt **ins, Counts
 typedef struct {
   const SynthModel *m;
   const Options *o;
-  sqlite3_stmt **ins;
+  const Insert *ins;
   Counts *n;
   Team *team;
   SynthUserGen *gen[TEAM_MAX];
@@ -360,7 +456,7 @@ static void user_rounds_member(void *arg, int id, int n) {
 }
 
 /* Draws and inserts every user with a team of team_default_size(). */
-static int insert_all_users(const SynthModel *m, const Options *o, sqlite3_stmt **ins,
+static int insert_all_users(const SynthModel *m, const Options *o, const Insert *ins,
                             Counts *n) {
   const SynthOptions *so = synth_options(m);
   UserRounds *ur = sqlite3_malloc(sizeof *ur);
@@ -425,7 +521,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   Options o;
   char *err = NULL;
   SynthModel *m = NULL;
-  sqlite3_stmt *ins[N_INS] = {NULL};
+  Insert ins[N_INS];
   Counts n = {0, 0, 0, 0};
   Indexes idx;
   idx.n = 0;
@@ -460,11 +556,18 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
     sqlite3_free(sql);
   }
-  for (int i = 0; rc == SQLITE_OK && i < N_INS; i++)
-    rc = sqlite3_prepare_v2(db, insert_sql[i], -1, &ins[i], NULL);
+  memset(ins, 0, sizeof ins);
+  for (int i = 0; rc == SQLITE_OK && i < N_INS; i++) {
+    ins[i].cols = insert_spec[i].cols;
+    rc = prepare_insert(db, i, ROWS_PER_INSERT, &ins[i].many);
+    if (rc == SQLITE_OK) rc = prepare_insert(db, i, 1, &ins[i].one);
+  }
   if (rc == SQLITE_OK) rc = insert_catalog(m, ins, &n);
   if (rc == SQLITE_OK) rc = insert_all_users(m, &o, ins, &n);
-  for (int i = 0; i < N_INS; i++) sqlite3_finalize(ins[i]);
+  for (int i = 0; i < N_INS; i++) {
+    sqlite3_finalize(ins[i].many);
+    sqlite3_finalize(ins[i].one);
+  }
   if (rc == SQLITE_OK) {
     if (!o.quiet && idx.n && o.synth.warm + o.synth.validation + o.synth.test >= 20000)
       fprintf(stderr, FN ": indexing\n");
