@@ -170,10 +170,15 @@ static int drop_indexes(sqlite3 *db, Indexes *idx) {
   return rc;
 }
 
+/* CREATE INDEX sorts the table's keys: SQLite's sorter may hand parts of
+** that sort to helper threads (the limit PRAGMA threads sets), one per
+** CPU the team would use, for the time of these builds only. */
 static int recreate_indexes(sqlite3 *db, const Indexes *idx) {
   int rc = SQLITE_OK;
+  int threads = sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, team_default_size());
   for (int i = 0; i < idx->n && rc == SQLITE_OK; i++)
     rc = sqlite3_exec(db, idx->sql[i], NULL, NULL, NULL);
+  sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, threads);
   return rc;
 }
 
