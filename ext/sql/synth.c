@@ -24,6 +24,7 @@
 ** transaction, as SQLite does for any interrupted write.
 ** Deterministic: the same options give the same rows.
 */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -318,13 +319,19 @@ static void bind_user(sqlite3_stmt *st, int base, void *cursor) {
     sqlite3_bind_null(st, base + 5);
 }
 
-static void bind_event(sqlite3_stmt *st, int base, void *cursor) {
-  UserCursor *c = cursor;
-  while (c->j == c->users[c->k].n_events) {
+/* The user whose item c->j comes next, among items counted by the int
+** field at count_offset (n_events, ...): users with none left are passed. */
+static const SynthUser *item_owner(UserCursor *c, size_t count_offset) {
+  while (c->j == *(const int *)((const char *)&c->users[c->k] + count_offset)) {
     c->k++;
     c->j = 0;
   }
-  const SynthUser *u = &c->users[c->k];
+  return &c->users[c->k];
+}
+
+static void bind_event(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  const SynthUser *u = item_owner(c, offsetof(SynthUser, n_events));
   const SynthEvent *e = &u->events[c->j++];
   sqlite3_bind_int64(st, base + 1, u->user_id);
   sqlite3_bind_text(st, base + 2, synth_action_names[e->action], -1, SQLITE_STATIC);
@@ -334,22 +341,14 @@ static void bind_event(sqlite3_stmt *st, int base, void *cursor) {
 
 static void bind_listen(sqlite3_stmt *st, int base, void *cursor) {
   UserCursor *c = cursor;
-  while (c->j == c->users[c->k].n_listens) {
-    c->k++;
-    c->j = 0;
-  }
-  const SynthUser *u = &c->users[c->k];
+  const SynthUser *u = item_owner(c, offsetof(SynthUser, n_listens));
   sqlite3_bind_int64(st, base + 1, u->user_id);
   sqlite3_bind_int64(st, base + 2, u->listens[c->j++]);
 }
 
 static void bind_history(sqlite3_stmt *st, int base, void *cursor) {
   UserCursor *c = cursor;
-  while (c->j == c->users[c->k].n_history) {
-    c->k++;
-    c->j = 0;
-  }
-  const SynthUser *u = &c->users[c->k];
+  const SynthUser *u = item_owner(c, offsetof(SynthUser, n_history));
   sqlite3_bind_int64(st, base + 1, u->user_id);
   sqlite3_bind_int64(st, base + 2, u->history_tracks[c->j]);
   sqlite3_bind_int(st, base + 3, u->history_plays[c->j++]);
