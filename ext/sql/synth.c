@@ -22,7 +22,9 @@
 ** Call it from a plain SELECT (not INSERT ... SELECT or CREATE TABLE AS:
 ** it opens its own savepoint).  An interrupt rolls back the caller's whole
 ** transaction, as SQLite does for any interrupted write.
-** Deterministic: the same options give the same rows.
+** Deterministic: the same options give the same rows, whatever the number
+** of threads that draw the users (the calling thread inserts while a team
+** of team_default_size() draws the next block, ext/core/team.h).
 */
 #include <stddef.h>
 #include <stdio.h>
