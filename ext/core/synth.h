@@ -130,4 +130,19 @@ void synth_user_gen_free(SynthUserGen *g);
 ** pointers stay valid until the next call on g. */
 void synth_user(SynthUserGen *g, int64_t i, SynthUser *u);
 
+/* A run of consecutive users copied into storage of its own, so that one
+** thread can read a block while another draws the next. */
+typedef struct SynthBlock SynthBlock;
+
+SynthBlock *synth_block_new(void); /* empty; NULL when out of memory */
+void synth_block_free(SynthBlock *b);
+
+/* Draws users [first, first + count) with g into b, replacing what b held.
+** 0, or -1 when memory runs out (b is then empty). */
+int synth_block_draw(SynthUserGen *g, SynthBlock *b, int64_t first, int64_t count);
+
+/* The users of b, in index order; *n of them.  Valid until b is drawn
+** into again or freed. */
+const SynthUser *synth_block_users(const SynthBlock *b, int64_t *n);
+
 #endif

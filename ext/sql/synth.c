@@ -22,12 +22,16 @@
 ** Call it from a plain SELECT (not INSERT ... SELECT or CREATE TABLE AS:
 ** it opens its own savepoint).  An interrupt rolls back the caller's whole
 ** transaction, as SQLite does for any interrupted write.
-** Deterministic: the same options give the same rows.
+** Deterministic: the same options give the same rows, whatever the number
+** of threads that draw the users (the calling thread inserts while a team
+** of team_default_size() draws the next block, ext/core/team.h).
 */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../core/synth.h"
+#include "../core/team.h"
 #include "common.h"
 #include "modules.h"
 #include "options.h"
@@ -122,7 +126,10 @@ static int check_empty(sqlite3 *db, char **err) {
 
 /* Bulk loading into indexed tables is several times slower than indexing
 ** afterwards, so the indexes of the dataset tables are dropped inside the
-** savepoint and recreated from their own SQL once the rows are in.  When
+** savepoint and recreated from their own SQL once the rows are in; all but
+** those of sql/schema.sql whose keys the rows arrive in the order of (user
+** by user, playlist by playlist), which cost less to extend than to sort
+** (and are extended while other threads draw users).  When
 ** SQLite refuses the drop (SQLITE_LOCKED: the calling statement itself
 ** reads the database) they simply stay. */
 #define MAX_INDEXES 64
@@ -138,7 +145,9 @@ static int drop_indexes(sqlite3 *db, Indexes *idx) {
   int rc = sqlite3_prepare_v2(db,
       "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
       "AND tbl_name IN ('tracks', 'playlist_tracks', 'users', "
-      "'registration_events', 'future_listens', 'user_features')", -1, &st, NULL);
+      "'registration_events', 'future_listens', 'user_features') "
+      "AND name NOT IN ('users_by_split', 'playlist_tracks_by_playlist', "
+      "'registration_events_by_user', 'future_listens_by_user')", -1, &st, NULL);
   while (rc == SQLITE_OK && n < MAX_INDEXES && (step = sqlite3_step(st)) == SQLITE_ROW) {
     names[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     sqls[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
@@ -164,22 +173,54 @@ static int drop_indexes(sqlite3 *db, Indexes *idx) {
   return rc;
 }
 
+/* CREATE INDEX sorts the table's keys: SQLite's sorter may hand parts of
+** that sort to helper threads (the limit PRAGMA threads sets), one per
+** CPU the team would use, for the time of these builds only. */
 static int recreate_indexes(sqlite3 *db, const Indexes *idx) {
   int rc = SQLITE_OK;
+  int threads = sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, team_default_size());
   for (int i = 0; i < idx->n && rc == SQLITE_OK; i++)
     rc = sqlite3_exec(db, idx->sql[i], NULL, NULL, NULL);
+  sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, threads);
   return rc;
 }
 
-/* The prepared inserts, stepped once per row. */
+/* The inserts, each prepared twice: one statement of ROWS_PER_INSERT rows
+** (a multi-row VALUES: several times faster per row than a statement
+** stepped for each) and one of a single row for the rest.  Rows go in the
+** order given, so every table gets the rowids a row at a time would. */
+#define ROWS_PER_INSERT 64
 enum { INS_TRACK, INS_PLAYLIST, INS_USER, INS_EVENT, INS_LISTEN, INS_HISTORY, N_INS };
-static const char *const insert_sql[N_INS] = {
-    "INSERT INTO tracks(track_id, album_id, artist_id, embedding) VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO playlist_tracks(playlist_id, track_id) VALUES (?1, ?2)",
-    "INSERT INTO users(user_id, split, country, age, embedding) VALUES (?1, ?2, ?3, ?4, ?5)",
-    "INSERT INTO registration_events(user_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO future_listens(user_id, track_id) VALUES (?1, ?2)",
-    "INSERT INTO listens(user_id, track_id, plays) VALUES (?1, ?2, ?3)"};
+static const struct {
+  const char *head; /* INSERT INTO ... VALUES */
+  int cols;
+} insert_spec[N_INS] = {
+    {"INSERT INTO tracks(track_id, album_id, artist_id, embedding) VALUES ", 4},
+    {"INSERT INTO playlist_tracks(playlist_id, track_id) VALUES ", 2},
+    {"INSERT INTO users(user_id, split, country, age, embedding) VALUES ", 5},
+    {"INSERT INTO registration_events(user_id, action, entity, entity_id) VALUES ", 4},
+    {"INSERT INTO future_listens(user_id, track_id) VALUES ", 2},
+    {"INSERT INTO listens(user_id, track_id, plays) VALUES ", 3}};
+
+typedef struct {
+  sqlite3_stmt *many, *one;
+  int cols;
+} Insert;
+
+static int prepare_insert(sqlite3 *db, int which, int rows, sqlite3_stmt **st) {
+  sqlite3_str *sql = sqlite3_str_new(db);
+  sqlite3_str_appendall(sql, insert_spec[which].head);
+  for (int r = 0; r < rows; r++) {
+    sqlite3_str_appendall(sql, r ? ", (?" : "(?");
+    for (int c = 1; c < insert_spec[which].cols; c++) sqlite3_str_appendall(sql, ", ?");
+    sqlite3_str_appendchar(sql, 1, ')');
+  }
+  char *text = sqlite3_str_finish(sql);
+  if (!text) return SQLITE_NOMEM;
+  int rc = sqlite3_prepare_v2(db, text, -1, st, NULL);
+  sqlite3_free(text);
+  return rc;
+}
 
 static int step_reset(sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
@@ -187,78 +228,271 @@ static int step_reset(sqlite3_stmt *st) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Binds the cursor's next row at parameters base + 1 .. base + cols and
+** moves the cursor on. */
+typedef void (*BindNext)(sqlite3_stmt *st, int base, void *cursor);
+
+/* Inserts n rows, as many as can be ROWS_PER_INSERT at a time. */
+static int insert_rows(const Insert *in, int64_t n, BindNext bind, void *cursor) {
+  int rc = SQLITE_OK;
+  int64_t i = 0;
+  for (; i + ROWS_PER_INSERT <= n && rc == SQLITE_OK; i += ROWS_PER_INSERT) {
+    for (int r = 0; r < ROWS_PER_INSERT; r++) bind(in->many, r * in->cols, cursor);
+    rc = step_reset(in->many);
+  }
+  for (; i < n && rc == SQLITE_OK; i++) {
+    bind(in->one, 0, cursor);
+    rc = step_reset(in->one);
+  }
+  return rc;
+}
+
 typedef struct {
   sqlite3_int64 playlist_tracks, events, listens, history;
 } Counts;
 
-/* Inserts the catalog and every user. */
-static int insert_all(const SynthModel *m, SynthUserGen *gen,
-                      sqlite3_stmt **ins, const Options *o, Counts *n) {
-  const SynthOptions *so = synth_options(m);
-  int rc = SQLITE_OK;
-  for (int64_t k = 0; k < so->tracks && rc == SQLITE_OK; k++) {
-    int64_t album, artist;
-    const float *v;
-    synth_track(m, k, &album, &artist, &v);
-    sqlite3_bind_int64(ins[INS_TRACK], 1, k + 1);
-    sqlite3_bind_int64(ins[INS_TRACK], 2, album);
-    sqlite3_bind_int64(ins[INS_TRACK], 3, artist);
-    sqlite3_bind_blob(ins[INS_TRACK], 4, v, so->dim * (int)sizeof(float), SQLITE_STATIC);
-    rc = step_reset(ins[INS_TRACK]);
+/* Cursors over the catalog: track k + 1; track j of playlist p + 1. */
+typedef struct {
+  const SynthModel *m;
+  int64_t k, j;
+} CatalogCursor;
+
+static void bind_track(sqlite3_stmt *st, int base, void *cursor) {
+  CatalogCursor *c = cursor;
+  int64_t album, artist;
+  const float *v;
+  synth_track(c->m, c->k, &album, &artist, &v);
+  sqlite3_bind_int64(st, base + 1, c->k + 1);
+  sqlite3_bind_int64(st, base + 2, album);
+  sqlite3_bind_int64(st, base + 3, artist);
+  sqlite3_bind_blob(st, base + 4, v, synth_options(c->m)->dim * (int)sizeof(float),
+                    SQLITE_STATIC);
+  c->k++;
+}
+
+static void bind_playlist_track(sqlite3_stmt *st, int base, void *cursor) {
+  CatalogCursor *c = cursor;
+  const int64_t *ids;
+  int len;
+  for (synth_playlist(c->m, c->k, &ids, &len); c->j == len;
+       synth_playlist(c->m, c->k, &ids, &len)) {
+    c->k++;
+    c->j = 0;
   }
-  for (int64_t p = 0; p < synth_n_playlists(m) && rc == SQLITE_OK; p++) {
+  sqlite3_bind_int64(st, base + 1, c->k + 1);
+  sqlite3_bind_int64(st, base + 2, ids[c->j++]);
+}
+
+/* Inserts the catalog: tracks, then playlists. */
+static int insert_catalog(const SynthModel *m, const Insert *ins, Counts *n) {
+  CatalogCursor c = {m, 0, 0};
+  int rc = insert_rows(&ins[INS_TRACK], synth_options(m)->tracks, bind_track, &c);
+  for (int64_t p = 0; p < synth_n_playlists(m); p++) {
     const int64_t *ids;
     int len;
     synth_playlist(m, p, &ids, &len);
-    sqlite3_bind_int64(ins[INS_PLAYLIST], 1, p + 1);
-    for (int j = 0; j < len && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(ins[INS_PLAYLIST], 2, ids[j]);
-      rc = step_reset(ins[INS_PLAYLIST]);
-      n->playlist_tracks++;
-    }
+    n->playlist_tracks += len;
   }
-  int64_t users = so->warm + so->validation + so->test;
-  int progress = !o->quiet && users >= 20000;
-  for (int64_t i = 0; i < users && rc == SQLITE_OK; i++) {
-    SynthUser u;
-    synth_user(gen, i, &u);
-    sqlite3_stmt *st = ins[INS_USER];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    sqlite3_bind_text(st, 2, synth_split_names[u.split], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, u.country, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, u.age);
-    if (u.embedding)
-      sqlite3_bind_blob(st, 5, u.embedding, so->dim * (int)sizeof(float), SQLITE_STATIC);
-    else
-      sqlite3_bind_null(st, 5);
-    rc = step_reset(st);
-    st = ins[INS_EVENT];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    for (int e = 0; e < u.n_events && rc == SQLITE_OK; e++) {
-      sqlite3_bind_text(st, 2, synth_action_names[u.events[e].action], -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 3, synth_entity_names[u.events[e].entity], -1, SQLITE_STATIC);
-      sqlite3_bind_int64(st, 4, u.events[e].entity_id);
-      rc = step_reset(st);
-    }
-    n->events += u.n_events;
-    st = ins[INS_LISTEN];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    for (int j = 0; j < u.n_listens && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(st, 2, u.listens[j]);
-      rc = step_reset(st);
-    }
-    n->listens += u.n_listens;
-    st = ins[INS_HISTORY];
-    sqlite3_bind_int64(st, 1, u.user_id);
-    for (int j = 0; j < u.n_history && rc == SQLITE_OK; j++) {
-      sqlite3_bind_int64(st, 2, u.history_tracks[j]);
-      sqlite3_bind_int(st, 3, u.history_plays[j]);
-      rc = step_reset(st);
-    }
-    n->history += u.n_history;
-    if (progress && (i + 1) % (users / 10 > 0 ? users / 10 : 1) == 0)
-      fprintf(stderr, FN ": %lld / %lld users\n", (long long)(i + 1), (long long)users);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK)
+    rc = insert_rows(&ins[INS_PLAYLIST], n->playlist_tracks, bind_playlist_track, &c);
+  return rc;
+}
+
+/* A cursor over the users of a block: user k, and item j of its events,
+** listens or history. */
+typedef struct {
+  const SynthUser *users;
+  int64_t k;
+  int j;
+  int dim;
+} UserCursor;
+
+static void bind_user(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  const SynthUser *u = &c->users[c->k++];
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_text(st, base + 2, synth_split_names[u->split], -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, base + 3, u->country, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, base + 4, u->age);
+  if (u->embedding)
+    sqlite3_bind_blob(st, base + 5, u->embedding, c->dim * (int)sizeof(float), SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, base + 5);
+}
+
+/* The user whose item c->j comes next, among items counted by the int
+** field at count_offset (n_events, ...): users with none left are passed. */
+static const SynthUser *item_owner(UserCursor *c, size_t count_offset) {
+  while (c->j == *(const int *)((const char *)&c->users[c->k] + count_offset)) {
+    c->k++;
+    c->j = 0;
   }
+  return &c->users[c->k];
+}
+
+static void bind_event(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  const SynthUser *u = item_owner(c, offsetof(SynthUser, n_events));
+  const SynthEvent *e = &u->events[c->j++];
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_text(st, base + 2, synth_action_names[e->action], -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, base + 3, synth_entity_names[e->entity], -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, base + 4, e->entity_id);
+}
+
+static void bind_listen(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  const SynthUser *u = item_owner(c, offsetof(SynthUser, n_listens));
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_int64(st, base + 2, u->listens[c->j++]);
+}
+
+static void bind_history(sqlite3_stmt *st, int base, void *cursor) {
+  UserCursor *c = cursor;
+  const SynthUser *u = item_owner(c, offsetof(SynthUser, n_history));
+  sqlite3_bind_int64(st, base + 1, u->user_id);
+  sqlite3_bind_int64(st, base + 2, u->history_tracks[c->j]);
+  sqlite3_bind_int(st, base + 3, u->history_plays[c->j++]);
+}
+
+/* Inserts the users of a block, table by table: each table gets its rows
+** in user order, as one user at a time would give them. */
+static int insert_users(const SynthBlock *b, int dim, const Insert *ins, Counts *n) {
+  int64_t count, events = 0, listens = 0, history = 0;
+  const SynthUser *users = synth_block_users(b, &count);
+  for (int64_t k = 0; k < count; k++) {
+    events += users[k].n_events;
+    listens += users[k].n_listens;
+    history += users[k].n_history;
+  }
+  UserCursor c = {users, 0, 0, dim};
+  int rc = insert_rows(&ins[INS_USER], count, bind_user, &c);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK) rc = insert_rows(&ins[INS_EVENT], events, bind_event, &c);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK) rc = insert_rows(&ins[INS_LISTEN], listens, bind_listen, &c);
+  c.k = c.j = 0;
+  if (rc == SQLITE_OK) rc = insert_rows(&ins[INS_HISTORY], history, bind_history, &c);
+  if (rc == SQLITE_OK) {
+    n->events += events;
+    n->listens += listens;
+    n->history += history;
+  }
+  return rc;
+}
+
+/* Users are drawn in blocks of BLOCK_USERS: while member 0 of a team
+** inserts block i, the other members draw block i + 1 (a share each) into
+** the other half of a double buffer; a barrier closes every round.  Alone,
+** member 0 draws and inserts in turn.  Every user has its own random
+** stream (synth.h), so the rows do not depend on the team's size. */
+#define BLOCK_USERS 512
+
+typedef struct {
+  const SynthModel *m;
+  const Options *o;
+  const Insert *ins;
+  Counts *n;
+  Team *team;
+  SynthUserGen *gen[TEAM_MAX];
+  SynthBlock *blocks[2][TEAM_MAX]; /* [round % 2][share] */
+  int drawn[2][TEAM_MAX];          /* each share's result, SQLITE_OK or NOMEM */
+  int stop[2];                     /* member 0's verdict on a round */
+  int shares;                      /* blocks per round: drawing members */
+  int64_t users, rounds;
+  int rc;                          /* member 0's result */
+} UserRounds;
+
+/* Draws share s of round r with g. */
+static int draw_share(UserRounds *ur, int64_t r, int s, SynthUserGen *g) {
+  size_t lo, hi;
+  int64_t first = r * BLOCK_USERS;
+  int64_t len = ur->users - first < BLOCK_USERS ? ur->users - first : BLOCK_USERS;
+  team_share((size_t)len, 1, s, ur->shares, &lo, &hi);
+  int failed = synth_block_draw(g, ur->blocks[r % 2][s], first + (int64_t)lo,
+                                (int64_t)(hi - lo));
+  return failed ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/* Inserts round r's shares, in user order, and reports progress. */
+static int insert_round(UserRounds *ur, int64_t r) {
+  int rc = SQLITE_OK;
+  int dim = synth_options(ur->m)->dim;
+  for (int s = 0; s < ur->shares && rc == SQLITE_OK; s++)
+    rc = insert_users(ur->blocks[r % 2][s], dim, ur->ins, ur->n);
+  int64_t done = (r + 1) * BLOCK_USERS < ur->users ? (r + 1) * BLOCK_USERS : ur->users;
+  int64_t tenth = ur->users / 10 > 0 ? ur->users / 10 : 1;
+  if (rc == SQLITE_OK && !ur->o->quiet && ur->users >= 20000 &&
+      done / tenth > (r * BLOCK_USERS) / tenth)
+    fprintf(stderr, FN ": %lld / %lld users\n", (long long)(done / tenth * tenth),
+            (long long)ur->users);
+  return rc;
+}
+
+/* The verdicts and results of a round live in the half of the arrays of
+** its parity: a member may still read round r's while member 0 writes
+** round r + 1's. */
+static void user_rounds_member(void *arg, int id, int n) {
+  UserRounds *ur = arg;
+  if (n == 1) {
+    int rc = SQLITE_OK;
+    for (int64_t r = 0; r < ur->rounds && rc == SQLITE_OK; r++) {
+      rc = draw_share(ur, r, 0, ur->gen[0]);
+      if (rc == SQLITE_OK) rc = insert_round(ur, r);
+    }
+    ur->rc = rc;
+    return;
+  }
+  int rc = SQLITE_OK;
+  if (id > 0) ur->drawn[0][id - 1] = draw_share(ur, 0, id - 1, ur->gen[id]);
+  team_barrier(ur->team);
+  for (int64_t r = 0; r < ur->rounds; r++) {
+    if (id == 0) {
+      for (int s = 0; s < ur->shares && rc == SQLITE_OK; s++) rc = ur->drawn[r % 2][s];
+      if (rc == SQLITE_OK) rc = insert_round(ur, r);
+      ur->stop[r % 2] = rc != SQLITE_OK;
+    } else if (r + 1 < ur->rounds) {
+      ur->drawn[(r + 1) % 2][id - 1] = draw_share(ur, r + 1, id - 1, ur->gen[id]);
+    }
+    team_barrier(ur->team);
+    if (ur->stop[r % 2]) break;
+  }
+  if (id == 0) ur->rc = rc;
+}
+
+/* Draws and inserts every user with a team of team_default_size(). */
+static int insert_all_users(const SynthModel *m, const Options *o, const Insert *ins,
+                            Counts *n) {
+  const SynthOptions *so = synth_options(m);
+  UserRounds *ur = sqlite3_malloc(sizeof *ur);
+  if (!ur) return SQLITE_NOMEM;
+  memset(ur, 0, sizeof *ur);
+  ur->m = m;
+  ur->o = o;
+  ur->ins = ins;
+  ur->n = n;
+  ur->users = so->warm + so->validation + so->test;
+  ur->rounds = (ur->users + BLOCK_USERS - 1) / BLOCK_USERS;
+  int size = team_default_size();
+  ur->team = size > 1 && ur->users > BLOCK_USERS ? team_new(size) : NULL;
+  int members = ur->team ? team_size(ur->team) : 1;
+  ur->shares = members > 1 ? members - 1 : 1;
+  int rc = SQLITE_OK;
+  for (int i = 0; i < members && rc == SQLITE_OK; i++)
+    if (!(ur->gen[i] = synth_user_gen_new(m))) rc = SQLITE_NOMEM;
+  for (int h = 0; h < 2; h++)
+    for (int s = 0; s < ur->shares && rc == SQLITE_OK; s++)
+      if (!(ur->blocks[h][s] = synth_block_new())) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) {
+    team_run(ur->team, user_rounds_member, ur);
+    rc = ur->rc;
+  }
+  team_free(ur->team);
+  for (int i = 0; i < members; i++) synth_user_gen_free(ur->gen[i]);
+  for (int h = 0; h < 2; h++)
+    for (int s = 0; s < ur->shares; s++) synth_block_free(ur->blocks[h][s]);
+  sqlite3_free(ur);
   return rc;
 }
 
@@ -293,8 +527,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   Options o;
   char *err = NULL;
   SynthModel *m = NULL;
-  SynthUserGen *gen = NULL;
-  sqlite3_stmt *ins[N_INS] = {NULL};
+  Insert ins[N_INS];
   Counts n = {0, 0, 0, 0};
   Indexes idx;
   idx.n = 0;
@@ -309,8 +542,7 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   if (rc == SQLITE_OK) {
     /* The catalog first: pure C, before anything is written. */
     m = synth_model_new(&o.synth);
-    gen = m ? synth_user_gen_new(m) : NULL;
-    if (!gen) rc = SQLITE_NOMEM;
+    if (!m) rc = SQLITE_NOMEM;
   }
   if (rc == SQLITE_OK) rc = sp_check_interrupt(db);
   if (rc == SQLITE_OK) {
@@ -330,10 +562,18 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
     sqlite3_free(sql);
   }
-  for (int i = 0; rc == SQLITE_OK && i < N_INS; i++)
-    rc = sqlite3_prepare_v2(db, insert_sql[i], -1, &ins[i], NULL);
-  if (rc == SQLITE_OK) rc = insert_all(m, gen, ins, &o, &n);
-  for (int i = 0; i < N_INS; i++) sqlite3_finalize(ins[i]);
+  memset(ins, 0, sizeof ins);
+  for (int i = 0; rc == SQLITE_OK && i < N_INS; i++) {
+    ins[i].cols = insert_spec[i].cols;
+    rc = prepare_insert(db, i, ROWS_PER_INSERT, &ins[i].many);
+    if (rc == SQLITE_OK) rc = prepare_insert(db, i, 1, &ins[i].one);
+  }
+  if (rc == SQLITE_OK) rc = insert_catalog(m, ins, &n);
+  if (rc == SQLITE_OK) rc = insert_all_users(m, &o, ins, &n);
+  for (int i = 0; i < N_INS; i++) {
+    sqlite3_finalize(ins[i].many);
+    sqlite3_finalize(ins[i].one);
+  }
   if (rc == SQLITE_OK) {
     if (!o.quiet && idx.n && o.synth.warm + o.synth.validation + o.synth.test >= 20000)
       fprintf(stderr, FN ": indexing\n");
@@ -362,7 +602,6 @@ static void synthesize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   } else {
     summarise(ctx, m, &n, sp_now() - t0);
   }
-  synth_user_gen_free(gen);
   synth_model_free(m);
 }
 
