@@ -79,6 +79,18 @@ static void sift_down(float *hs, int32_t *hi, int m, int p) {
   hi[p] = i;
 }
 
+/* Scores scanned per filter test. */
+#define SCAN_LANES 16
+
+/* Whether any of the SCAN_LANES scores at s reaches cut (an ">" test
+** can only pass where this one does).  Independent lanes: the compiler
+** turns it into a few packed compares. */
+static int any_reaches(const float *s, float cut) {
+  int any = 0;
+  for (int l = 0; l < SCAN_LANES; l++) any |= s[l] >= cut;
+  return any;
+}
+
 void topk_select(const float *scores, int64_t n, int k, int32_t *out_idx,
                  float *out_score, float *heap_s, int32_t *heap_i) {
   int m = n < (int64_t)k ? (int)n : k;
@@ -92,15 +104,10 @@ void topk_select(const float *scores, int64_t n, int k, int32_t *out_idx,
   ** is worse than it: a strict comparison is the whole test. */
   float thr = heap_s[0];
   int64_t i = m;
-  for (; i + 16 <= n; i += 16) {
-    /* Sixteen independent lanes: compiles to packed max, and most chunks
-    ** of a large table hold nothing better than the current k-th. */
-    float mx[16];
-    for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
-    for (int w = 8; w >= 1; w /= 2)
-      for (int l = 0; l < w; l++) mx[l] = mx[l] > mx[l + w] ? mx[l] : mx[l + w];
-    if (!(mx[0] > thr)) continue;
-    for (int l = 0; l < 16; l++) {
+  for (; i + SCAN_LANES <= n; i += SCAN_LANES) {
+    /* Most chunks of a large table hold nothing better than the k-th. */
+    if (!any_reaches(scores + i, thr)) continue;
+    for (int l = 0; l < SCAN_LANES; l++) {
       float s = scores[i + l];
       if (s > thr) {
         heap_s[0] = s;
@@ -146,6 +153,39 @@ static void sift_down_d(double *hs, int32_t *hi, int m, int p) {
   hi[p] = i;
 }
 
+/* The exact (double) dot products of q with the items listed in idx,
+** rounded to the float the caller sees: equal visible scores then rank by
+** smaller index, whatever sub-float digits the double carried.  Four
+** items at a time in independent sums, each summed in index order as it
+** would be alone (a float product is exact in double, so fused or not
+** the sums are the same). */
+static void exact_scores(const float *q, const float *items, int d, const int32_t *idx,
+                         int64_t nc, double *out) {
+  int64_t c = 0;
+  for (; c + 4 <= nc; c += 4) {
+    const float *x0 = items + (int64_t)idx[c] * d, *x1 = items + (int64_t)idx[c + 1] * d,
+                *x2 = items + (int64_t)idx[c + 2] * d, *x3 = items + (int64_t)idx[c + 3] * d;
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (int j = 0; j < d; j++) {
+      double w = q[j];
+      a0 += w * (double)x0[j];
+      a1 += w * (double)x1[j];
+      a2 += w * (double)x2[j];
+      a3 += w * (double)x3[j];
+    }
+    out[c] = (double)(float)a0;
+    out[c + 1] = (double)(float)a1;
+    out[c + 2] = (double)(float)a2;
+    out[c + 3] = (double)(float)a3;
+  }
+  for (; c < nc; c++) {
+    const float *x = items + (int64_t)idx[c] * d;
+    double dot = 0.0;
+    for (int j = 0; j < d; j++) dot += (double)q[j] * (double)x[j];
+    out[c] = (double)(float)dot;
+  }
+}
+
 /* Scratch of one query's selection. */
 typedef struct {
   float *hs;      /* k */
@@ -180,15 +220,9 @@ static void select_exact(const float *scores, const float *q, const float *items
   float thr = hs[0];
   int64_t i = m;
   for (; i < n; i++) {
-    if (((i & 15) == 0) && i + 16 <= n) {
-      float mx[16];
-      for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
-      for (int t = 8; t >= 1; t /= 2)
-        for (int l = 0; l < t; l++) mx[l] = mx[l] > mx[l + t] ? mx[l] : mx[l + t];
-      if (!(mx[0] >= thr - tol)) {
-        i += 15;
-        continue;
-      }
+    if (i % SCAN_LANES == 0 && i + SCAN_LANES <= n && !any_reaches(scores + i, thr - tol)) {
+      i += SCAN_LANES - 1;
+      continue;
     }
     float sc = scores[i];
     if (sc >= thr - tol) {
@@ -206,14 +240,7 @@ static void select_exact(const float *scores, const float *q, const float *items
   for (int64_t c = 0; c < nc; c++)
     if (scores[w->cand[c]] >= thr - tol) w->cand[kept++] = w->cand[c];
   nc = kept;
-  for (int64_t c = 0; c < nc; c++) {
-    const float *x = items + (int64_t)w->cand[c] * d;
-    double dot = 0.0;
-    for (int j = 0; j < d; j++) dot += (double)q[j] * (double)x[j];
-    /* Rounded to the float the caller sees: equal visible scores rank by
-    ** smaller index, whatever sub-float digits the double carried. */
-    w->exact[c] = (double)(float)dot;
-  }
+  exact_scores(q, items, d, w->cand, nc, w->exact);
   /* Heap-select the best m candidates by exact score (ids ascending, so a
   ** tie with the root is worse than it), then pop best first. */
   double *es = w->exact; /* the first m exact scores become the heap */
