@@ -192,7 +192,47 @@ typedef struct {
   int32_t *hi;    /* k, then reused for the exact heap */
   int32_t *cand;  /* n */
   double *exact;  /* n */
+  float *block_max; /* 2 (n / FLOOR_BLOCK): the maxima, and a copy to select in */
 } Scratch;
+
+/* Scores per block whose maximum select_exact() takes. */
+#define FLOOR_BLOCK 64
+
+/* The largest of the FLOOR_BLOCK scores at s: independent lanes first,
+** so the compiler uses packed max. */
+static float block_max(const float *s) {
+  float acc[16];
+  for (int l = 0; l < 16; l++) acc[l] = s[l];
+  for (int j = 16; j < FLOOR_BLOCK; j += 16)
+    for (int l = 0; l < 16; l++) acc[l] = s[j + l] > acc[l] ? s[j + l] : acc[l];
+  float mx = acc[0];
+  for (int l = 1; l < 16; l++) mx = acc[l] > mx ? acc[l] : mx;
+  return mx;
+}
+
+/* The m-th largest of the n values v (1 <= m <= n), reordering v:
+** quickselect with a median-of-three pivot. */
+static float mth_largest(float *v, int64_t n, int64_t m) {
+  int64_t lo = 0, hi = n - 1, want = m - 1;
+  while (lo < hi) {
+    float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+    float pivot = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] > pivot) i++;
+      while (v[j] < pivot) j--;
+      if (i <= j) {
+        float t = v[i];
+        v[i++] = v[j];
+        v[j--] = t;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return v[want];
+  }
+  return v[want];
+}
 
 /* The best m of one row.  sgemm's rounding depends on where a row falls in
 ** its kernel's tiles, so equal items need not get equal float scores: the
@@ -218,20 +258,34 @@ static void select_exact(const float *scores, const float *q, const float *items
   }
   for (int p = m / 2 - 1; p >= 0; p--) sift_down(hs, hi, m, p);
   float thr = hs[0];
-  int64_t i = m;
-  for (; i < n; i++) {
-    if (i % SCAN_LANES == 0 && i + SCAN_LANES <= n && !any_reaches(scores + i, thr - tol)) {
-      i += SCAN_LANES - 1;
+  /* A floor under the final m-th score: the m-th largest of the block
+  ** maxima (m items, one per block, score at least that much).  Items
+  ** below it can be neither among the best m nor within tol of the m-th,
+  ** so blocks whose maximum is under floor - tol are skipped unread, and
+  ** the heap takes in only items near the final threshold. */
+  int64_t nb = n / FLOOR_BLOCK;
+  float floor_score = -INFINITY, *pick = w->block_max + nb;
+  if (nb >= m) {
+    for (int64_t b = 0; b < nb; b++) pick[b] = w->block_max[b] = block_max(scores + b * FLOOR_BLOCK);
+    floor_score = mth_largest(pick, nb, m);
+  } else {
+    nb = 0; /* too few blocks for a floor: none skipped */
+  }
+  float cut = (thr > floor_score ? thr : floor_score) - tol;
+  for (int64_t i = m; i < n; i++) {
+    if (i % FLOOR_BLOCK == 0 && i / FLOOR_BLOCK < nb && w->block_max[i / FLOOR_BLOCK] < cut) {
+      i += FLOOR_BLOCK - 1;
       continue;
     }
     float sc = scores[i];
-    if (sc >= thr - tol) {
+    if (sc >= cut) {
       w->cand[nc++] = (int32_t)i;
       if (sc > thr) {
         hs[0] = sc;
         hi[0] = (int32_t)i;
         sift_down(hs, hi, m, 0);
         thr = hs[0];
+        cut = (thr > floor_score ? thr : floor_score) - tol;
       }
     }
   }
@@ -338,8 +392,9 @@ static void topk_member(void *arg, int id, int nt) {
   float *q = malloc((size_t)b * (size_t)d * sizeof(float));
   float *scores = malloc((size_t)b * (size_t)n * sizeof(float));
   Scratch w = {malloc((size_t)m * sizeof(float)), malloc((size_t)m * sizeof(int32_t)),
-               malloc((size_t)n * sizeof(int32_t)), malloc((size_t)n * sizeof(double))};
-  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact) {
+               malloc((size_t)n * sizeof(int32_t)), malloc((size_t)n * sizeof(double)),
+               malloc(((size_t)(n / FLOOR_BLOCK) * 2 + 1) * sizeof(float))};
+  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact || !w.block_max) {
     atomic_store(&j->failed, 1);
     goto done;
   }
@@ -368,6 +423,7 @@ done:
   free(w.hi);
   free(w.cand);
   free(w.exact);
+  free(w.block_max);
 }
 
 /* Both metrics: xmax 0 scores unit items against normalised copies of
