@@ -1,7 +1,6 @@
 /* json_array.c - strict flat JSON number arrays (see json_array.h). */
 #include "json_array.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +46,9 @@ static size_t scan_number(Scanner *s, int *is_integer) {
   return (size_t)(p - s->p);
 }
 
-typedef int (*ElementSink)(const char *token, int is_integer, void *out,
+/* Converts the number token (len characters at token, as scan_number
+** accepted them) into element index of out. */
+typedef int (*ElementSink)(const char *token, size_t len, int is_integer, void *out,
                            size_t index, const char **err);
 
 /* Walks the array, handing each number token to sink (when out != NULL and
@@ -56,7 +57,6 @@ static int walk_array(const char *text, size_t len, ElementSink sink,
                       void *out, size_t cap, size_t *count, const char **err) {
   Scanner s = {text, text + len};
   size_t n = 0;
-  char token[MAX_NUMBER_TOKEN + 1];
   *count = 0;
   skip_space(&s);
   if (s.p >= s.end || *s.p != '[') {
@@ -80,11 +80,7 @@ static int walk_array(const char *text, size_t len, ElementSink sink,
         *err = "malformed JSON array: number too long";
         return 1;
       }
-      if (out != NULL && n < cap) {
-        memcpy(token, s.p, tl);
-        token[tl] = 0;
-        if (sink(token, is_integer, out, n, err)) return 1;
-      }
+      if (out != NULL && n < cap && sink(s.p, tl, is_integer, out, n, err)) return 1;
       n++;
       s.p += tl;
       skip_space(&s);
@@ -109,10 +105,13 @@ static int walk_array(const char *text, size_t len, ElementSink sink,
   return 0;
 }
 
-static int float_sink(const char *token, int is_integer, void *out,
+static int float_sink(const char *token, size_t len, int is_integer, void *out,
                       size_t index, const char **err) {
   (void)is_integer;
-  double v = strtod(token, NULL);
+  char text[MAX_NUMBER_TOKEN + 1]; /* strtod wants it terminated */
+  memcpy(text, token, len);
+  text[len] = 0;
+  double v = strtod(text, NULL);
   if (!isfinite(v) || fabs(v) > 3.4028234663852886e38) {
     *err = "JSON array element outside float32 range";
     return 1;
@@ -121,19 +120,30 @@ static int float_sink(const char *token, int is_integer, void *out,
   return 0;
 }
 
-static int id_sink(const char *token, int is_integer, void *out, size_t index,
+/* An integer token ([+-] then digits, leading zeros allowed) read by hand:
+** strtoll's value and range (its locale and errno cost more than the
+** ids they read, and evaluation reads millions). */
+static int id_sink(const char *token, size_t len, int is_integer, void *out, size_t index,
                    const char **err) {
   if (!is_integer) {
     *err = "JSON array element is not an integer id";
     return 1;
   }
-  errno = 0;
-  long long v = strtoll(token, NULL, 10);
-  if (errno == ERANGE) {
-    *err = "JSON array element outside 64-bit integer range";
-    return 1;
+  const char *p = token, *end = token + len;
+  int negative = *p == '-';
+  if (*p == '-' || *p == '+') p++;
+  /* The magnitude's bound: 2^63 - 1, or 2^63 for a negative value. */
+  uint64_t limit = (uint64_t)INT64_MAX + (uint64_t)negative, v = 0;
+  for (; p < end; p++) {
+    uint64_t digit = (uint64_t)(*p - '0');
+    if (v > (limit - digit) / 10) {
+      *err = "JSON array element outside 64-bit integer range";
+      return 1;
+    }
+    v = v * 10 + digit;
   }
-  ((int64_t *)out)[index] = (int64_t)v;
+  /* Negation in unsigned arithmetic: -2^63 has no positive int64. */
+  ((int64_t *)out)[index] = negative ? (int64_t)(0 - v) : (int64_t)v;
   return 0;
 }
 

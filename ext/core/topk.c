@@ -79,6 +79,18 @@ static void sift_down(float *hs, int32_t *hi, int m, int p) {
   hi[p] = i;
 }
 
+/* Scores scanned per filter test. */
+#define SCAN_LANES 16
+
+/* Whether any of the SCAN_LANES scores at s reaches cut (an ">" test
+** can only pass where this one does).  Independent lanes: the compiler
+** turns it into a few packed compares. */
+static int any_reaches(const float *s, float cut) {
+  int any = 0;
+  for (int l = 0; l < SCAN_LANES; l++) any |= s[l] >= cut;
+  return any;
+}
+
 void topk_select(const float *scores, int64_t n, int k, int32_t *out_idx,
                  float *out_score, float *heap_s, int32_t *heap_i) {
   int m = n < (int64_t)k ? (int)n : k;
@@ -92,15 +104,10 @@ void topk_select(const float *scores, int64_t n, int k, int32_t *out_idx,
   ** is worse than it: a strict comparison is the whole test. */
   float thr = heap_s[0];
   int64_t i = m;
-  for (; i + 16 <= n; i += 16) {
-    /* Sixteen independent lanes: compiles to packed max, and most chunks
-    ** of a large table hold nothing better than the current k-th. */
-    float mx[16];
-    for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
-    for (int w = 8; w >= 1; w /= 2)
-      for (int l = 0; l < w; l++) mx[l] = mx[l] > mx[l + w] ? mx[l] : mx[l + w];
-    if (!(mx[0] > thr)) continue;
-    for (int l = 0; l < 16; l++) {
+  for (; i + SCAN_LANES <= n; i += SCAN_LANES) {
+    /* Most chunks of a large table hold nothing better than the k-th. */
+    if (!any_reaches(scores + i, thr)) continue;
+    for (int l = 0; l < SCAN_LANES; l++) {
       float s = scores[i + l];
       if (s > thr) {
         heap_s[0] = s;
@@ -146,13 +153,86 @@ static void sift_down_d(double *hs, int32_t *hi, int m, int p) {
   hi[p] = i;
 }
 
+/* The exact (double) dot products of q with the items listed in idx,
+** rounded to the float the caller sees: equal visible scores then rank by
+** smaller index, whatever sub-float digits the double carried.  Four
+** items at a time in independent sums, each summed in index order as it
+** would be alone (a float product is exact in double, so fused or not
+** the sums are the same). */
+static void exact_scores(const float *q, const float *items, int d, const int32_t *idx,
+                         int64_t nc, double *out) {
+  int64_t c = 0;
+  for (; c + 4 <= nc; c += 4) {
+    const float *x0 = items + (int64_t)idx[c] * d, *x1 = items + (int64_t)idx[c + 1] * d,
+                *x2 = items + (int64_t)idx[c + 2] * d, *x3 = items + (int64_t)idx[c + 3] * d;
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (int j = 0; j < d; j++) {
+      double w = q[j];
+      a0 += w * (double)x0[j];
+      a1 += w * (double)x1[j];
+      a2 += w * (double)x2[j];
+      a3 += w * (double)x3[j];
+    }
+    out[c] = (double)(float)a0;
+    out[c + 1] = (double)(float)a1;
+    out[c + 2] = (double)(float)a2;
+    out[c + 3] = (double)(float)a3;
+  }
+  for (; c < nc; c++) {
+    const float *x = items + (int64_t)idx[c] * d;
+    double dot = 0.0;
+    for (int j = 0; j < d; j++) dot += (double)q[j] * (double)x[j];
+    out[c] = (double)(float)dot;
+  }
+}
+
 /* Scratch of one query's selection. */
 typedef struct {
   float *hs;      /* k */
   int32_t *hi;    /* k, then reused for the exact heap */
   int32_t *cand;  /* n */
   double *exact;  /* n */
+  float *block_max; /* 2 (n / FLOOR_BLOCK): the maxima, and a copy to select in */
 } Scratch;
+
+/* Scores per block whose maximum select_exact() takes. */
+#define FLOOR_BLOCK 64
+
+/* The largest of the FLOOR_BLOCK scores at s: independent lanes first,
+** so the compiler uses packed max. */
+static float block_max(const float *s) {
+  float acc[16];
+  for (int l = 0; l < 16; l++) acc[l] = s[l];
+  for (int j = 16; j < FLOOR_BLOCK; j += 16)
+    for (int l = 0; l < 16; l++) acc[l] = s[j + l] > acc[l] ? s[j + l] : acc[l];
+  float mx = acc[0];
+  for (int l = 1; l < 16; l++) mx = acc[l] > mx ? acc[l] : mx;
+  return mx;
+}
+
+/* The m-th largest of the n values v (1 <= m <= n), reordering v:
+** quickselect with a median-of-three pivot. */
+static float mth_largest(float *v, int64_t n, int64_t m) {
+  int64_t lo = 0, hi = n - 1, want = m - 1;
+  while (lo < hi) {
+    float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+    float pivot = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] > pivot) i++;
+      while (v[j] < pivot) j--;
+      if (i <= j) {
+        float t = v[i];
+        v[i++] = v[j];
+        v[j--] = t;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return v[want];
+  }
+  return v[want];
+}
 
 /* The best m of one row.  sgemm's rounding depends on where a row falls in
 ** its kernel's tiles, so equal items need not get equal float scores: the
@@ -178,26 +258,34 @@ static void select_exact(const float *scores, const float *q, const float *items
   }
   for (int p = m / 2 - 1; p >= 0; p--) sift_down(hs, hi, m, p);
   float thr = hs[0];
-  int64_t i = m;
-  for (; i < n; i++) {
-    if (((i & 15) == 0) && i + 16 <= n) {
-      float mx[16];
-      for (int l = 0; l < 16; l++) mx[l] = scores[i + l];
-      for (int t = 8; t >= 1; t /= 2)
-        for (int l = 0; l < t; l++) mx[l] = mx[l] > mx[l + t] ? mx[l] : mx[l + t];
-      if (!(mx[0] >= thr - tol)) {
-        i += 15;
-        continue;
-      }
+  /* A floor under the final m-th score: the m-th largest of the block
+  ** maxima (m items, one per block, score at least that much).  Items
+  ** below it can be neither among the best m nor within tol of the m-th,
+  ** so blocks whose maximum is under floor - tol are skipped unread, and
+  ** the heap takes in only items near the final threshold. */
+  int64_t nb = n / FLOOR_BLOCK;
+  float floor_score = -INFINITY, *pick = w->block_max + nb;
+  if (nb >= m) {
+    for (int64_t b = 0; b < nb; b++) pick[b] = w->block_max[b] = block_max(scores + b * FLOOR_BLOCK);
+    floor_score = mth_largest(pick, nb, m);
+  } else {
+    nb = 0; /* too few blocks for a floor: none skipped */
+  }
+  float cut = (thr > floor_score ? thr : floor_score) - tol;
+  for (int64_t i = m; i < n; i++) {
+    if (i % FLOOR_BLOCK == 0 && i / FLOOR_BLOCK < nb && w->block_max[i / FLOOR_BLOCK] < cut) {
+      i += FLOOR_BLOCK - 1;
+      continue;
     }
     float sc = scores[i];
-    if (sc >= thr - tol) {
+    if (sc >= cut) {
       w->cand[nc++] = (int32_t)i;
       if (sc > thr) {
         hs[0] = sc;
         hi[0] = (int32_t)i;
         sift_down(hs, hi, m, 0);
         thr = hs[0];
+        cut = (thr > floor_score ? thr : floor_score) - tol;
       }
     }
   }
@@ -206,14 +294,7 @@ static void select_exact(const float *scores, const float *q, const float *items
   for (int64_t c = 0; c < nc; c++)
     if (scores[w->cand[c]] >= thr - tol) w->cand[kept++] = w->cand[c];
   nc = kept;
-  for (int64_t c = 0; c < nc; c++) {
-    const float *x = items + (int64_t)w->cand[c] * d;
-    double dot = 0.0;
-    for (int j = 0; j < d; j++) dot += (double)q[j] * (double)x[j];
-    /* Rounded to the float the caller sees: equal visible scores rank by
-    ** smaller index, whatever sub-float digits the double carried. */
-    w->exact[c] = (double)(float)dot;
-  }
+  exact_scores(q, items, d, w->cand, nc, w->exact);
   /* Heap-select the best m candidates by exact score (ids ascending, so a
   ** tie with the root is worse than it), then pop best first. */
   double *es = w->exact; /* the first m exact scores become the heap */
@@ -311,8 +392,9 @@ static void topk_member(void *arg, int id, int nt) {
   float *q = malloc((size_t)b * (size_t)d * sizeof(float));
   float *scores = malloc((size_t)b * (size_t)n * sizeof(float));
   Scratch w = {malloc((size_t)m * sizeof(float)), malloc((size_t)m * sizeof(int32_t)),
-               malloc((size_t)n * sizeof(int32_t)), malloc((size_t)n * sizeof(double))};
-  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact) {
+               malloc((size_t)n * sizeof(int32_t)), malloc((size_t)n * sizeof(double)),
+               malloc(((size_t)(n / FLOOR_BLOCK) * 2 + 1) * sizeof(float))};
+  if (!q || !scores || !w.hs || !w.hi || !w.cand || !w.exact || !w.block_max) {
     atomic_store(&j->failed, 1);
     goto done;
   }
@@ -341,6 +423,7 @@ done:
   free(w.hi);
   free(w.cand);
   free(w.exact);
+  free(w.block_max);
 }
 
 /* Both metrics: xmax 0 scores unit items against normalised copies of

@@ -197,6 +197,13 @@ int main(void) {
   test_dot(997, 33, 40, 50);
   test_dot(3000, 4, 1500, 3);
   test_dot(2000, 128, 64, 50);
+  /* Enough blocks of scores for the floor under the k-th (topk.c): at the
+  ** edge (as many blocks as k), well past it, and k = 1. */
+  test_cosine(6400, 8, 12, 100);
+  test_cosine(20000, 16, 20, 100);
+  test_cosine(20000, 16, 20, 1);
+  test_dot(6400, 8, 12, 100);
+  test_dot(20000, 16, 20, 100);
   CHECK_MSG(topk_block_rows(1000000, 50000) >= 1 &&
             topk_block_rows(1000000, 50000) * 50000 <= (1 << 22),
         "the score block must stay bounded");

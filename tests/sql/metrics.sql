@@ -36,6 +36,20 @@ INSERT INTO truth VALUES (1, 9), (1, 1);
 SELECT printf('%.6f', ndcg_at((SELECT json_group_array(t) FROM (SELECT t FROM rec ORDER BY r)),
                               (SELECT json_group_array(t) FROM truth), 3));
 
+-- Lists scored row by row, each row's values as alone (the connection
+-- keeps the last lists read, so this checks it never serves another's):
+-- 1: as above, ndcg at 2 = 0.386853; 2: T = {10}, hit at rank 1: 1 1 1;
+-- 3: no hit: 0 0 0; 4: empty relevant set: NULL.
+CREATE TABLE lists(u, rec, rel);
+INSERT INTO lists VALUES (1, '[10,20,30,40]', '[30,20,99]'), (2, '[10,20,30,40]', '[10]'),
+  (3, '[40,30]', '[10]'), (4, '[40,30]', '[]'), (5, '[40,30]', '[30,20,99]');
+SELECT u, printf('%.6f %.6f %.6f', precision_at(rec, rel, 4), recall_at(rec, rel, 4),
+                 ndcg_at(rec, rel, 2)), quote(recall_at(rec, rel, 1))
+FROM lists ORDER BY u;
+-- A bad argument after the same good one read before still fails.
+SELECT precision_at('[40,30]', '[30', 2);
+SELECT precision_at('[40,30]', '[30]', -1);
+
 -- Bad input.
 SELECT precision_at('[1]', '[1]', 0);
 SELECT recall_at('[1]', '[1]', 2.5);
