@@ -13,6 +13,8 @@
 **     dense = 1 turns the block skipping off; threads 0 (default) = one
 **     per CPU.  Per epoch it prints wall and CPU seconds; the load average
 **     is printed before and after, since a shared machine skews both.
+**     The trained weights' hash (hash.h) tells whether a change to the
+**     trainer kept its floats bit for bit.
 */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "hash.h"
 #include "mlp.h"
 #include "mlp_fit.h"
 #include "rng.h"
@@ -128,6 +131,9 @@ int main(int argc, char **argv) {
          flops / best / 1e9, flops / best / 1e9 / rate);
   printf("executed: %.0f GFLOP/epoch -> %.1f GFLOP/s = %.2f of sgemm rate\n", executed / 1e9,
          executed / best / 1e9, executed / best / 1e9 / rate);
+  printf("weights: hash %016llx (parameters), %016llx (running statistics)\n",
+         (unsigned long long)hash_bytes(net.params, net.n_params * sizeof(float)),
+         (unsigned long long)hash_bytes(net.stats, net.n_stats * sizeof(float)));
   printf("dense limit at sgemm rate: %.3f s/epoch; peak RSS %.0f MiB\n", flops / 1e9 / rate,
          ru.ru_maxrss / 1024.0);
   mlp_free(&net);

@@ -292,7 +292,7 @@ struct MlpTrainer {
   int64_t step;
   float *grad, *m, *v;
   float *A[MLP_MAX_LAYERS];    /* hidden: ReLU output */
-  float *xhat[MLP_MAX_LAYERS]; /* hidden: normalised activations */
+  float *mean[MLP_MAX_LAYERS]; /* hidden: batch means (as floats) */
   float *Y[MLP_MAX_LAYERS];    /* layer output (last: unit rows) */
   float *inv_std[MLP_MAX_LAYERS];
   float *norm;                 /* output row norms */
@@ -318,7 +318,7 @@ void mlp_trainer_free(MlpTrainer *tr) {
   free(tr->v);
   for (int l = 0; l < MLP_MAX_LAYERS; l++) {
     free(tr->A[l]);
-    free(tr->xhat[l]);
+    free(tr->mean[l]);
     free(tr->Y[l]);
     free(tr->inv_std[l]);
   }
@@ -374,9 +374,9 @@ MlpTrainer *mlp_trainer_new(const Mlp *net, int max_batch, float lr, float weigh
     ok = tr->Y[l] != NULL;
     if (l < L - 1 && ok) {
       tr->A[l] = malloc(B * w * sizeof(float));
-      tr->xhat[l] = malloc(B * w * sizeof(float));
+      tr->mean[l] = malloc(w * sizeof(float));
       tr->inv_std[l] = malloc(w * sizeof(float));
-      ok = tr->A[l] && tr->xhat[l] && tr->inv_std[l];
+      ok = tr->A[l] && tr->mean[l] && tr->inv_std[l];
     }
   }
   if (ok) {
@@ -558,19 +558,20 @@ static void first_backward(MlpTrainer *tr, Mlp *net, const Pass *ps, int adam,
   }
 }
 
-/* BatchNorm's output of columns [lo, hi) of one row r: x = (r - mean) inv,
-** y = gamma x + beta.  Its own function so that the pointers are restrict
-** parameters: GCC then vectorises the loop (it does not for restrict
-** locals, having more pointer pairs to check than it versions for). */
-static inline void normalize_columns(const float *restrict r, const float *restrict mean,
+/* The normalised activation x = (a - mean) inv: BatchNorm's output y =
+** gamma x + beta in the forward pass, computed again (the same floats) in
+** the backward pass rather than stored and read back.  The row helpers
+** take restrict parameters so that GCC vectorises their loops (it does
+** not for restrict locals, having more pointer pairs to check than it
+** versions for). */
+static inline float normalized(float a, float mean, float inv) { return (a - mean) * inv; }
+
+/* BatchNorm's output of columns [lo, hi) of one row a into y. */
+static inline void normalize_columns(const float *restrict a, const float *restrict mean,
                                      const float *restrict inv, const float *restrict g,
-                                     const float *restrict be, float *restrict x,
-                                     float *restrict y, int lo, int hi) {
-  for (int j = lo; j < hi; j++) {
-    float xv = (r[j] - mean[j]) * inv[j];
-    x[j] = xv;
-    y[j] = g[j] * xv + be[j];
-  }
+                                     const float *restrict be, float *restrict y, int lo,
+                                     int hi) {
+  for (int j = lo; j < hi; j++) y[j] = g[j] * normalized(a[j], mean[j], inv[j]) + be[j];
 }
 
 /* ReLU then BatchNorm (batch statistics) of columns [lo, hi) of layer l:
@@ -599,7 +600,7 @@ SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B,
     }
   }
   const float *restrict g = net->gamma[l], *restrict be = net->beta[l];
-  float *restrict mf = tr->c1; /* means as floats, for a vectorisable loop */
+  float *restrict mf = tr->mean[l];
   for (int j = lo; j < hi; j++) {
     double v = var[j] / B;
     inv[j] = (float)(1.0 / sqrt(v + MLP_BN_EPS));
@@ -612,41 +613,64 @@ SIMD_VERSIONS static void hidden_forward(MlpTrainer *tr, Mlp *net, int l, int B,
   }
   for (int i = 0; i < B; i++) {
     size_t at = (size_t)i * d;
-    normalize_columns(tr->A[l] + at, mf, inv, g, be, tr->xhat[l] + at, tr->Y[l] + at, lo, hi);
+    normalize_columns(tr->A[l] + at, mf, inv, g, be, tr->Y[l] + at, lo, hi);
+  }
+}
+
+/* One row's terms of the BatchNorm gradient sums: dY (r) and dY x. */
+static inline void backward_sums(const float *restrict r, const float *restrict a,
+                                 const float *restrict mean, const float *restrict inv,
+                                 double *restrict sdy, double *restrict sdyx, int lo, int hi) {
+  for (int j = lo; j < hi; j++) {
+    sdy[j] += r[j];
+    sdyx[j] += (double)r[j] * normalized(a[j], mean[j], inv[j]);
+  }
+}
+
+/* One row of dY (r) becomes dZ in place: dA = c1 (dY - c2 - x c3), zero
+** where the ReLU was; dZ is added to the bias gradient's sums sb. */
+static inline void backward_row(float *restrict r, const float *restrict a,
+                                const float *restrict mean, const float *restrict inv,
+                                const float *restrict c1, const float *restrict c2,
+                                const float *restrict c3, double *restrict sb, int lo, int hi) {
+  for (int j = lo; j < hi; j++) {
+    float da = c1[j] * (r[j] - c2[j] - normalized(a[j], mean[j], inv[j]) * c3[j]);
+    r[j] = a[j] > 0.0f ? da : 0.0f;
+    sb[j] += r[j];
   }
 }
 
 /* BatchNorm then ReLU backward of columns [lo, hi) of layer l: dY (in d)
-** becomes dZ in place; fills the gamma/beta gradients of those columns. */
+** becomes dZ in place; fills the gamma/beta gradients of those columns
+** and the gradient of the layer's bias (gbias: dZ's column sums, which
+** bias_grad would compute). */
 SIMD_VERSIONS static void hidden_backward(MlpTrainer *tr, const Mlp *net, int l, int B,
-                                          float *d, float *ggamma, float *gbeta, int lo, int hi) {
+                                          float *d, float *ggamma, float *gbeta, float *gbias,
+                                          int lo, int hi) {
   size_t w = (size_t)net->dims[l + 1];
-  const float *restrict inv = tr->inv_std[l], *restrict g = net->gamma[l];
-  double *restrict sdy = tr->acc1, *restrict sdyx = tr->acc2;
+  const float *inv = tr->inv_std[l], *g = net->gamma[l], *mf = tr->mean[l];
+  const float *A = tr->A[l];
+  double *sdy = tr->acc1, *sdyx = tr->acc2;
   for (int j = lo; j < hi; j++) sdy[j] = sdyx[j] = 0.0;
   for (int i = 0; i < B; i++) {
-    const float *restrict r = d + (size_t)i * w, *restrict x = tr->xhat[l] + (size_t)i * w;
-    for (int j = lo; j < hi; j++) {
-      sdy[j] += r[j];
-      sdyx[j] += (double)r[j] * x[j];
-    }
+    size_t at = (size_t)i * w;
+    backward_sums(d + at, A + at, mf, inv, sdy, sdyx, lo, hi);
   }
-  float *restrict c1 = tr->c1, *restrict c2 = tr->c2, *restrict c3 = tr->c3;
+  float *c1 = tr->c1, *c2 = tr->c2, *c3 = tr->c3;
   for (int j = lo; j < hi; j++) {
     ggamma[j] = (float)sdyx[j];
     gbeta[j] = (float)sdy[j];
-    c1[j] = g[j] * inv[j];            /* dA = c1 (dY - c2 - xhat c3) */
+    c1[j] = g[j] * inv[j];
     c2[j] = (float)(sdy[j] / B);
     c3[j] = (float)(sdyx[j] / B);
   }
+  double *sb = tr->acc1; /* sdy is spent */
+  for (int j = lo; j < hi; j++) sb[j] = 0.0;
   for (int i = 0; i < B; i++) {
-    float *restrict r = d + (size_t)i * w;
-    const float *restrict x = tr->xhat[l] + (size_t)i * w, *restrict a = tr->A[l] + (size_t)i * w;
-    for (int j = lo; j < hi; j++) {
-      float da = c1[j] * (r[j] - c2[j] - x[j] * c3[j]);
-      r[j] = a[j] > 0.0f ? da : 0.0f;
-    }
+    size_t at = (size_t)i * w;
+    backward_row(d + at, A + at, mf, inv, c1, c2, c3, sb, lo, hi);
   }
+  for (int j = lo; j < hi; j++) gbias[j] = (float)sb[j];
 }
 
 /* Bias gradient of columns [lo, hi): column sums of d (B x w). */
@@ -762,7 +786,8 @@ static void pass_member(void *arg, int id, int n) {
       float *gW = tr->grad + (net->W[l] - net->params);
       float *gb = tr->grad + (net->b[l] - net->params);
       Tiles tl = member_tiles(dn, id, n);
-      bias_grad(tr, d, B, dn, gb, tl.lo, tl.hi);
+      /* Hidden layers' bias gradients come with their dZ (hidden_backward). */
+      if (l == L - 1) bias_grad(tr, d, B, dn, gb, tl.lo, tl.hi);
       if (l == 0) {
         first_backward(tr, net, ps, adam_w0, d, gW, tl);
         break;
@@ -772,7 +797,8 @@ static void pass_member(void *arg, int id, int n) {
       tl = member_tiles(din, id, n);
       input_grad_tiles(d, B, dn, net->W[l], din, other, tl);
       hidden_backward(tr, net, l - 1, B, other, tr->grad + (net->gamma[l - 1] - net->params),
-                      tr->grad + (net->beta[l - 1] - net->params), tl.lo, tl.hi);
+                      tr->grad + (net->beta[l - 1] - net->params),
+                      tr->grad + (net->b[l - 1] - net->params), tl.lo, tl.hi);
       float *t = d;
       d = other;
       other = t;
